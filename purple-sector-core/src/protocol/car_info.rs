@@ -27,6 +27,7 @@ macro_rules! car_info_layout {
             )*
 
             /// Copies every field into an [`OwnedCarInfo`] (padding included).
+            #[inline]
             pub fn to_owned(&self) -> OwnedCarInfo {
                 OwnedCarInfo {
                     padding_after_identifier: self.padding_after_identifier(),

@@ -3,12 +3,13 @@
 //! The views hold `&[u8; N]`, so every offset below is checked against the array length at
 //! compile time once inlined: the reads compile to single unaligned loads with no bounds check.
 //!
-//! Why direct loads and not nom here: `cargo bench -p purple-sector-benches --bench protocol --
-//! "view 8 fields"` reads eight fields of every packet of a 30 000-packet lap; on the 2-core dev
-//! machine direct loads took 1.1 ns per packet in cache against 6.9 ns for the same eight fields
-//! parsed with nom's `le_f32`/`le_i32` in sequence (nom has to thread the remaining input and a
-//! `Result` through every step). nom stays where it reads naturally: the request, names,
-//! validation and the capture formats.
+//! Why direct loads and not nom here: `cargo bench -p purple-sector-benches --bench protocol`
+//! reads eight common fields of every packet of a 34 160-packet lap. On the 2-core dev machine
+//! (2026-11-25) direct loads took 2.5 ns per packet streaming and 1.2 ns on a packet in cache;
+//! the same eight fields parsed with nom's `le_f32`/`le_i32`/`take` took 25 ns and 24 ns, ten
+//! times more, because nom threads the remaining input and a `Result` through every step and
+//! the compiler cannot fold those into fixed-offset loads. nom stays where it reads naturally:
+//! the request, the names and the capture formats.
 
 /// A value with a fixed little-endian wire form.
 pub(crate) trait Wire: Sized + Copy {
@@ -57,15 +58,21 @@ impl Wire for bool {
     }
 }
 
+/// Arrays are read as one block: LLVM turns the chunk loop into vector loads and stores
+/// (element-by-element reads kept one scalar store per float and cost twice as much).
 impl<const N: usize> Wire for [f32; N] {
     #[inline(always)]
     fn read(bytes: &[u8], at: usize) -> Self {
-        std::array::from_fn(|i| f32::read(bytes, at + 4 * i))
+        let mut out = [0f32; N];
+        for (v, chunk) in out.iter_mut().zip(bytes[at..at + 4 * N].chunks_exact(4)) {
+            *v = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        out
     }
     #[inline(always)]
     fn write(self, bytes: &mut [u8], at: usize) {
-        for (i, v) in self.into_iter().enumerate() {
-            v.write(bytes, at + 4 * i);
+        for (v, chunk) in self.iter().zip(bytes[at..at + 4 * N].chunks_exact_mut(4)) {
+            chunk.copy_from_slice(&v.to_le_bytes());
         }
     }
 }

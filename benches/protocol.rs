@@ -1,0 +1,148 @@
+//! Parsing a whole lap of car-info packets, streaming and in cache.
+//!
+//! `cargo bench -p purple-sector-benches --bench protocol`
+//!
+//! One group, so the ratios are visible in one run: a bare 328-byte copy per packet (the
+//! floor), the zero-copy view reading eight common fields, the same eight fields parsed with
+//! nom, and a full owned decode.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use nom::{
+    IResult, Parser,
+    bytes::complete::take,
+    number::complete::{le_f32, le_i32},
+};
+use purple_sector_benches::lap_packets;
+use purple_sector_core::protocol::{CAR_INFO_LEN, CarInfo, Datagram, OwnedCarInfo, parse_datagram};
+
+/// 7 × the 4 880-row Imola lap.
+const PACKETS: usize = 30_000;
+
+/// The eight fields a live dashboard reads, summed so nothing is optimised away.
+#[inline(always)]
+fn eight_fields(car: &CarInfo<'_>) -> f32 {
+    car.speed_kmh()
+        + car.gas()
+        + car.brake()
+        + car.steer_deg()
+        + car.engine_rpm()
+        + car.car_position_normalized()
+        + car.gear() as f32
+        + car.lap_time_ms() as f32
+}
+
+/// The same eight fields with nom, reading forward through the packet.
+fn nom_eight_fields(input: &[u8]) -> IResult<&[u8], f32> {
+    let (input, _) = take(8usize)(input)?;
+    let (input, speed_kmh) = le_f32(input)?;
+    let (input, _) = take(28usize)(input)?;
+    let (input, lap_time_ms) = le_i32(input)?;
+    let (input, _) = take(12usize)(input)?;
+    let (input, (gas, brake)) = (le_f32, le_f32).parse(input)?;
+    let (input, _) = take(4usize)(input)?;
+    let (input, (rpm, steer, gear)) = (le_f32, le_f32, le_i32).parse(input)?;
+    let (input, _) = take(228usize)(input)?;
+    let (input, position) = le_f32(input)?;
+    Ok((
+        input,
+        speed_kmh + gas + brake + steer + rpm + position + (gear - 1) as f32 + lap_time_ms as f32,
+    ))
+}
+
+fn lap(c: &mut Criterion) {
+    let bytes = lap_packets(PACKETS);
+    let n = bytes.len() / CAR_INFO_LEN;
+    let mut group = c.benchmark_group("lap");
+    group.throughput(Throughput::Elements(n as u64));
+
+    group.bench_function("baseline: copy 328 bytes", |b| {
+        b.iter(|| {
+            let mut acc = 0u8;
+            for chunk in black_box(&bytes).chunks_exact(CAR_INFO_LEN) {
+                let mut record = [0u8; CAR_INFO_LEN];
+                record.copy_from_slice(chunk);
+                let record = black_box(record);
+                acc ^= record[9];
+            }
+            acc
+        })
+    });
+
+    group.bench_function("view 8 fields", |b| {
+        b.iter(|| {
+            let mut acc = 0.0f32;
+            for chunk in black_box(&bytes).chunks_exact(CAR_INFO_LEN) {
+                if let Ok(Datagram::CarInfo(car)) = parse_datagram(chunk) {
+                    acc += eight_fields(&car);
+                }
+            }
+            acc
+        })
+    });
+
+    group.bench_function("nom 8 fields", |b| {
+        b.iter(|| {
+            let mut acc = 0.0f32;
+            for chunk in black_box(&bytes).chunks_exact(CAR_INFO_LEN) {
+                if let Ok((_, v)) = nom_eight_fields(chunk) {
+                    acc += v;
+                }
+            }
+            acc
+        })
+    });
+
+    // Every field of every packet into owned values, kept in a reused buffer as a recorder
+    // keeps them.
+    let mut decoded: Vec<OwnedCarInfo> = Vec::with_capacity(n);
+    group.bench_function("full owned decode", |b| {
+        b.iter(|| {
+            decoded.clear();
+            for chunk in black_box(&bytes).chunks_exact(CAR_INFO_LEN) {
+                if let Ok(Datagram::CarInfo(car)) = parse_datagram(chunk) {
+                    decoded.push(car.to_owned());
+                }
+            }
+            black_box(&decoded);
+        })
+    });
+    group.finish();
+}
+
+fn in_cache(c: &mut Criterion) {
+    let bytes = lap_packets(1);
+    let packet = &bytes[1_000 * CAR_INFO_LEN..1_001 * CAR_INFO_LEN];
+    let mut group = c.benchmark_group("one packet in cache");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("baseline: copy 328 bytes", |b| {
+        b.iter(|| {
+            let mut record = [0u8; CAR_INFO_LEN];
+            record.copy_from_slice(black_box(packet));
+            black_box(record)
+        })
+    });
+    group.bench_function("view 8 fields", |b| {
+        b.iter(|| match parse_datagram(black_box(packet)) {
+            Ok(Datagram::CarInfo(car)) => eight_fields(&car),
+            _ => 0.0,
+        })
+    });
+    group.bench_function("nom 8 fields", |b| {
+        b.iter(|| nom_eight_fields(black_box(packet)).map_or(0.0, |(_, v)| v))
+    });
+    group.bench_function("full owned decode", |b| {
+        let mut slot = OwnedCarInfo::default();
+        b.iter(|| {
+            if let Ok(Datagram::CarInfo(car)) = parse_datagram(black_box(packet)) {
+                slot = car.to_owned();
+            }
+            black_box(&slot);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, lap, in_cache);
+criterion_main!(benches);
