@@ -184,12 +184,11 @@ impl<'a> CarInfo<'a> {
     /// The padding is never checked: the real game leaves junk there.
     #[inline]
     pub fn new(bytes: &'a [u8]) -> Result<Self, ParseError> {
-        let bytes: &[u8; CAR_INFO_LEN] =
-            bytes.try_into().map_err(|_| ParseError::Length {
-                kind: DatagramKind::CarInfo,
-                expected: CAR_INFO_LEN,
-                actual: bytes.len(),
-            })?;
+        let bytes: &[u8; CAR_INFO_LEN] = bytes.try_into().map_err(|_| ParseError::Length {
+            kind: DatagramKind::CarInfo,
+            expected: CAR_INFO_LEN,
+            actual: bytes.len(),
+        })?;
         Self::from_array(bytes)
     }
 

@@ -102,7 +102,10 @@ impl std::fmt::Display for DatagramKind {
 }
 
 /// Why bytes are not a valid datagram. Cheap to copy; every variant carries its numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+///
+/// Serializes externally tagged: `{"length": {"kind": "car_info", "expected": 328, "actual": 327}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ParseError {
     /// No datagram has this length (12, 212, 328 and 408 are the only ones).

@@ -181,7 +181,10 @@ fn every_field_at_its_documented_offset() {
         (1.5, 2.5, 3.5)
     );
     assert_eq!((c.acc_g_horizontal(), c.acc_g_frontal()), (4.5, 5.5));
-    assert_eq!((c.lap_time_ms(), c.best_lap_ms(), c.lap_count()), (40, 48, 52));
+    assert_eq!(
+        (c.lap_time_ms(), c.best_lap_ms(), c.lap_count()),
+        (40, 48, 52)
+    );
     assert_eq!((c.gas(), c.brake(), c.clutch()), (0.56, 0.60, 0.64));
     assert_eq!(c.cg_height_m(), 0.80);
     assert!(c.is_abs_enabled() && c.is_abs_in_action() && c.is_in_pit());

@@ -1,0 +1,1 @@
+//! Runnable examples of the Purple Sector library: see the `[[example]]` targets.
