@@ -39,11 +39,3 @@ pub fn lap_packets(min_packets: usize) -> Vec<u8> {
     }
     out
 }
-
-#[doc(hidden)]
-#[inline(never)]
-pub fn probe_decode(bytes: &[u8]) -> Option<OwnedCarInfo> {
-    purple_sector_core::protocol::CarInfo::new(bytes)
-        .ok()
-        .map(|c| c.to_owned())
-}

@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
     let mut writer = CaptureWriter::create(&out, LinkType::Ethernet)
         .with_context(|| format!("cannot create {out}"))?;
     let mut t_ns = SESSION_START_NS;
-    let mut request = |writer: &mut CaptureWriter<_>, t_ns: u64, op| {
+    let request = |writer: &mut CaptureWriter<_>, t_ns: u64, op| {
         writer.write_datagram(t_ns, client, game, &Request::new(op).encode())
     };
     request(&mut writer, t_ns, Operation::Dismiss)?;

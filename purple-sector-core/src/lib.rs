@@ -14,7 +14,7 @@
 //!
 //! let mut packet = OwnedCarInfo::default();
 //! packet.speed_kmh = 212.5;
-//! packet.gear = 5; // AC's raw gear: 0 = R, 1 = N, 2 = 1st … so 5 is 4th
+//! packet.gear_raw = 5; // AC's raw gear: 0 = R, 1 = N, 2 = 1st … so 5 is 4th
 //! let bytes = packet.encode();
 //!
 //! match parse_datagram(&bytes)? {
@@ -25,6 +25,22 @@
 //!     other => panic!("unexpected {other:?}"),
 //! }
 //! # Ok::<(), purple_sector_core::protocol::ParseError>(())
+//! ```
+//!
+//! Reading a capture made with tshark or Wireshark:
+//!
+//! ```
+//! use purple_sector_core::{capture::CaptureReader, protocol::{parse_datagram, Datagram}};
+//!
+//! let mut capture = CaptureReader::open("tests/fixtures/imola-lap2.pcap")?;
+//! let mut top_speed_kmh = 0.0f32;
+//! while let Some(datagram) = capture.next_datagram()? {
+//!     if let Ok(Datagram::CarInfo(car)) = parse_datagram(datagram.payload) {
+//!         top_speed_kmh = top_speed_kmh.max(car.speed_kmh());
+//!     }
+//! }
+//! assert!(top_speed_kmh > 250.0); // the Corvette on Imola's main straight
+//! # Ok::<(), purple_sector_core::capture::CaptureError>(())
 //! ```
 
 pub mod capture;

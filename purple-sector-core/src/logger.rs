@@ -187,6 +187,7 @@ fn parse_row(line: &str, line_no: usize) -> Result<LoggerRow, LoggerError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -194,7 +195,9 @@ mod tests {
 
     #[test]
     fn parses_rows_and_derives_distance() {
-        let text = format!("{HEADER}0.009\t146.5\t1.0\t0.0\t-5.25\t6\t0\t1\t0\n0.033\t146\t1\t0\t0\t6\t3\t1\t4\n");
+        let text = format!(
+            "{HEADER}0.009\t146.5\t1.0\t0.0\t-5.25\t6\t0\t1\t0\n0.033\t146\t1\t0\t0\t6\t3\t1\t4\n"
+        );
         let lap = LoggerLap::parse(&text).unwrap();
         assert_eq!(lap.rows.len(), 2);
         assert_eq!(lap.rows[0].lap_time_ms, 9);

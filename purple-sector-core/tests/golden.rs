@@ -107,7 +107,10 @@ fn real_car_info_packet_round_trips_bit_exact() {
     assert!(car.is_abs_enabled() && car.is_tc_enabled());
     assert!(!car.is_abs_in_action() && !car.is_tc_in_action() && !car.is_in_pit());
     assert!(!car.is_engine_limiter_on());
-    assert_eq!(car.acc_g_vertical().to_bits(), f(v, "accGVertical").to_bits());
+    assert_eq!(
+        car.acc_g_vertical().to_bits(),
+        f(v, "accGVertical").to_bits()
+    );
     assert_eq!(
         car.acc_g_horizontal().to_bits(),
         f(v, "accGHorizontal").to_bits()
@@ -224,7 +227,11 @@ fn every_row_of_the_real_imola_lap_round_trips_bit_exact() {
     let lap = LoggerLap::parse(LAP_2).unwrap();
     assert_eq!(lap.rows.len(), 4880);
     // Imola is 4.9 km; the logged path should say so.
-    assert!((4_800.0..5_000.0).contains(&lap.length_m()), "{}", lap.length_m());
+    assert!(
+        (4_800.0..5_000.0).contains(&lap.length_m()),
+        "{}",
+        lap.length_m()
+    );
     let mut steer_range = (f32::MAX, f32::MIN);
     for (row, packet) in lap.rows.iter().zip(lap.car_infos(2)) {
         let bytes = packet.encode();
@@ -243,7 +250,10 @@ fn every_row_of_the_real_imola_lap_round_trips_bit_exact() {
         );
     }
     // The real lap steers from about -124° to +65°: degrees, never clamped to ±1.
-    assert!(steer_range.0 < -120.0 && steer_range.1 > 60.0, "{steer_range:?}");
+    assert!(
+        steer_range.0 < -120.0 && steer_range.1 > 60.0,
+        "{steer_range:?}"
+    );
 }
 
 #[test]

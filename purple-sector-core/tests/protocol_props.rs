@@ -89,7 +89,7 @@ fn expected_error(bytes: &[u8]) -> ParseError {
 fn check_resizes(full: &[u8], kind: DatagramKind) {
     let view_error = |n: usize| ParseError::Length {
         kind,
-        expected: kind.len(),
+        expected: kind.wire_len(),
         actual: n,
     };
     let view = |b: &[u8]| -> Result<(), ParseError> {
@@ -213,7 +213,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         match parse_datagram(&bytes) {
             Ok(d) => {
-                prop_assert_eq!(d.kind().len(), bytes.len());
+                prop_assert_eq!(d.kind().wire_len(), bytes.len());
                 let owned = d.to_owned();
                 let _ = format!("{d:?}");
                 prop_assert_eq!(owned.kind(), d.kind());

@@ -64,7 +64,7 @@ impl DatagramKind {
     ];
 
     /// The exact length of a datagram of this kind.
-    pub const fn len(self) -> usize {
+    pub const fn wire_len(self) -> usize {
         match self {
             Self::Request => REQUEST_LEN,
             Self::HandshakeResponse => HANDSHAKE_RESPONSE_LEN,
@@ -247,7 +247,7 @@ impl OwnedDatagram {
 
     /// The wire bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.kind().len());
+        let mut out = Vec::with_capacity(self.kind().wire_len());
         self.encode_into(&mut out);
         out
     }
@@ -289,4 +289,5 @@ fn looks_like_car_info(bytes: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

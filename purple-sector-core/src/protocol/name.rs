@@ -233,6 +233,7 @@ pub(crate) fn write_name_at<const N: usize>(name: &Name, bytes: &mut [u8; N], at
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
