@@ -1,0 +1,8 @@
+//! Fuzz target: `capture::CaptureReader` over any bytes.
+#![no_main]
+
+#[path = "../checks.rs"]
+#[allow(dead_code)]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::check_capture(data));
