@@ -3,8 +3,15 @@
 //! Results go to stdout (a readable table, or JSON Lines `{"type": …, "data": {…}}` with
 //! `--json`); errors go to stderr as one line. Exit codes: 0 ok, 1 nothing to report, 2 error.
 
+mod db;
+mod export;
+mod import;
 mod inspect;
+mod manage;
 mod output;
+mod record;
+mod signals;
+mod tables;
 
 use std::io::ErrorKind;
 use std::path::PathBuf;
@@ -30,8 +37,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Record laps from a running game into the database.
+    Record(record::RecordArgs),
+    /// Import captures, logger TSV laps or the original app's demo JSON into a new session.
+    Import(import::ImportArgs),
     /// Decode every AC datagram of a capture (pcap or pcapng), one per line.
     Inspect(inspect::InspectArgs),
+    /// List, show, rename, tag, archive or delete sessions.
+    #[command(subcommand)]
+    Sessions(manage::SessionsCommand),
+    /// List, show, delete, tag or comment laps.
+    #[command(subcommand)]
+    Laps(manage::LapsCommand),
+    /// Write a lap or a session as CSV, JSON or a pcap capture.
+    Export(export::ExportArgs),
 }
 
 /// What a command reports back to `main`.
@@ -44,11 +63,24 @@ enum Outcome {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    // `--db` is accepted everywhere so scripts can pass it uniformly; `inspect` reads files only.
-    let _ = &cli.db;
-    match cli.command {
-        Command::Inspect(args) => inspect::run(&args, cli.json),
+    let db = cli.db.as_deref();
+    match &cli.command {
+        Command::Record(args) => record::run(args, db, cli.json),
+        Command::Import(args) => import::run(args, db, cli.json),
+        // `--db` is accepted everywhere so scripts can pass it uniformly; `inspect` reads files.
+        Command::Inspect(args) => inspect::run(args, cli.json),
+        Command::Sessions(command) => manage::sessions(command, db, cli.json),
+        Command::Laps(command) => manage::laps(command, db, cli.json),
+        Command::Export(args) => export::run(args, db),
     }
+}
+
+/// The async runtime for the commands that need one.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 fn main() -> ExitCode {

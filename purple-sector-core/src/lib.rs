@@ -7,7 +7,14 @@
 //!   byte-exact, and [`protocol::parse_datagram`], which never panics and never allocates.
 //! - [`capture`]: reading pcap/pcapng recordings of AC traffic and writing classic pcap
 //!   files that Wireshark opens.
+//! - [`telemetry`]: [`telemetry::Frame`], one owned, unit-clean sample of the car.
+//! - [`net`]: the AC client over UDP (tokio): handshake, subscribe, silence, dismiss.
+//! - [`sim`]: the built-in game: [`sim::GameServer`] speaks AC's protocol to any client.
+//! - [`record`]: the recording pipeline (live from a game, or imports) into the store.
+//! - [`import`]: captures, logger TSV laps and the original app's demo JSON as inputs.
 //! - [`logger`]: the tab-separated laps of a third-party AC logger, as car-info packets.
+//! - [`store`]: the [`store::Store`] trait for sessions, laps (telemetry in a compact
+//!   column encoding) and chat, with [`store::SqliteStore`] and [`store::MemoryStore`].
 //!
 //! ```
 //! use purple_sector_core::protocol::{parse_datagram, Datagram, OwnedCarInfo};
@@ -44,5 +51,12 @@
 //! ```
 
 pub mod capture;
+pub mod import;
+pub mod lap;
 pub mod logger;
+pub mod net;
 pub mod protocol;
+pub mod record;
+pub mod sim;
+pub mod store;
+pub mod telemetry;

@@ -106,7 +106,7 @@ impl std::fmt::Debug for HandshakeResponse<'_> {
 /// assert_eq!(view.to_owned(), reply);
 /// # Ok::<(), purple_sector_core::protocol::EncodeError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OwnedHandshakeResponse {
     /// Car model.
     pub car_name: Name,

@@ -1,0 +1,224 @@
+//! Saving and loading a lap of 30 000 frames (90 s at 333 Hz), and the telemetry codec alone.
+//!
+//! `cargo bench -p purple-sector-benches --bench store`
+//!
+//! Targets: ≤ 12 B/frame for the 16 principal channels on a 333 Hz lap, bit-exact; lap save
+//! ≤ 5 ms and load ≤ 2 ms for 30 000 frames.
+//!
+//! - `store lap (30 000 frames)`: [`SqliteStore`] on a file (WAL, the lap commit synced), save
+//!   (encode + one transaction), the per-second checkpoint of the lap in progress (same
+//!   work, replacing its row, not synced), load of every field, load of the principal
+//!   channels only;
+//!   beside them the original app's layout as the baseline: the frames as one JSON text (an
+//!   array of objects with the original `TelemetryFrame` fields plus ours), serialised and
+//!   stored as TEXT in SQLite with the same pragmas, then selected and parsed back.
+//! - `codec (30 000 frames)`: encode and decode, both groups and the principal group alone.
+//!
+//! Bytes per frame (principal and full, on the synthetic 333 Hz lap and on the real Imola
+//! lap's ~45 Hz rows as they are, plus the JSON baseline) and where the principal bytes go
+//! are printed to stderr before the timings. The 333 Hz lap is made by
+//! `purple_sector_core::store::testing::resampled_333hz` (its docs say how: the real lap
+//! interpolated, modelled channels with sensor noise).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use purple_sector_benches::imola_lap;
+use purple_sector_core::lap::{Lap, LapKind};
+use purple_sector_core::store::codec::{self, PRINCIPAL_CHANNEL_NAMES};
+use purple_sector_core::store::testing::{self, JsonTextBaseline};
+use purple_sector_core::store::{NewSession, SessionSource, SqliteStore, Store};
+use purple_sector_core::telemetry::Frame;
+
+const FRAMES: usize = 30_000;
+
+/// A directory under Cargo's target tmp (a real disk, so the lap commit's fsync is real),
+/// removed at drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("store-bench-{}", std::process::id()));
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            panic!("{}: {e}", dir.display());
+        }
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn lap_of(frames: &[Frame]) -> Lap {
+    Lap {
+        stint: 0,
+        number: 2,
+        kind: LapKind::Flying,
+        invalid_reason: None,
+        official_time_ms: Some(108_633),
+        frames: frames.to_vec(),
+    }
+}
+
+fn same_bits(a: &[Frame], b: &[Frame]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.time_ns == y.time_ns && x.to_car_info().encode() == y.to_car_info().encode()
+        })
+}
+
+/// Prints bytes per frame for a lap, and checks the round trip is bit-exact.
+fn report(name: &str, frames: &[Frame], json_bytes: Option<usize>) {
+    let n = frames.len() as f64;
+    let encoded = ok(codec::encode(frames));
+    assert!(
+        same_bits(
+            &ok(codec::decode(&encoded.principal, &encoded.rest)),
+            frames
+        ),
+        "{name}: not bit-exact"
+    );
+    eprintln!(
+        "{name}: {} frames, principal {:.2} B/frame, full {:.2} B/frame (rest {:.2}){}",
+        frames.len(),
+        encoded.principal.len() as f64 / n,
+        encoded.len() as f64 / n,
+        encoded.rest.len() as f64 / n,
+        json_bytes.map_or(String::new(), |b| format!(
+            "; JSON text {:.1} B/frame",
+            b as f64 / n
+        )),
+    );
+}
+
+fn print_sizes(synthetic: &[Frame], logged: &[Frame], json_bytes: usize) {
+    eprintln!();
+    report("333 Hz lap (synthetic, whole lap)", synthetic, None);
+    report(
+        "333 Hz lap (first 30 000 frames)",
+        &synthetic[..FRAMES],
+        Some(json_bytes),
+    );
+    report("Imola lap (real ~45 Hz rows)", logged, None);
+    for (name, frames) in [("333 Hz", synthetic), ("Imola 45 Hz", logged)] {
+        let bytes = ok(codec::principal_channel_bytes(frames));
+        let n = frames.len() as f64;
+        let parts: Vec<String> = PRINCIPAL_CHANNEL_NAMES
+            .iter()
+            .zip(bytes)
+            .map(|(channel, b)| format!("{channel} {:.2}", b as f64 / n))
+            .collect();
+        eprintln!(
+            "  {name} principal B/frame per channel: {}",
+            parts.join(", ")
+        );
+    }
+    eprintln!();
+}
+
+fn store(c: &mut Criterion) {
+    let lap = imola_lap();
+    let synthetic = testing::resampled_333hz(&lap);
+    let logged = testing::logged_frames(&lap);
+    assert!(synthetic.len() >= FRAMES);
+    let frames = &synthetic[..FRAMES];
+    let scratch = Scratch::new();
+    let rt = ok(testing::runtime());
+
+    let store = ok(SqliteStore::open(scratch.0.join("store.db")));
+    let session =
+        ok(rt.block_on(store.create_session(NewSession::new("bench", SessionSource::Demo)))).id;
+    let lap = lap_of(frames);
+    let kept = ok(rt.block_on(store.save_lap(session, &lap))).id;
+    assert!(same_bits(&ok(rt.block_on(store.lap_frames(kept))), frames));
+
+    let mut json = ok(JsonTextBaseline::open(&scratch.0.join("json.db")));
+    let json_id = ok(json.save(2, frames));
+    let json_bytes = ok(json.stored_len(json_id));
+    assert_eq!(ok(json.load(json_id)).map(|f| f.len()), Some(FRAMES));
+    print_sizes(&synthetic, &logged, json_bytes);
+
+    let mut group = c.benchmark_group(format!("store lap ({FRAMES} frames)"));
+    group.throughput(Throughput::Elements(FRAMES as u64));
+    group.sample_size(20);
+    group.bench_function("sqlite save (codec, one transaction, synced)", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let id = ok(rt.block_on(store.save_lap(session, black_box(&lap)))).id;
+                total += start.elapsed();
+                ok(rt.block_on(store.delete_lap(id)));
+            }
+            total
+        })
+    });
+    group.bench_function("sqlite checkpoint (replaces the row, not synced)", |b| {
+        b.iter(|| ok(rt.block_on(store.checkpoint_lap(session, black_box(&lap)))))
+    });
+    ok(rt.block_on(store.close_checkpoint(session)));
+    group.bench_function("sqlite load, every field", |b| {
+        b.iter(|| ok(rt.block_on(store.lap_frames(black_box(kept)))))
+    });
+    group.bench_function("sqlite load, principal channels", |b| {
+        b.iter(|| ok(rt.block_on(store.lap_principal_frames(black_box(kept)))))
+    });
+    group.bench_function("baseline: JSON text save", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let id = ok(json.save(2, black_box(frames)));
+                total += start.elapsed();
+                ok(json.delete(id));
+            }
+            total
+        })
+    });
+    group.bench_function("baseline: JSON text load", |b| {
+        b.iter(|| ok(json.load(black_box(json_id))))
+    });
+    group.finish();
+
+    let encoded = ok(codec::encode(frames));
+    let mut group = c.benchmark_group(format!("codec ({FRAMES} frames)"));
+    group.throughput(Throughput::Elements(FRAMES as u64));
+    group.sample_size(20);
+    group.bench_function("encode, every field", |b| {
+        b.iter(|| ok(codec::encode(black_box(frames))))
+    });
+    group.bench_function("encode, principal channels", |b| {
+        b.iter(|| ok(codec::encode_principal(black_box(frames))))
+    });
+    group.bench_function("decode, every field", |b| {
+        b.iter(|| {
+            ok(codec::decode(
+                black_box(&encoded.principal),
+                black_box(&encoded.rest),
+            ))
+        })
+    });
+    group.bench_function("decode, principal channels", |b| {
+        b.iter(|| ok(codec::decode_principal(black_box(&encoded.principal))))
+    });
+    group.finish();
+    drop(store);
+    drop(json);
+    drop(scratch);
+}
+
+criterion_group!(benches, store);
+criterion_main!(benches);

@@ -1,0 +1,351 @@
+//! Sources for imports: captures, the third-party logger's TSV laps, and the original app's
+//! demo JSON, all turned into [`record::Input`](crate::record::Input)s for the same pipeline a
+//! live recording uses.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use crate::capture::{CaptureError, CaptureReader, Direction};
+use crate::lap::{Lap, LapKind};
+use crate::logger::{LoggerError, LoggerLap};
+use crate::record::Input;
+use crate::telemetry::Frame;
+
+/// Formats [`detect`] recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportFormat {
+    /// pcap or pcapng.
+    Capture,
+    /// The third-party logger's tab-separated lap (`lapTime speed_Mph gas …`).
+    LoggerTsv,
+    /// The original app's demo JSON (`{"track","car","laps":[{"lapNumber","frames":[…]}]}`).
+    DemoJson,
+}
+
+/// Why a file cannot be imported. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The file cannot be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a format we know.
+    #[error("{}: not a capture, logger TSV or demo JSON file (starts with {head:02x?})", path.display())]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// Its first bytes.
+        head: Vec<u8>,
+    },
+    /// A broken capture.
+    #[error("{}: {source}", path.display())]
+    Capture {
+        /// The file.
+        path: PathBuf,
+        /// The cause (with the byte offset where it has one).
+        #[source]
+        source: CaptureError,
+    },
+    /// A broken logger file.
+    #[error("{}: {source}", path.display())]
+    Logger {
+        /// The file.
+        path: PathBuf,
+        /// The cause, with line and column.
+        #[source]
+        source: LoggerError,
+    },
+    /// A broken demo JSON file.
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    DemoJson {
+        /// The file.
+        path: PathBuf,
+        /// Line, from 1.
+        line: usize,
+        /// Column, from 1.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Tells the format from the first bytes.
+pub fn detect(head: &[u8]) -> Option<ImportFormat> {
+    const PCAP_MAGICS: [[u8; 4]; 5] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x0a, 0x0d, 0x0d, 0x0a],
+    ];
+    if head.len() >= 4 && PCAP_MAGICS.iter().any(|m| head.starts_with(m)) {
+        return Some(ImportFormat::Capture);
+    }
+    if head.starts_with(b"lapTime\t") {
+        return Some(ImportFormat::LoggerTsv);
+    }
+    let text = head.trim_ascii_start();
+    if text.starts_with(b"{") {
+        return Some(ImportFormat::DemoJson);
+    }
+    None
+}
+
+/// Reads a file's format from its first bytes.
+pub fn detect_file(path: &Path) -> Result<ImportFormat, ImportError> {
+    let io = |source| ImportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut head = [0u8; 16];
+    let mut file = File::open(path).map_err(io)?;
+    let mut len = 0;
+    while len < head.len() {
+        let n = file.read(&mut head[len..]).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    let head = &head[..len];
+    detect(head).ok_or_else(|| ImportError::UnknownFormat {
+        path: path.to_owned(),
+        head: head.to_vec(),
+    })
+}
+
+/// The inputs of a capture, streamed: every datagram the game sent (handshake replies, car
+/// info with its capture time, lap events, malformed ones). Requests to the game are skipped.
+pub fn capture_inputs(
+    path: &Path,
+    game_port: u16,
+) -> Result<impl Iterator<Item = Result<Input, ImportError>>, ImportError> {
+    let capture_error = |path: &Path, source| ImportError::Capture {
+        path: path.to_owned(),
+        source,
+    };
+    let mut reader = CaptureReader::open(path)
+        .map_err(|e| capture_error(path, e))?
+        .with_game_port(game_port);
+    let path = path.to_owned();
+    let mut done = false;
+    Ok(std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        loop {
+            match reader.next_datagram() {
+                Ok(Some(d)) if d.direction == Direction::FromGame => {
+                    return Some(Ok(Input::Datagram {
+                        time_ns: d.timestamp_ns,
+                        bytes: Bytes::copy_from_slice(d.payload),
+                    }));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    done = true;
+                    return None;
+                }
+                Err(e) => {
+                    done = true;
+                    return Some(Err(capture_error(&path, e)));
+                }
+            }
+        }
+    }))
+}
+
+/// A logged lap as one input: the logger writes one file per lap, from line to line, so it
+/// is kept whole. Kind `flying` when its first row is at the line (lap clock ≤ 400 ms),
+/// else `out`. The logger does not record the official time: it stays `None`. Frame times
+/// are the lap clock (the file has no wall-clock time); the lap number comes from a
+/// `lap_N` file name (N + 1), else `default_number`.
+pub fn logger_input(path: &Path, default_number: i32) -> Result<Input, ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let lap = LoggerLap::parse(&text).map_err(|source| ImportError::Logger {
+        path: path.to_owned(),
+        source,
+    })?;
+    let number = lap_number_from_name(path).unwrap_or(default_number);
+    let frames: Vec<Frame> = lap
+        .car_infos(number - 1)
+        .map(|car| {
+            let time_ns = u64::try_from(car.lap_time_ms).unwrap_or(0) * 1_000_000;
+            Frame::from_owned_car_info(&car, time_ns)
+        })
+        .collect();
+    let kind = match frames.first() {
+        Some(first) if (0..=400).contains(&first.lap_time_ms) => LapKind::Flying,
+        _ => LapKind::Out,
+    };
+    Ok(Input::Lap(Lap {
+        stint: 0,
+        number,
+        kind,
+        invalid_reason: None,
+        official_time_ms: None,
+        frames,
+    }))
+}
+
+fn lap_number_from_name(path: &Path) -> Option<i32> {
+    let stem = path.file_stem()?.to_str()?;
+    let digits = stem.rsplit(['_', '-']).next()?;
+    digits.parse::<i32>().ok().and_then(|n| n.checked_add(1))
+}
+
+/// The original app's demo file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoFile {
+    #[serde(default)]
+    track: String,
+    #[serde(default)]
+    car: String,
+    laps: Vec<DemoLap>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoLap {
+    lap_number: i32,
+    frames: Vec<DemoFrame>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoFrame {
+    timestamp: f64,
+    throttle: f32,
+    brake: f32,
+    steering: f32,
+    speed: f32,
+    gear: i32,
+    rpm: f32,
+    lap_number: i32,
+    lap_time: f64,
+    #[serde(default)]
+    normalized_position: Option<f32>,
+}
+
+/// The original app normalised steering to −1..1; we scale it back to wheel degrees with
+/// this lock (±90°), the only fact it kept being the direction.
+pub const DEMO_STEER_LOCK_DEG: f32 = 90.0;
+
+/// A demo file's car and track, and one input per lap. Each lap is kept whole (kind
+/// `flying` when it starts at the line, else `out`; no official time, as the file has
+/// none). Missing `normalizedPosition` is derived from distance (speed × time) along the
+/// lap. `gear` is taken as signed (the original displayed it as such); `timestamp` is Unix
+/// milliseconds.
+pub fn demo_json_inputs(path: &Path) -> Result<(String, String, Vec<Input>), ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file: DemoFile = serde_json::from_str(&text).map_err(|e| ImportError::DemoJson {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let inputs = file
+        .laps
+        .iter()
+        .map(|lap| Input::Lap(demo_lap(lap)))
+        .collect();
+    Ok((file.car, file.track, inputs))
+}
+
+fn demo_lap(lap: &DemoLap) -> Lap {
+    // Distance by the trapezoid rule on speed (km/h) over lap time (ms).
+    let mut distance = Vec::with_capacity(lap.frames.len());
+    let mut total = 0.0f64;
+    let mut previous: Option<&DemoFrame> = None;
+    for f in &lap.frames {
+        if let Some(p) = previous {
+            let dt_s = ((f.lap_time - p.lap_time) / 1000.0).max(0.0);
+            total += (f64::from(f.speed) + f64::from(p.speed)) / 2.0 / 3.6 * dt_s;
+        }
+        distance.push(total);
+        previous = Some(f);
+    }
+    let frames: Vec<Frame> = lap
+        .frames
+        .iter()
+        .zip(&distance)
+        .map(|(f, d)| Frame {
+            time_ns: (f.timestamp.max(0.0) * 1e6) as u64,
+            lap_time_ms: f.lap_time.round() as i32,
+            lap_count: f.lap_number - 1,
+            position_normalized: f.normalized_position.unwrap_or(if total > 0.0 {
+                (d / total) as f32
+            } else {
+                0.0
+            }),
+            speed_kmh: f.speed,
+            speed_mph: f.speed / 1.609_344,
+            speed_ms: f.speed / 3.6,
+            gas: f.throttle,
+            brake: f.brake,
+            clutch: 1.0,
+            steer_deg: f.steering * DEMO_STEER_LOCK_DEG,
+            gear: f.gear,
+            engine_rpm: f.rpm,
+            ..Frame::default()
+        })
+        .collect();
+    let kind = match frames.first() {
+        Some(first) if (0..=400).contains(&first.lap_time_ms) => LapKind::Flying,
+        _ => LapKind::Out,
+    };
+    Lap {
+        stint: 0,
+        number: lap.lap_number,
+        kind,
+        invalid_reason: None,
+        official_time_ms: None,
+        frames,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_from_their_first_bytes() {
+        assert_eq!(
+            detect(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]),
+            Some(ImportFormat::Capture)
+        );
+        assert_eq!(
+            detect(&[0x0a, 0x0d, 0x0d, 0x0a]),
+            Some(ImportFormat::Capture)
+        );
+        assert_eq!(detect(b"lapTime\tspeed_Mph"), Some(ImportFormat::LoggerTsv));
+        assert_eq!(detect(b"  \n{\"track\""), Some(ImportFormat::DemoJson));
+        assert_eq!(detect(b"hello"), None);
+    }
+
+    #[test]
+    fn lap_numbers_from_file_names() {
+        assert_eq!(lap_number_from_name(Path::new("x/lap_0.tsv")), Some(1));
+        assert_eq!(lap_number_from_name(Path::new("imola-c7r-lap2.tsv")), None);
+        assert_eq!(lap_number_from_name(Path::new("lap-7.txt")), Some(8));
+    }
+}

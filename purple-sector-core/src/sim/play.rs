@@ -1,0 +1,116 @@
+//! Pacing: sends timed datagrams through a [`GameServer`] on the game's own clock, scaled.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::GameServer;
+
+/// What the game sends, and to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// To the car-info subscribers (car info, or any other stream datagram of a capture).
+    Update(Vec<u8>),
+    /// To the spot subscribers.
+    Spot(Vec<u8>),
+}
+
+/// A datagram and when it is due, relative to the start of the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timed {
+    /// Due time from the start, ns of game time.
+    pub offset_ns: u64,
+    /// The datagram.
+    pub datagram: Outgoing,
+}
+
+/// What a run sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PlayStats {
+    /// Datagrams played (each sent to every subscriber of its kind).
+    pub played: u64,
+    /// Largest lateness seen against the scaled schedule, µs.
+    pub max_late_us: u64,
+    /// True when the run was stopped before its end.
+    pub stopped: bool,
+}
+
+/// How close to its due time a datagram is sent: the timer sleeps until this much before
+/// the due time, then the task yields until the time comes. Timers alone are ~1 ms coarse.
+const SPIN: Duration = Duration::from_micros(1_500);
+
+/// Sends `items` in order, each at `start + offset / speed`, until they run out or
+/// `shutdown` turns true. A late datagram is sent at once (no catch-up bursts are skipped:
+/// every datagram is sent, in order).
+pub async fn play(
+    server: &GameServer,
+    items: impl IntoIterator<Item = Timed>,
+    speed: f64,
+    shutdown: &mut watch::Receiver<bool>,
+) -> io::Result<PlayStats> {
+    let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
+    let start = Instant::now();
+    let mut stats = PlayStats::default();
+    for item in items {
+        let due = start + Duration::from_secs_f64(item.offset_ns as f64 / 1e9 / speed);
+        if let Some(early) = due.checked_duration_since(Instant::now()) {
+            if early > SPIN {
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => {
+                        stats.stopped = true;
+                        return Ok(stats);
+                    }
+                    _ = tokio::time::sleep_until(due - SPIN) => {}
+                }
+            }
+            while Instant::now() < due {
+                tokio::task::yield_now().await;
+            }
+        } else if *shutdown.borrow() {
+            stats.stopped = true;
+            return Ok(stats);
+        }
+        let late = Instant::now().saturating_duration_since(due);
+        stats.max_late_us = stats
+            .max_late_us
+            .max(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
+        match &item.datagram {
+            Outgoing::Update(bytes) => server.send_car_info(bytes).await?,
+            Outgoing::Spot(bytes) => server.send_lap_completed(bytes).await?,
+        };
+        stats.played += 1;
+    }
+    Ok(stats)
+}
+
+/// What a capture holds for a replay: the game's handshake reply (the first one) and the
+/// game's stream, timed from its first datagram. Requests to the game are left out, and so
+/// are further handshake replies (the server answers handshakes itself).
+pub fn capture_schedule(
+    datagrams: &[crate::capture::OwnedCapturedDatagram],
+) -> (Option<crate::protocol::OwnedHandshakeResponse>, Vec<Timed>) {
+    use crate::capture::Direction;
+    use crate::protocol::{Datagram, parse_datagram};
+
+    let mut hello = None;
+    let mut schedule = Vec::new();
+    let mut first_ns = None;
+    for d in datagrams.iter().filter(|d| d.direction == Direction::FromGame) {
+        let datagram = match parse_datagram(&d.payload) {
+            Ok(Datagram::HandshakeResponse(reply)) => {
+                hello.get_or_insert_with(|| reply.to_owned());
+                continue;
+            }
+            Ok(Datagram::LapCompleted(_)) => Outgoing::Spot(d.payload.clone()),
+            _ => Outgoing::Update(d.payload.clone()),
+        };
+        let first = *first_ns.get_or_insert(d.timestamp_ns);
+        schedule.push(Timed {
+            offset_ns: d.timestamp_ns.saturating_sub(first),
+            datagram,
+        });
+    }
+    (hello, schedule)
+}

@@ -1,0 +1,302 @@
+//! [`MemoryStore`]: everything in memory, for tests and throwaway runs.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use super::{
+    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapRecord, LapUpdate,
+    MalformedDatagram, NewSession, Result, Session, SessionId, SessionStatus, SessionUpdate, Store,
+    StoreError, codec, normalize_tags, now_ms,
+};
+use crate::lap::Lap;
+use crate::telemetry::Frame;
+
+/// A [`Store`] in memory: the same behaviour as [`super::SqliteStore`], nothing on disk.
+/// Frames are kept as given (no encoding), so they come back bit-exact too.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    last_session: i64,
+    last_lap: i64,
+    last_chat: i64,
+    sessions: BTreeMap<SessionId, Session>,
+    laps: BTreeMap<LapId, (LapRecord, Vec<Frame>)>,
+    chat: BTreeMap<ChatMessageId, ChatMessage>,
+    malformed: Vec<MalformedDatagram>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every operation leaves the maps consistent before it can panic.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    /// A fresh id in one of the sequences (increasing, never reused, as SQLite's).
+    fn next(last: &mut i64) -> i64 {
+        *last += 1;
+        *last
+    }
+
+    fn session(&self, id: SessionId) -> Result<&Session> {
+        self.sessions
+            .get(&id)
+            .ok_or(StoreError::SessionNotFound { id })
+    }
+
+    fn lap(&self, id: LapId) -> Result<&(LapRecord, Vec<Frame>)> {
+        self.laps.get(&id).ok_or(StoreError::LapNotFound { id })
+    }
+
+    fn checkpoint(&self, session: SessionId) -> Option<LapId> {
+        self.laps
+            .values()
+            .find(|(r, _)| r.session == session && r.in_progress)
+            .map(|(r, _)| r.id)
+    }
+
+    fn store_lap(&mut self, session: SessionId, lap: &Lap, in_progress: bool) -> Result<LapRecord> {
+        self.session(session)?;
+        let fields = LapFields::new(lap, in_progress)?;
+        let id = match self.checkpoint(session) {
+            Some(id) => id,
+            None => {
+                let id = LapId(Self::next(&mut self.last_lap));
+                let record = LapRecord {
+                    id,
+                    session,
+                    stint: 0,
+                    number: 0,
+                    kind: fields.kind,
+                    valid: true,
+                    invalid_reason: None,
+                    official_time_ms: None,
+                    frame_count: 0,
+                    in_progress,
+                    tags: Vec::new(),
+                    comments: String::new(),
+                    analyzed: false,
+                    suggestions: None,
+                    created_ms: now_ms(),
+                };
+                self.laps.insert(id, (record, Vec::new()));
+                id
+            }
+        };
+        let (record, frames) = self
+            .laps
+            .get_mut(&id)
+            .ok_or(StoreError::LapNotFound { id })?;
+        fields.apply(record);
+        frames.clear();
+        frames.extend_from_slice(&lap.frames);
+        Ok(record.clone())
+    }
+
+    fn laps_sorted(&self, session: Option<SessionId>) -> Vec<LapRecord> {
+        let mut laps: Vec<LapRecord> = self
+            .laps
+            .values()
+            .filter(|(r, _)| session.is_none_or(|s| r.session == s))
+            .map(|(r, _)| r.clone())
+            .collect();
+        laps.sort_by_key(|r| (r.session, r.stint, r.number, r.id));
+        laps
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_session(&self, new: NewSession) -> Result<Session> {
+        let mut inner = self.lock();
+        let now = now_ms();
+        let session = Session {
+            id: SessionId(Inner::next(&mut inner.last_session)),
+            name: new.name,
+            source: new.source,
+            status: SessionStatus::Active,
+            car: new.car,
+            driver: new.driver,
+            track: new.track,
+            track_config: new.track_config,
+            tags: normalize_tags(new.tags),
+            created_ms: now,
+            updated_ms: now,
+        };
+        inner.sessions.insert(session.id, session.clone());
+        Ok(session)
+    }
+
+    async fn get_session(&self, id: SessionId) -> Result<Session> {
+        self.lock().session(id).cloned()
+    }
+
+    async fn list_sessions(&self) -> Result<Vec<Session>> {
+        Ok(self.lock().sessions.values().cloned().collect())
+    }
+
+    async fn update_session(&self, id: SessionId, update: SessionUpdate) -> Result<Session> {
+        let mut inner = self.lock();
+        let session = inner
+            .sessions
+            .get_mut(&id)
+            .ok_or(StoreError::SessionNotFound { id })?;
+        update.apply(session, now_ms());
+        Ok(session.clone())
+    }
+
+    async fn delete_session(&self, id: SessionId) -> Result<()> {
+        let mut inner = self.lock();
+        inner
+            .sessions
+            .remove(&id)
+            .ok_or(StoreError::SessionNotFound { id })?;
+        inner.laps.retain(|_, (r, _)| r.session != id);
+        let Inner { laps, chat, .. } = &mut *inner;
+        chat.retain(|_, m| laps.contains_key(&m.lap));
+        inner.malformed.retain(|m| m.session != id);
+        Ok(())
+    }
+
+    async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
+        self.lock().store_lap(session, lap, false)
+    }
+
+    async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
+        self.lock().store_lap(session, lap, true)
+    }
+
+    async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>> {
+        let mut inner = self.lock();
+        inner.session(session)?;
+        let Some(id) = inner.checkpoint(session) else {
+            return Ok(None);
+        };
+        let (record, _) = inner
+            .laps
+            .get_mut(&id)
+            .ok_or(StoreError::LapNotFound { id })?;
+        record.in_progress = false;
+        Ok(Some(record.clone()))
+    }
+
+    async fn get_lap(&self, id: LapId) -> Result<LapRecord> {
+        Ok(self.lock().lap(id)?.0.clone())
+    }
+
+    async fn list_laps(&self, session: Option<SessionId>) -> Result<Vec<LapRecord>> {
+        let inner = self.lock();
+        if let Some(id) = session {
+            inner.session(id)?;
+        }
+        Ok(inner.laps_sorted(session))
+    }
+
+    async fn lap_frames(&self, id: LapId) -> Result<Vec<Frame>> {
+        Ok(self.lock().lap(id)?.1.clone())
+    }
+
+    async fn lap_principal_frames(&self, id: LapId) -> Result<Vec<Frame>> {
+        Ok(self
+            .lock()
+            .lap(id)?
+            .1
+            .iter()
+            .map(codec::principal_only)
+            .collect())
+    }
+
+    async fn update_lap(&self, id: LapId, update: LapUpdate) -> Result<LapRecord> {
+        let mut inner = self.lock();
+        let (record, _) = inner
+            .laps
+            .get_mut(&id)
+            .ok_or(StoreError::LapNotFound { id })?;
+        update.apply(record);
+        Ok(record.clone())
+    }
+
+    async fn delete_lap(&self, id: LapId) -> Result<()> {
+        let mut inner = self.lock();
+        inner
+            .laps
+            .remove(&id)
+            .ok_or(StoreError::LapNotFound { id })?;
+        inner.chat.retain(|_, m| m.lap != id);
+        Ok(())
+    }
+
+    async fn add_chat_message(
+        &self,
+        lap: LapId,
+        role: ChatRole,
+        content: String,
+    ) -> Result<ChatMessage> {
+        let mut inner = self.lock();
+        inner.lap(lap)?;
+        let message = ChatMessage {
+            id: ChatMessageId(Inner::next(&mut inner.last_chat)),
+            lap,
+            role,
+            content,
+            created_ms: now_ms(),
+        };
+        inner.chat.insert(message.id, message.clone());
+        Ok(message)
+    }
+
+    async fn list_chat_messages(&self, lap: LapId) -> Result<Vec<ChatMessage>> {
+        let inner = self.lock();
+        inner.lap(lap)?;
+        Ok(inner
+            .chat
+            .values()
+            .filter(|m| m.lap == lap)
+            .cloned()
+            .collect())
+    }
+
+    async fn save_malformed(&self, session: SessionId, time_ns: u64, bytes: &[u8]) -> Result<()> {
+        let mut inner = self.lock();
+        inner.session(session)?;
+        inner.malformed.push(MalformedDatagram {
+            session,
+            time_ns,
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
+    }
+
+    async fn count_malformed(&self, session: SessionId) -> Result<u64> {
+        let inner = self.lock();
+        inner.session(session)?;
+        Ok(inner
+            .malformed
+            .iter()
+            .filter(|m| m.session == session)
+            .count() as u64)
+    }
+
+    async fn list_malformed(&self, session: SessionId) -> Result<Vec<MalformedDatagram>> {
+        let inner = self.lock();
+        inner.session(session)?;
+        Ok(inner
+            .malformed
+            .iter()
+            .filter(|m| m.session == session)
+            .cloned()
+            .collect())
+    }
+}

@@ -1,0 +1,695 @@
+//! Storage: sessions, laps with their telemetry, coaching chat, and malformed datagrams.
+//!
+//! [`Store`] is the one trait; [`SqliteStore`] (embedded SQLite, the default) and
+//! [`MemoryStore`] (tests, throwaway runs) implement it, and one conformance suite
+//! (`tests/store_conformance.rs`) runs on both. Use it as `Arc<dyn Store>`.
+//!
+//! # Data model
+//!
+//! The original app's entities, under their names, with what users need added:
+//!
+//! - [`Session`]: name, [`SessionSource`] (`live`, `demo`, `import`), [`SessionStatus`]
+//!   (`active`, `paused`, `archived`), car, driver, track and track configuration (empty
+//!   when unknown), tags.
+//! - [`LapRecord`]: a lap's metadata — stint, number, [`LapKind`], validity and
+//!   [`InvalidReason`], official time, frame count, tags, driver comments, analysis flag
+//!   and suggestions (JSON). Its telemetry is stored apart, column by column in a compact
+//!   lossless encoding ([`codec`]), and is loaded only by [`Store::lap_frames`] (every
+//!   field) or [`Store::lap_principal_frames`] (the 16 principal channels, faster).
+//! - [`ChatMessage`]: one message of the coaching chat about a lap.
+//! - [`MalformedDatagram`]: a datagram that did not parse, kept raw with its receive time.
+//!
+//! Timestamps (`created_ms`, `updated_ms`) are Unix time in milliseconds (`i64`), from the
+//! system clock. Frame times (`time_ns`) are the receive times, ns since the Unix epoch.
+//! IDs are positive `i64` newtypes ([`SessionId`], [`LapId`], [`ChatMessageId`]), assigned
+//! in increasing order and never reused, even after a delete.
+//!
+//! # Laps in progress
+//!
+//! While a lap is driven, the recorder calls [`Store::checkpoint_lap`] about once a second:
+//! the session's one *in-progress* lap row is replaced by the lap so far (same id every
+//! time). When the lap ends, [`Store::save_lap`] turns that row into the finished lap in
+//! the same transaction (same id again; tags, comments and chat kept). If the process dies
+//! in between, the last checkpoint survives.
+//!
+//! **Telling them apart:** [`LapRecord::in_progress`] is true for a checkpoint, false for a
+//! finished lap. A checkpoint always has kind [`LapKind::Partial`] and no official time.
+//! An in-progress row while nothing records is the remnant of a crash; a recorder that
+//! resumes a session calls [`Store::close_checkpoint`] first, which turns it into a
+//! finished partial lap (`in_progress` false), so the next checkpoint starts a new row.
+//!
+//! # Ordering
+//!
+//! Lists are deterministic: sessions oldest first (by id); laps by session id, then stint,
+//! number and id; chat messages and malformed datagrams in the order they were added.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use purple_sector_core::lap::{Lap, LapKind};
+//! use purple_sector_core::store::{MemoryStore, NewSession, SessionSource, Store};
+//! use purple_sector_core::telemetry::Frame;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//! let session = store.create_session(NewSession::new("Imola practice", SessionSource::Live)).await?;
+//! let lap = Lap {
+//!     stint: 0,
+//!     number: 3,
+//!     kind: LapKind::Flying,
+//!     invalid_reason: None,
+//!     official_time_ms: Some(108_633),
+//!     frames: vec![Frame { speed_kmh: 250.0, ..Frame::default() }; 3],
+//! };
+//! let record = store.save_lap(session.id, &lap).await?;
+//! assert!(record.valid && !record.in_progress);
+//! assert_eq!(store.lap_frames(record.id).await?, lap.frames);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod codec;
+mod memory;
+mod sqlite;
+#[doc(hidden)]
+pub mod testing;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::lap::{InvalidReason, Lap, LapKind};
+use crate::telemetry::Frame;
+
+pub use codec::CodecError;
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// The result of every store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map(Self)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A session's id.
+    SessionId
+);
+id_type!(
+    /// A lap's id.
+    LapId
+);
+id_type!(
+    /// A chat message's id.
+    ChatMessageId
+);
+
+macro_rules! name_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The lowercase name, as stored.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+
+            /// The value for a lowercase name.
+            pub fn parse(name: &str) -> Option<Self> {
+                match name {
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+name_enum!(
+    /// Where a session's data came from.
+    SessionSource {
+        /// Recorded from the game.
+        Live = "live",
+        /// The built-in simulator or demo playback.
+        Demo = "demo",
+        /// Imported from a capture or a log file.
+        Import = "import",
+    }
+);
+
+name_enum!(
+    /// A session's state.
+    SessionStatus {
+        /// Being recorded or worked on.
+        Active = "active",
+        /// Recording paused.
+        Paused = "paused",
+        /// Put away.
+        Archived = "archived",
+    }
+);
+
+name_enum!(
+    /// Who wrote a chat message.
+    ChatRole {
+        /// The driver.
+        User = "user",
+        /// The coach.
+        Assistant = "assistant",
+    }
+);
+
+/// A recording session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Its id.
+    pub id: SessionId,
+    /// User-given name.
+    pub name: String,
+    /// Where the data came from.
+    pub source: SessionSource,
+    /// Its state.
+    pub status: SessionStatus,
+    /// Car model (from the handshake); empty when unknown.
+    pub car: String,
+    /// Driver name (from the handshake); empty when unknown.
+    pub driver: String,
+    /// Track (from the handshake); empty when unknown.
+    pub track: String,
+    /// Track configuration (layout); empty when unknown or when the track has one layout.
+    pub track_config: String,
+    /// Tags: trimmed, non-empty, no duplicates, in the order first given.
+    pub tags: Vec<String>,
+    /// Created, Unix ms.
+    pub created_ms: i64,
+    /// Last changed by [`Store::update_session`], Unix ms.
+    pub updated_ms: i64,
+}
+
+/// What a new session starts with (status [`SessionStatus::Active`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// User-given name.
+    pub name: String,
+    /// Where the data comes from.
+    pub source: SessionSource,
+    /// Car model; empty when unknown.
+    pub car: String,
+    /// Driver name; empty when unknown.
+    pub driver: String,
+    /// Track; empty when unknown.
+    pub track: String,
+    /// Track configuration; empty when unknown.
+    pub track_config: String,
+    /// Tags (normalised as in [`Session::tags`]).
+    pub tags: Vec<String>,
+}
+
+impl NewSession {
+    /// A session with a name and a source, everything else empty.
+    pub fn new(name: impl Into<String>, source: SessionSource) -> Self {
+        Self {
+            name: name.into(),
+            source,
+            car: String::new(),
+            driver: String::new(),
+            track: String::new(),
+            track_config: String::new(),
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// Changes to a session; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionUpdate {
+    /// New name.
+    pub name: Option<String>,
+    /// New status.
+    pub status: Option<SessionStatus>,
+    /// New car.
+    pub car: Option<String>,
+    /// New driver.
+    pub driver: Option<String>,
+    /// New track.
+    pub track: Option<String>,
+    /// New track configuration.
+    pub track_config: Option<String>,
+    /// New tags (replacing the old ones).
+    pub tags: Option<Vec<String>>,
+}
+
+impl SessionUpdate {
+    /// Applies the changes and sets `updated_ms`.
+    pub(crate) fn apply(self, session: &mut Session, now_ms: i64) {
+        let set = |field: &mut String, value: Option<String>| {
+            if let Some(value) = value {
+                *field = value;
+            }
+        };
+        set(&mut session.name, self.name);
+        set(&mut session.car, self.car);
+        set(&mut session.driver, self.driver);
+        set(&mut session.track, self.track);
+        set(&mut session.track_config, self.track_config);
+        if let Some(status) = self.status {
+            session.status = status;
+        }
+        if let Some(tags) = self.tags {
+            session.tags = normalize_tags(tags);
+        }
+        session.updated_ms = now_ms.max(session.updated_ms);
+    }
+}
+
+/// A stored lap, without its telemetry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LapRecord {
+    /// Its id.
+    pub id: LapId,
+    /// The session it belongs to.
+    pub session: SessionId,
+    /// Stint within the recording (see [`Lap::stint`]).
+    pub stint: u32,
+    /// Lap number in the game's session (see [`Lap::number`]).
+    pub number: i32,
+    /// How it began and ended; always [`LapKind::Partial`] while in progress.
+    pub kind: LapKind,
+    /// True when the lap counts (no invalid reason).
+    pub valid: bool,
+    /// Why it does not count.
+    pub invalid_reason: Option<InvalidReason>,
+    /// Official lap time, ms; `None` for a lap that did not complete (and in progress).
+    pub official_time_ms: Option<i32>,
+    /// Frames stored.
+    pub frame_count: u32,
+    /// True for the session's checkpoint of the lap being driven (see the module docs).
+    pub in_progress: bool,
+    /// Tags (normalised as in [`Session::tags`]).
+    pub tags: Vec<String>,
+    /// The driver's comments.
+    pub comments: String,
+    /// Has an analysis been run?
+    pub analyzed: bool,
+    /// The analysis's suggestions, as JSON; `None` until set.
+    pub suggestions: Option<serde_json::Value>,
+    /// First stored (first checkpoint or save), Unix ms.
+    pub created_ms: i64,
+}
+
+/// Changes to a lap; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LapUpdate {
+    /// New tags (replacing the old ones).
+    pub tags: Option<Vec<String>>,
+    /// New comments.
+    pub comments: Option<String>,
+    /// New analysis flag.
+    pub analyzed: Option<bool>,
+    /// New suggestions: `Some(None)` clears them.
+    pub suggestions: Option<Option<serde_json::Value>>,
+}
+
+impl LapUpdate {
+    pub(crate) fn apply(self, lap: &mut LapRecord) {
+        if let Some(tags) = self.tags {
+            lap.tags = normalize_tags(tags);
+        }
+        if let Some(comments) = self.comments {
+            lap.comments = comments;
+        }
+        if let Some(analyzed) = self.analyzed {
+            lap.analyzed = analyzed;
+        }
+        if let Some(suggestions) = self.suggestions {
+            lap.suggestions = suggestions;
+        }
+    }
+}
+
+/// One message of the coaching chat about a lap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Its id.
+    pub id: ChatMessageId,
+    /// The lap it is about.
+    pub lap: LapId,
+    /// Who wrote it.
+    pub role: ChatRole,
+    /// The text.
+    pub content: String,
+    /// Written, Unix ms.
+    pub created_ms: i64,
+}
+
+/// A datagram that did not parse, as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MalformedDatagram {
+    /// The session it was received in.
+    pub session: SessionId,
+    /// Receive time, ns since the Unix epoch.
+    pub time_ns: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No session with this id.
+    #[error("session {id} not found")]
+    SessionNotFound {
+        /// The id asked for.
+        id: SessionId,
+    },
+    /// No lap with this id.
+    #[error("lap {id} not found")]
+    LapNotFound {
+        /// The id asked for.
+        id: LapId,
+    },
+    /// The database was written by a newer version of this program.
+    #[error("database schema version {found} is newer than this build supports ({supported})")]
+    SchemaTooNew {
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// Frames could not be encoded (too many for one lap).
+    #[error("cannot encode the lap's telemetry")]
+    Codec(#[source] CodecError),
+    /// A lap's stored telemetry does not decode.
+    #[error("lap {lap}: stored telemetry is corrupt")]
+    CorruptTelemetry {
+        /// The lap.
+        lap: LapId,
+        /// What is wrong with it.
+        #[source]
+        source: CodecError,
+    },
+    /// A stored value is not one this build understands (edited by hand, or corrupt).
+    #[error("{table} row {id}: column {column} holds an invalid value")]
+    CorruptRow {
+        /// Table name.
+        table: &'static str,
+        /// Row id.
+        id: i64,
+        /// Column name.
+        column: &'static str,
+    },
+    /// SQLite failed.
+    #[error("SQLite error")]
+    Sqlite {
+        /// SQLite's error.
+        #[from]
+        source: rusqlite::Error,
+    },
+    /// A file-system operation failed (creating the database's directory).
+    #[error("{}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The blocking task that ran the operation panicked or was cancelled.
+    #[error("storage task failed")]
+    Task {
+        /// Tokio's error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+/// Sessions, laps and their telemetry, chat, malformed datagrams.
+///
+/// Every operation that names a session or lap fails with [`StoreError::SessionNotFound`] or
+/// [`StoreError::LapNotFound`] (with the id) when it does not exist. See the
+/// [module docs](self) for checkpoints, ordering and timestamps.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Creates a session (status [`SessionStatus::Active`], `created_ms = updated_ms` = now).
+    async fn create_session(&self, new: NewSession) -> Result<Session>;
+
+    /// One session.
+    async fn get_session(&self, id: SessionId) -> Result<Session>;
+
+    /// Every session, oldest first.
+    async fn list_sessions(&self) -> Result<Vec<Session>>;
+
+    /// Changes a session's name, status, car, driver, track, configuration or tags; sets
+    /// `updated_ms`. Returns the session as stored.
+    async fn update_session(&self, id: SessionId, update: SessionUpdate) -> Result<Session>;
+
+    /// Deletes a session with its laps, their telemetry and chat, and its malformed
+    /// datagrams.
+    async fn delete_session(&self, id: SessionId) -> Result<()>;
+
+    /// Saves a completed (or partial) lap with its frames, in one transaction. When the
+    /// session has a checkpoint, it becomes this lap (same id, tags, comments, chat);
+    /// otherwise a new lap row is made. Several laps may share a number (e.g. imports).
+    async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord>;
+
+    /// Stores the lap being driven as the session's checkpoint, replacing the previous one
+    /// (same id). Kept with kind [`LapKind::Partial`], no official time, `in_progress`.
+    async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord>;
+
+    /// Turns the session's checkpoint, if any, into a finished partial lap (after a crash).
+    async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>>;
+
+    /// One lap's metadata.
+    async fn get_lap(&self, id: LapId) -> Result<LapRecord>;
+
+    /// Laps' metadata, of one session or of all; never loads telemetry.
+    async fn list_laps(&self, session: Option<SessionId>) -> Result<Vec<LapRecord>>;
+
+    /// A lap's frames, every field, bit-exact as saved.
+    async fn lap_frames(&self, id: LapId) -> Result<Vec<Frame>>;
+
+    /// A lap's frames with only the 16 principal channels (see [`codec`]); every other field
+    /// is zero. Faster than [`Store::lap_frames`].
+    async fn lap_principal_frames(&self, id: LapId) -> Result<Vec<Frame>>;
+
+    /// Changes a lap's tags, comments, analysis flag or suggestions.
+    async fn update_lap(&self, id: LapId, update: LapUpdate) -> Result<LapRecord>;
+
+    /// Deletes a lap with its telemetry and chat.
+    async fn delete_lap(&self, id: LapId) -> Result<()>;
+
+    /// Adds a chat message to a lap.
+    async fn add_chat_message(
+        &self,
+        lap: LapId,
+        role: ChatRole,
+        content: String,
+    ) -> Result<ChatMessage>;
+
+    /// A lap's chat, oldest first.
+    async fn list_chat_messages(&self, lap: LapId) -> Result<Vec<ChatMessage>>;
+
+    /// Keeps a datagram that did not parse, with its receive time.
+    async fn save_malformed(&self, session: SessionId, time_ns: u64, bytes: &[u8]) -> Result<()>;
+
+    /// How many malformed datagrams a session kept.
+    async fn count_malformed(&self, session: SessionId) -> Result<u64>;
+
+    /// A session's malformed datagrams, in the order they were saved.
+    async fn list_malformed(&self, session: SessionId) -> Result<Vec<MalformedDatagram>>;
+}
+
+/// Where the database lives by default: `$PURPLE_SECTOR_DB` when set and not empty, else
+/// `purple-sector.db` in the platform's data directory (Linux
+/// `~/.local/share/purple-sector`, macOS `~/Library/Application Support/purple-sector`,
+/// Windows `%APPDATA%\purple-sector\data`), else in the current directory.
+pub fn default_db_path() -> PathBuf {
+    db_path_from(std::env::var_os("PURPLE_SECTOR_DB"))
+}
+
+/// The database file name in the data directory.
+pub const DB_FILE_NAME: &str = "purple-sector.db";
+
+fn db_path_from(env: Option<std::ffi::OsString>) -> PathBuf {
+    if let Some(path) = env.filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    match directories::ProjectDirs::from("", "", "purple-sector") {
+        Some(dirs) => dirs.data_dir().join(DB_FILE_NAME),
+        None => PathBuf::from(DB_FILE_NAME),
+    }
+}
+
+/// Now, Unix ms.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Trims tags, drops empty ones and repeats (keeping the first).
+pub(crate) fn normalize_tags(tags: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = tag.trim();
+        if !tag.is_empty() && !out.iter().any(|t| t == tag) {
+            out.push(tag.to_owned());
+        }
+    }
+    out
+}
+
+/// The stored fields of a lap, as `save_lap` (finished) or `checkpoint_lap` (in progress)
+/// keeps them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LapFields {
+    pub stint: u32,
+    pub number: i32,
+    pub kind: LapKind,
+    pub invalid_reason: Option<InvalidReason>,
+    pub official_time_ms: Option<i32>,
+    pub frame_count: u32,
+    pub in_progress: bool,
+}
+
+impl LapFields {
+    pub(crate) fn new(lap: &Lap, in_progress: bool) -> Result<Self> {
+        let frame_count = u32::try_from(lap.frames.len())
+            .ok()
+            .filter(|&n| n as usize <= codec::MAX_FRAMES)
+            .ok_or(StoreError::Codec(CodecError::TooManyFrames {
+                count: lap.frames.len(),
+                max: codec::MAX_FRAMES,
+            }))?;
+        Ok(Self {
+            stint: lap.stint,
+            number: lap.number,
+            kind: if in_progress {
+                LapKind::Partial
+            } else {
+                lap.kind
+            },
+            invalid_reason: lap.invalid_reason,
+            official_time_ms: if in_progress {
+                None
+            } else {
+                lap.official_time_ms
+            },
+            frame_count,
+            in_progress,
+        })
+    }
+
+    /// Writes these fields over a record's.
+    pub(crate) fn apply(self, record: &mut LapRecord) {
+        record.stint = self.stint;
+        record.number = self.number;
+        record.kind = self.kind;
+        record.valid = self.invalid_reason.is_none();
+        record.invalid_reason = self.invalid_reason;
+        record.official_time_ms = self.official_time_ms;
+        record.frame_count = self.frame_count;
+        record.in_progress = self.in_progress;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_display_parse_and_serialize_as_numbers() {
+        let id: LapId = "42".parse().unwrap();
+        assert_eq!(id, LapId(42));
+        assert_eq!(id.to_string(), "42");
+        assert_eq!(serde_json::to_string(&SessionId(7)).unwrap(), "7");
+        assert_eq!(
+            serde_json::from_str::<ChatMessageId>("9").unwrap(),
+            ChatMessageId(9)
+        );
+        assert!("x".parse::<SessionId>().is_err());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in SessionSource::ALL {
+            assert_eq!(SessionSource::parse(s.as_str()), Some(*s));
+        }
+        for s in SessionStatus::ALL {
+            assert_eq!(SessionStatus::parse(s.as_str()), Some(*s));
+        }
+        for r in ChatRole::ALL {
+            assert_eq!(ChatRole::parse(r.as_str()), Some(*r));
+        }
+        assert_eq!(
+            serde_json::to_string(&SessionStatus::Archived).unwrap(),
+            "\"archived\""
+        );
+        assert_eq!(SessionSource::parse("Live"), None);
+    }
+
+    #[test]
+    fn tags_are_trimmed_and_deduplicated() {
+        let tags = normalize_tags(vec![" wet ".into(), "".into(), "wet".into(), "pb".into()]);
+        assert_eq!(tags, ["wet", "pb"]);
+    }
+
+    #[test]
+    fn db_path_honours_the_environment() {
+        assert_eq!(
+            db_path_from(Some("/tmp/x.db".into())),
+            PathBuf::from("/tmp/x.db")
+        );
+        let default = db_path_from(Some("".into()));
+        assert!(default.ends_with(DB_FILE_NAME), "{}", default.display());
+        assert_eq!(default, db_path_from(None));
+    }
+}
