@@ -27,14 +27,24 @@ pub struct ImportArgs {
 }
 
 pub fn run(args: &ImportArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {
+    import_files(&args.files, args.session.clone(), args.port, db, json)
+}
+
+/// Imports `files` into one new session: everything or nothing.
+pub fn import_files(
+    files: &[PathBuf],
+    session_name: Option<String>,
+    port: u16,
+    db: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
     // Check every file's format before anything is written.
-    let formats = args
-        .files
+    let formats = files
         .iter()
         .map(|f| detect_file(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let name = args.session.clone().unwrap_or_else(|| {
-        args.files
+    let name = session_name.unwrap_or_else(|| {
+        files
             .first()
             .and_then(|f| f.file_stem())
             .map(|s| s.to_string_lossy().into_owned())
@@ -45,9 +55,9 @@ pub fn run(args: &ImportArgs, db: Option<&Path>, json: bool) -> anyhow::Result<O
     // Logger and demo files are read whole (and so checked) up front; captures stream.
     let mut inputs: Vec<Box<dyn Iterator<Item = Result<Input, ImportError>>>> = Vec::new();
     let mut next_number = 1;
-    for (file, format) in args.files.iter().zip(formats) {
+    for (file, format) in files.iter().zip(formats) {
         match format {
-            ImportFormat::Capture => inputs.push(Box::new(capture_inputs(file, args.port)?)),
+            ImportFormat::Capture => inputs.push(Box::new(capture_inputs(file, port)?)),
             ImportFormat::LoggerTsv => {
                 let input = logger_input(file, next_number)?;
                 if let Input::Lap(lap) = &input {

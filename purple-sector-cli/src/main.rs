@@ -10,6 +10,7 @@ mod inspect;
 mod manage;
 mod output;
 mod record;
+mod replay;
 mod signals;
 mod tables;
 
@@ -41,6 +42,8 @@ enum Command {
     Record(record::RecordArgs),
     /// Import captures, logger TSV laps or the original app's demo JSON into a new session.
     Import(import::ImportArgs),
+    /// Serve a recorded capture to any AC client as if it were the game.
+    Replay(replay::ReplayArgs),
     /// Decode every AC datagram of a capture (pcap or pcapng), one per line.
     Inspect(inspect::InspectArgs),
     /// List, show, rename, tag, archive or delete sessions.
@@ -67,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match &cli.command {
         Command::Record(args) => record::run(args, db, cli.json),
         Command::Import(args) => import::run(args, db, cli.json),
+        Command::Replay(args) => replay::run(args, db, cli.json),
         // `--db` is accepted everywhere so scripts can pass it uniformly; `inspect` reads files.
         Command::Inspect(args) => inspect::run(args, cli.json),
         Command::Sessions(command) => manage::sessions(command, db, cli.json),
