@@ -404,34 +404,60 @@ impl Writer {
 
 /// Imports a finished source into a new session: everything or nothing (on an error the
 /// session made so far is deleted).
+///
+/// Two stages run side by side: this task reads the source, parses and cuts laps, while a
+/// writer task encodes and commits the laps already cut.
 pub async fn import_inputs<E>(
     store: Arc<dyn Store>,
     session: NewSession,
     inputs: impl IntoIterator<Item = Result<Input, E>>,
 ) -> Result<Result<RecordSummary, E>, StoreError> {
-    let mut pipeline = Pipeline::new(None);
-    let mut writer = Writer::new(Arc::clone(&store), session);
-    let mut ops = Vec::new();
-    let outcome = async {
-        for input in inputs {
-            match input {
-                Ok(input) => pipeline.feed(input, &mut ops),
-                Err(e) => return Ok(Err(e)),
-            }
-            for op in ops.drain(..) {
-                writer.apply(op).await?;
+    let (ops_tx, mut ops_rx) = mpsc::channel::<StoreOp>(16);
+    let writer_store = Arc::clone(&store);
+    let writer_task = tokio::spawn(async move {
+        let mut writer = Writer::new(writer_store, session);
+        let mut failure = None;
+        while let Some(op) = ops_rx.recv().await {
+            if failure.is_none() {
+                if let Err(e) = writer.apply(op).await {
+                    // Keep draining so the reader never blocks on a dead writer.
+                    failure = Some(e);
+                }
             }
         }
+        (writer, failure)
+    });
+
+    let mut pipeline = Pipeline::new(None);
+    let mut ops = Vec::new();
+    let mut source_error = None;
+    for input in inputs {
+        match input {
+            Ok(input) => pipeline.feed(input, &mut ops),
+            Err(e) => {
+                source_error = Some(e);
+                break;
+            }
+        }
+        for op in ops.drain(..) {
+            if ops_tx.send(op).await.is_err() {
+                break;
+            }
+        }
+    }
+    if source_error.is_none() {
         pipeline.finish(PartialCause::Stopped, &mut ops);
         for op in ops.drain(..) {
-            writer.apply(op).await?;
+            let _ = ops_tx.send(op).await;
         }
-        Ok::<_, StoreError>(Ok(()))
     }
-    .await;
+    drop(ops_tx);
+    let (writer, store_error) = writer_task
+        .await
+        .map_err(|source| StoreError::Task { source })?;
     let created = writer.session.as_ref().map(|s| s.id);
-    match outcome {
-        Ok(Ok(())) => {
+    match (store_error, source_error) {
+        (None, None) => {
             let (session, laps) = writer.finish().await?;
             Ok(Ok(RecordSummary {
                 session,
@@ -440,18 +466,18 @@ pub async fn import_inputs<E>(
                 client: ClientCounters::default(),
             }))
         }
-        Ok(Err(source_error)) => {
+        (Some(store_error), _) => {
+            if let Some(id) = created {
+                // Best effort: the store just failed; its error matters more.
+                let _ = store.delete_session(id).await;
+            }
+            Err(store_error)
+        }
+        (None, Some(source_error)) => {
             if let Some(id) = created {
                 store.delete_session(id).await?;
             }
             Ok(Err(source_error))
-        }
-        Err(store_error) => {
-            if let Some(id) = created {
-                // Best effort: the store just failed; the original error matters more.
-                let _ = store.delete_session(id).await;
-            }
-            Err(store_error)
         }
     }
 }

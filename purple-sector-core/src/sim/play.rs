@@ -50,7 +50,11 @@ pub async fn play(
     speed: f64,
     shutdown: &mut watch::Receiver<bool>,
 ) -> io::Result<PlayStats> {
-    let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
+    let speed = if speed.is_finite() && speed > 0.0 {
+        speed
+    } else {
+        1.0
+    };
     let start = Instant::now();
     let mut stats = PlayStats::default();
     for item in items {
@@ -97,7 +101,10 @@ pub fn capture_schedule(
     let mut hello = None;
     let mut schedule = Vec::new();
     let mut first_ns = None;
-    for d in datagrams.iter().filter(|d| d.direction == Direction::FromGame) {
+    for d in datagrams
+        .iter()
+        .filter(|d| d.direction == Direction::FromGame)
+    {
         let datagram = match parse_datagram(&d.payload) {
             Ok(Datagram::HandshakeResponse(reply)) => {
                 hello.get_or_insert_with(|| reply.to_owned());
@@ -113,4 +120,21 @@ pub fn capture_schedule(
         });
     }
     (hello, schedule)
+}
+
+/// The simulator's output as a schedule: each step's car info at its simulated time, and
+/// the lap event of a crossing right after it. Borrowing the simulator lets the caller read
+/// its [`lap_reports`](super::Simulator::lap_reports) once the run is played.
+pub fn simulator_schedule(sim: &mut super::Simulator) -> impl Iterator<Item = Timed> + '_ {
+    std::iter::from_fn(move || sim.step()).flat_map(|step| {
+        let car = Timed {
+            offset_ns: step.sim_time_ns,
+            datagram: Outgoing::Update(step.car_info.encode().to_vec()),
+        };
+        let spot = step.lap_completed.map(|event| Timed {
+            offset_ns: step.sim_time_ns,
+            datagram: Outgoing::Spot(event.encode().to_vec()),
+        });
+        std::iter::once(car).chain(spot)
+    })
 }
