@@ -36,7 +36,13 @@ pub struct ReplayArgs {
 
 pub fn run(args: &ReplayArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {
     if args.import {
-        return crate::import::import_files(std::slice::from_ref(&args.capture), None, args.port, db, json);
+        return crate::import::import_files(
+            std::slice::from_ref(&args.capture),
+            None,
+            args.port,
+            db,
+            json,
+        );
     }
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number, got {}", args.speed);
@@ -57,7 +63,10 @@ pub fn run(args: &ReplayArgs, db: Option<&Path>, json: bool) -> anyhow::Result<O
         );
     };
     if schedule.is_empty() {
-        bail!("{}: the game sent nothing to replay", args.capture.display());
+        bail!(
+            "{}: the game sent nothing to replay",
+            args.capture.display()
+        );
     }
 
     let runtime = crate::runtime()?;

@@ -20,12 +20,19 @@ fn short_capture(path: &Path) -> u64 {
     let client = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40_000);
     let mut w = CaptureWriter::create(path, LinkType::RawIpv4).unwrap();
     let t0 = 1_700_000_000_000_000_000u64;
-    w.write_datagram(t0, client, game, &Request::new(Operation::Handshake).encode())
+    w.write_datagram(
+        t0,
+        client,
+        game,
+        &Request::new(Operation::Handshake).encode(),
+    )
+    .unwrap();
+    w.write_datagram(t0 + 500_000, game, client, &hello().encode())
         .unwrap();
-    w.write_datagram(t0 + 500_000, game, client, &hello().encode()).unwrap();
     for k in 0..400u64 {
         let t = t0 + 10_000_000 + k * 3_000_000;
-        w.write_datagram(t, game, client, &packet(0, (k * 3) as i32)).unwrap();
+        w.write_datagram(t, game, client, &packet(0, (k * 3) as i32))
+            .unwrap();
     }
     w.finish().unwrap();
     399 * 3_000_000
@@ -40,7 +47,12 @@ fn free_port() -> SocketAddr {
 
 fn spawn_replay(capture: &Path, game: SocketAddr, speed: &str) -> Child {
     binary()
-        .args(["replay", capture.to_str().unwrap(), "--as-game", &game.to_string()])
+        .args([
+            "replay",
+            capture.to_str().unwrap(),
+            "--as-game",
+            &game.to_string(),
+        ])
         .args(["--speed", speed])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -61,7 +73,10 @@ async fn receive(game: SocketAddr, count: usize) -> (String, Vec<(i32, Instant)>
     let mut car = String::new();
     let mut arrivals = Vec::new();
     while arrivals.len() < count {
-        match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.unwrap() {
+        match tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .unwrap()
+        {
             Some(ClientEvent::Connected(hello)) => car = hello.car_name.to_string_lossy(),
             Some(ClientEvent::Datagram { bytes, .. }) => {
                 arrivals.push((CarInfo::new(&bytes).unwrap().lap_time_ms(), Instant::now()));
@@ -105,9 +120,16 @@ fn replay_keeps_the_capture_timing_scaled() {
     }
     // At 1× the replay spans the capture's own 1.197 s; at 10× a tenth of it.
     let ratio_1x = spans[0] / capture_span_s;
-    assert!((0.98..1.02).contains(&ratio_1x), "1×: {:.4} of the capture's span", ratio_1x);
+    assert!(
+        (0.98..1.02).contains(&ratio_1x),
+        "1×: {:.4} of the capture's span",
+        ratio_1x
+    );
     let speedup = spans[0] / spans[1];
-    assert!((9.0..11.0).contains(&speedup), "10× played {speedup:.2}× faster");
+    assert!(
+        (9.0..11.0).contains(&speedup),
+        "10× played {speedup:.2}× faster"
+    );
 }
 
 #[test]
@@ -115,10 +137,24 @@ fn replay_import_is_import() {
     let db = temp_db("replay-import");
     let capture = fixture("imola-lap2.pcap");
     let out = binary()
-        .args(["replay", capture.to_str().unwrap(), "--import", "--json", "--db", db.to_str().unwrap()])
+        .args([
+            "replay",
+            capture.to_str().unwrap(),
+            "--import",
+            "--json",
+            "--db",
+            db.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.lines().any(|l| l.contains("\"type\":\"lap\"") && l.contains("\"frames\":4880")));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"type\":\"lap\"") && l.contains("\"frames\":4880"))
+    );
 }
