@@ -12,6 +12,7 @@ mod output;
 mod record;
 mod replay;
 mod signals;
+mod simulate;
 mod tables;
 
 use std::io::ErrorKind;
@@ -38,6 +39,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job with nothing to set up: the built-in game drives laps, the recorder keeps
+    /// them in the database, and a report follows.
+    Demo(simulate::DemoArgs),
+    /// Be the game: serve the built-in simulator on a UDP port to any AC client.
+    Simulate(simulate::SimulateArgs),
     /// Record laps from a running game into the database.
     Record(record::RecordArgs),
     /// Import captures, logger TSV laps or the original app's demo JSON into a new session.
@@ -68,6 +74,8 @@ enum Outcome {
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let db = cli.db.as_deref();
     match &cli.command {
+        Command::Demo(args) => simulate::demo(args, db, cli.json),
+        Command::Simulate(args) => simulate::simulate(args, cli.json),
         Command::Record(args) => record::run(args, db, cli.json),
         Command::Import(args) => import::run(args, db, cli.json),
         Command::Replay(args) => replay::run(args, db, cli.json),
