@@ -104,6 +104,21 @@ fn report(name: &str, frames: &[Frame], json_bytes: Option<usize>) {
     );
 }
 
+/// The first flying lap of the built-in simulator at Imola, as the recorder would store it
+/// (receive times = simulated times from a fixed epoch).
+fn simulator_lap() -> Vec<Frame> {
+    let track = ok(purple_sector_core::sim::Track::by_name("imola"));
+    let sim = purple_sector_core::sim::Simulator::new(purple_sector_core::sim::SimConfig {
+        laps: 1,
+        ..purple_sector_core::sim::SimConfig::new(track)
+    });
+    sim.filter(|step| step.car_info.lap_count == 1)
+        .map(|step| {
+            Frame::from_owned_car_info(&step.car_info, 1_700_000_000_000_000_000 + step.sim_time_ns)
+        })
+        .collect()
+}
+
 fn print_sizes(synthetic: &[Frame], logged: &[Frame], json_bytes: usize) {
     eprintln!();
     report("333 Hz lap (synthetic, whole lap)", synthetic, None);
@@ -113,6 +128,11 @@ fn print_sizes(synthetic: &[Frame], logged: &[Frame], json_bytes: usize) {
         Some(json_bytes),
     );
     report("Imola lap (real ~45 Hz rows)", logged, None);
+    report(
+        "Imola lap (built-in simulator, 333 Hz, no sensor noise)",
+        &simulator_lap(),
+        None,
+    );
     for (name, frames) in [("333 Hz", synthetic), ("Imola 45 Hz", logged)] {
         let bytes = ok(codec::principal_channel_bytes(frames));
         let n = frames.len() as f64;
