@@ -12,6 +12,9 @@
 //! - [`sim`]: the built-in game: [`sim::GameServer`] speaks AC's protocol to any client.
 //! - [`record`]: the recording pipeline (live from a game, or imports) into the store.
 //! - [`import`]: captures, logger TSV laps and the original app's demo JSON as inputs.
+//! - [`analysis`]: laps on a distance grid, delta, corners, time loss per segment, and the
+//!   [`analysis::Analyzer`]s that turn the facts into suggestions.
+//! - [`live`]: the broadcast hub of frames and lap events for live displays.
 //! - [`logger`]: the tab-separated laps of a third-party AC logger, as car-info packets.
 //! - [`store`]: the [`store::Store`] trait for sessions, laps (telemetry in a compact
 //!   column encoding) and chat, with [`store::SqliteStore`] and [`store::MemoryStore`].
@@ -50,9 +53,11 @@
 //! # Ok::<(), purple_sector_core::capture::CaptureError>(())
 //! ```
 
+pub mod analysis;
 pub mod capture;
 pub mod import;
 pub mod lap;
+pub mod live;
 pub mod logger;
 pub mod net;
 pub mod protocol;

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::lap::{Lap, LapEvent, LapKind, LapSegmenter, PartialCause, SegmenterConfig};
+use crate::live::{Hub, LiveEvent, SessionState};
 use crate::net::{AcClient, ClientConfig, ClientCounters, ClientEvent, NetError};
 use crate::protocol::{Datagram, OwnedHandshakeResponse, parse_datagram};
 use crate::store::{
@@ -284,8 +285,8 @@ pub struct RecordSummary {
     pub client: ClientCounters,
 }
 
-/// When a live recording stops (besides the shutdown signal).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// When a live recording stops (besides the shutdown signal), and who watches it.
+#[derive(Debug, Clone)]
 pub struct RecordOptions {
     /// The session's name; `None` names it after the track and the time.
     pub session_name: Option<String>,
@@ -297,6 +298,8 @@ pub struct RecordOptions {
     pub duration: Option<Duration>,
     /// How often the lap in progress is checkpointed.
     pub checkpoint_every: Duration,
+    /// Where frames, stored laps and the session's start and stop are broadcast.
+    pub hub: Option<Hub>,
 }
 
 impl Default for RecordOptions {
@@ -307,6 +310,7 @@ impl Default for RecordOptions {
             laps: None,
             duration: None,
             checkpoint_every: Duration::from_secs(1),
+            hub: None,
         }
     }
 }
@@ -319,6 +323,7 @@ struct Writer {
     template: NewSession,
     session: Option<Session>,
     laps: Vec<LapRecord>,
+    hub: Option<Hub>,
 }
 
 impl Writer {
@@ -328,6 +333,7 @@ impl Writer {
             template,
             session: None,
             laps: Vec::new(),
+            hub: None,
         }
     }
 
@@ -337,6 +343,12 @@ impl Writer {
         }
         let session = self.store.create_session(self.template.clone()).await?;
         let id = session.id;
+        if let Some(hub) = &self.hub {
+            hub.publish(LiveEvent::Session {
+                session: Arc::new(session.clone()),
+                state: SessionState::Started,
+            });
+        }
         self.session = Some(session);
         Ok(id)
     }
@@ -378,7 +390,11 @@ impl Writer {
             }
             StoreOp::SaveLap(lap) => {
                 let id = self.session().await?;
-                self.laps.push(self.store.save_lap(id, &lap).await?);
+                let record = self.store.save_lap(id, &lap).await?;
+                if let Some(hub) = &self.hub {
+                    hub.publish(LiveEvent::LapCompleted(Arc::new(record.clone())));
+                }
+                self.laps.push(record);
             }
             StoreOp::Checkpoint(lap) => {
                 let id = self.session().await?;
@@ -396,7 +412,14 @@ impl Writer {
         if let Some(session) = &self.session {
             let id = session.id;
             // The session's latest state (the handshake may have updated it).
-            self.session = Some(self.store.get_session(id).await?);
+            let session = self.store.get_session(id).await?;
+            if let Some(hub) = &self.hub {
+                hub.publish(LiveEvent::Session {
+                    session: Arc::new(session.clone()),
+                    state: SessionState::Stopped,
+                });
+            }
+            self.session = Some(session);
         }
         Ok((self.session, self.laps))
     }
@@ -503,8 +526,11 @@ pub async fn record_live(
         options.session_name.clone().unwrap_or_default(),
         options.source,
     );
+    let hub = options.hub.clone();
+    let writer_hub = hub.clone();
     let writer_task = tokio::spawn(async move {
         let mut writer = Writer::new(store, template);
+        writer.hub = writer_hub;
         while let Some(op) = ops_rx.recv().await {
             writer.apply(op).await?;
         }
@@ -528,7 +554,13 @@ pub async fn record_live(
                 ClientEvent::Datagram { time_ns, bytes } => Input::Datagram { time_ns, bytes },
                 ClientEvent::Silence => Input::Silence,
             };
+            let frames_before = pipeline.counters().frames;
             pipeline.feed(input, &mut ops);
+            if let (Some(hub), Some(frame)) = (&hub, pipeline.last_frame) {
+                if pipeline.counters().frames > frames_before {
+                    hub.publish(LiveEvent::Frame(Arc::new(frame)));
+                }
+            }
             send_ops(&ops_tx, &mut ops).await;
             if let Some(status) = &status {
                 if last_status.elapsed() >= Duration::from_millis(100) {

@@ -1,0 +1,99 @@
+//! The recorder over loopback into a MemoryStore, watched through the live hub.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use purple_sector_core::live::{Hub, LiveEvent, SessionState};
+use purple_sector_core::net::ClientConfig;
+use purple_sector_core::protocol::{Name, OwnedCarInfo, OwnedHandshakeResponse};
+use purple_sector_core::record::{RecordOptions, record_live};
+use purple_sector_core::sim::GameServer;
+use purple_sector_core::store::{MemoryStore, SessionSource, Store};
+use tokio::sync::watch;
+
+fn packet(lap: i32, t_ms: i32) -> [u8; 328] {
+    OwnedCarInfo {
+        lap_time_ms: t_ms,
+        lap_count: lap,
+        last_lap_ms: if lap > 0 { 1_000 + lap - 1 } else { 0 },
+        car_position_normalized: t_ms as f32 / 1_000.0,
+        speed_kmh: 150.0,
+        ..OwnedCarInfo::default()
+    }
+    .encode()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_laps_and_session_reach_the_hub() {
+    let hello = OwnedHandshakeResponse {
+        car_name: Name::new("ks_corvette_c7r").unwrap(),
+        track_name: Name::new("imola").unwrap(),
+        track_config: Name::new("imola").unwrap(),
+        identifier: 4242,
+        version: 1,
+        ..Default::default()
+    };
+    let server = GameServer::bind("127.0.0.1:0".parse().unwrap(), hello)
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let hub = Hub::new(8_192);
+    let mut watcher = hub.subscribe();
+    let options = RecordOptions {
+        source: SessionSource::Demo,
+        laps: Some(2),
+        hub: Some(hub.clone()),
+        ..RecordOptions::default()
+    };
+    let client = ClientConfig {
+        handshake_interval: Duration::from_millis(100),
+        ..ClientConfig::new(server.local_addr().unwrap())
+    };
+    let (_stop, shutdown) = watch::channel(false);
+    let recording = tokio::spawn(record_live(
+        Arc::clone(&store),
+        client,
+        options,
+        shutdown,
+        None,
+    ));
+
+    while server.update_subscribers().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut sent = 0;
+    'laps: for lap in 0..3 {
+        for t in (0..1_000 + lap).step_by(4) {
+            server.send_car_info(&packet(lap, t)).await.unwrap();
+            sent += 1;
+            if lap == 2 {
+                break 'laps;
+            }
+            if sent % 8 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+    let summary = tokio::time::timeout(Duration::from_secs(20), recording)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.laps.len(), 3); // two completed, then the one frame of lap 3
+
+    let (mut frames, mut laps, mut states) = (0, Vec::new(), Vec::new());
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(200), watcher.recv()).await
+    {
+        match event {
+            LiveEvent::Frame(_) => frames += 1,
+            LiveEvent::LapCompleted(lap) => laps.push(lap.official_time_ms),
+            LiveEvent::Session { state, .. } => states.push(state),
+        }
+    }
+    assert_eq!(frames, sent);
+    assert_eq!(laps, [Some(1_000), Some(1_001), None]);
+    assert_eq!(states, [SessionState::Started, SessionState::Stopped]);
+    assert_eq!(watcher.dropped(), 0);
+}
