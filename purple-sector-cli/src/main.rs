@@ -11,6 +11,7 @@ mod manage;
 mod output;
 mod record;
 mod replay;
+mod serve_cmd;
 mod signals;
 mod simulate;
 mod tables;
@@ -60,6 +61,8 @@ enum Command {
     Laps(manage::LapsCommand),
     /// Write a lap or a session as CSV, JSON or a pcap capture.
     Export(export::ExportArgs),
+    /// The web app: REST API, live WebSocket stream and dashboard, recording inside.
+    Serve(serve_cmd::ServeArgs),
 }
 
 /// What a command reports back to `main`.
@@ -84,6 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sessions(command) => manage::sessions(command, db, cli.json),
         Command::Laps(command) => manage::laps(command, db, cli.json),
         Command::Export(args) => export::run(args, db),
+        Command::Serve(args) => serve_cmd::run(args, db),
     }
 }
 

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use purple_sector_core::net::ClientConfig;
-use purple_sector_core::record::{RecordOptions, record_live};
+use purple_sector_core::record::{RecordOptions, record_simulator};
 use purple_sector_core::sim::{
     GameServer, LapReport, Mistake, MistakeKind, SimConfig, Simulator, Track, parse_mistakes, play,
     simulator_schedule,
@@ -265,70 +264,43 @@ pub fn demo(args: &DemoArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Ou
     check_speed(args.speed)?;
     let config = args.session.config(true)?;
     let store = crate::db::open(db)?;
-    let db_path = crate::db::path(db);
-    let flying = config.laps;
-    let track_name = config.track.name().to_owned();
-    crate::runtime()?.block_on(async move {
+    if !json {
+        eprintln!(
+            "purple-sector: demo — the built-in game drives {} flying laps of {} at {}×, recorded into {}",
+            config.laps,
+            config.track.name(),
+            args.speed,
+            crate::db::path(db).display()
+        );
+    }
+    let options = RecordOptions {
+        session_name: Some(format!("Demo — {}", config.track.name())),
+        source: SessionSource::Demo,
+        ..RecordOptions::default()
+    };
+    let recording = crate::runtime()?.block_on(async move {
         let shutdown = stop_on_signal();
-        let mut sim = Simulator::new(config);
-        let server = GameServer::bind("127.0.0.1:0".parse()?, sim.handshake_response()).await?;
-        let game = server.local_addr()?;
-        if !json {
-            eprintln!(
-                "purple-sector: demo — the built-in game drives {flying} flying laps of {track_name} at {}× on {game}, recorded into {}",
-                args.speed,
-                db_path.display()
-            );
+        record_simulator(store, config, args.speed, options, shutdown).await
+    })?;
+    let summary = &recording.summary;
+    let outcome = crate::record::report(summary, json)?;
+    let mut out = Output::stdout();
+    if !json {
+        if let Some(best) = summary
+            .laps
+            .iter()
+            .filter(|l| l.valid && l.official_time_ms.is_some())
+            .min_by_key(|l| l.official_time_ms)
+        {
+            out.line(format_args!(
+                "best lap: lap {} in {}",
+                best.number,
+                tables::lap_time(best.official_time_ms)
+            ))?;
         }
-        // The game: streams once the recorder subscribed, until its session ends.
-        let (stop_game, mut game_shutdown) = watch::channel(false);
-        let mut sim_shutdown = shutdown.clone();
-        let game_task = async {
-            if wait_for_subscriber(&server, &mut sim_shutdown).await {
-                let stats = play(&server, simulator_schedule(&mut sim), args.speed, &mut game_shutdown).await;
-                stats.map(Some)
-            } else {
-                Ok(None)
-            }
-        };
-        let options = RecordOptions {
-            session_name: Some(format!("Demo — {track_name}")),
-            source: SessionSource::Demo,
-            // The out lap and every flying lap.
-            laps: Some(u64::from(flying) + 1),
-            ..RecordOptions::default()
-        };
-        let client = ClientConfig {
-            handshake_interval: Duration::from_millis(200),
-            ..ClientConfig::new(game)
-        };
-        let record = async {
-            let summary = record_live(store, client, options, shutdown, None).await;
-            let _ = stop_game.send(true);
-            summary
-        };
-        let (played, summary) = tokio::join!(game_task, record);
-        played?;
-        let summary = summary?;
-        let outcome = crate::record::report(&summary, json)?;
-        let mut out = Output::stdout();
-        if !json {
-            if let Some(best) = summary
-                .laps
-                .iter()
-                .filter(|l| l.valid && l.official_time_ms.is_some())
-                .min_by_key(|l| l.official_time_ms)
-            {
-                out.line(format_args!(
-                    "best lap: lap {} in {}",
-                    best.number,
-                    tables::lap_time(best.official_time_ms)
-                ))?;
-            }
-            out.line(format_args!("what the simulator did:"))?;
-        }
-        print_sim_laps(&mut out, sim.lap_reports(), json)?;
-        out.flush()?;
-        Ok(outcome)
-    })
+        out.line(format_args!("what the simulator did:"))?;
+    }
+    print_sim_laps(&mut out, &recording.sim_laps, json)?;
+    out.flush()?;
+    Ok(outcome)
 }

@@ -620,3 +620,82 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+/// What [`record_simulator`] produced: the recording, and the simulator's own account of its
+/// laps (times, and what each injected mistake cost).
+#[derive(Debug, Clone)]
+pub struct SimulatedRecording {
+    /// The recording, as [`record_live`] returns it.
+    pub summary: RecordSummary,
+    /// The simulator's lap reports.
+    pub sim_laps: Vec<crate::sim::LapReport>,
+}
+
+/// Records the built-in game: the simulator served on a free loopback port at `speed`× real
+/// time, recorded through the real UDP client, exactly as a game would be. Stops when the
+/// simulated session has completed all its laps (out lap included), or on `shutdown`.
+pub async fn record_simulator(
+    store: Arc<dyn Store>,
+    config: crate::sim::SimConfig,
+    speed: f64,
+    mut options: RecordOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<SimulatedRecording, RecordError> {
+    use crate::sim::{GameServer, Simulator, play, simulator_schedule};
+
+    let flying = config.laps;
+    let mut sim = Simulator::new(config);
+    let server = GameServer::bind(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        sim.handshake_response(),
+    )
+    .await
+    .map_err(|source| {
+        RecordError::Net(NetError::Bind {
+            game: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            source,
+        })
+    })?;
+    let game = server.local_addr().map_err(|source| {
+        RecordError::Net(NetError::Bind {
+            game: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            source,
+        })
+    })?;
+    // The out lap and every flying lap.
+    options.laps = Some(u64::from(flying) + 1);
+    let client = ClientConfig {
+        handshake_interval: Duration::from_millis(200),
+        ..ClientConfig::new(game)
+    };
+    let (stop_game, mut game_shutdown) = watch::channel(false);
+    let mut wait_shutdown = shutdown.clone();
+    let game_run = async {
+        // Like the game: stream once the recorder subscribed.
+        while server.update_subscribers().is_empty() {
+            tokio::select! {
+                _ = wait_shutdown.wait_for(|s| *s) => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+            }
+        }
+        play(
+            &server,
+            simulator_schedule(&mut sim),
+            speed,
+            &mut game_shutdown,
+        )
+        .await
+        .map(drop)
+    };
+    let record = async {
+        let summary = record_live(store, client, options, shutdown, None).await;
+        let _ = stop_game.send(true);
+        summary
+    };
+    let (played, summary) = tokio::join!(game_run, record);
+    played.map_err(|source| RecordError::Net(NetError::Io { game, source }))?;
+    Ok(SimulatedRecording {
+        summary: summary?,
+        sim_laps: sim.lap_reports().to_vec(),
+    })
+}

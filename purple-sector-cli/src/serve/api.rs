@@ -1,0 +1,464 @@
+//! The REST API under `/api`: the original app's routes and camelCase shapes, plus our fields.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use purple_sector_core::lap::{Lap, LapKind};
+use purple_sector_core::store::{
+    LapId, LapRecord, LapUpdate, NewSession, Session, SessionId, SessionSource, SessionStatus,
+    SessionUpdate,
+};
+use purple_sector_core::telemetry::Frame;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+
+/// A session as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDto {
+    id: i64,
+    name: String,
+    source: &'static str,
+    status: &'static str,
+    car: String,
+    driver: String,
+    track: String,
+    track_config: String,
+    tags: Vec<String>,
+    created_at: i64,
+    updated_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    laps: Option<Vec<LapDto>>,
+}
+
+impl SessionDto {
+    fn new(session: Session, laps: Option<Vec<LapRecord>>) -> Self {
+        Self {
+            id: session.id.0,
+            name: session.name,
+            source: session.source.as_str(),
+            status: session.status.as_str(),
+            car: session.car,
+            driver: session.driver,
+            track: session.track,
+            track_config: session.track_config,
+            tags: session.tags,
+            created_at: session.created_ms,
+            updated_at: session.updated_ms,
+            laps: laps.map(|laps| laps.into_iter().map(LapDto::from).collect()),
+        }
+    }
+}
+
+/// A lap as the API shows it (never with telemetry).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LapDto {
+    id: i64,
+    session_id: i64,
+    lap_number: i32,
+    /// Seconds, as in the original; `null` without an official time.
+    lap_time: Option<f64>,
+    lap_time_ms: Option<i32>,
+    kind: &'static str,
+    valid: bool,
+    invalid_reason: Option<String>,
+    frame_count: u32,
+    in_progress: bool,
+    tags: Vec<String>,
+    comments: String,
+    analyzed: bool,
+    suggestions: serde_json::Value,
+    created_at: i64,
+}
+
+impl From<LapRecord> for LapDto {
+    fn from(lap: LapRecord) -> Self {
+        Self {
+            id: lap.id.0,
+            session_id: lap.session.0,
+            lap_number: lap.number,
+            lap_time: lap.official_time_ms.map(|ms| f64::from(ms) / 1000.0),
+            lap_time_ms: lap.official_time_ms,
+            kind: lap.kind.as_str(),
+            valid: lap.valid,
+            invalid_reason: lap.invalid_reason.map(|r| r.to_string()),
+            frame_count: lap.frame_count,
+            in_progress: lap.in_progress,
+            tags: lap.tags,
+            comments: lap.comments,
+            analyzed: lap.analyzed,
+            suggestions: lap.suggestions.unwrap_or(serde_json::json!([])),
+            created_at: lap.created_ms,
+        }
+    }
+}
+
+fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{what} id must be a positive integer, got {text:?}"
+        ))
+    })
+}
+
+fn non_empty(name: &str, field: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(ApiError::unprocessable(format!(
+            "{field} must not be empty"
+        )));
+    }
+    if trimmed.chars().count() > 200 {
+        return Err(ApiError::unprocessable(format!(
+            "{field} is longer than 200 characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// `GET /api/sessions`.
+pub async fn list_sessions(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<SessionDto>>, ApiError> {
+    let sessions = state.store.list_sessions().await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionDto::new(s, None))
+            .collect(),
+    ))
+}
+
+/// `POST /api/sessions` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSession {
+    name: String,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+fn parse_enum<T>(
+    value: &str,
+    field: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<T, ApiError> {
+    parse(value).ok_or_else(|| {
+        ApiError::unprocessable(format!("{field} must be one of {allowed}, got {value:?}"))
+    })
+}
+
+/// `POST /api/sessions`.
+pub async fn create_session(
+    State(state): State<AppState>,
+    body: Result<Json<CreateSession>, JsonRejection>,
+) -> Result<(StatusCode, Json<SessionDto>), ApiError> {
+    let Json(body) = body?;
+    let source = match &body.source {
+        Some(s) => parse_enum(s, "source", SessionSource::parse, "live, demo, import")?,
+        None => SessionSource::Live,
+    };
+    let mut new = NewSession::new(non_empty(&body.name, "name")?, source);
+    new.tags = body.tags;
+    let session = state.store.create_session(new).await?;
+    Ok((StatusCode::CREATED, Json(SessionDto::new(session, None))))
+}
+
+/// `GET /api/sessions/{id}`: the session with its laps.
+pub async fn get_session(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<SessionDto>, ApiError> {
+    let Path(id) = id?;
+    let id: SessionId = parse_id(&id, "session")?;
+    let session = state.store.get_session(id).await?;
+    let laps = state.store.list_laps(Some(id)).await?;
+    Ok(Json(SessionDto::new(session, Some(laps))))
+}
+
+/// `PATCH /api/sessions/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchSession {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// `PATCH /api/sessions/{id}`.
+pub async fn patch_session(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<PatchSession>, JsonRejection>,
+) -> Result<Json<SessionDto>, ApiError> {
+    let Path(id) = id?;
+    let id: SessionId = parse_id(&id, "session")?;
+    let Json(body) = body?;
+    let update = SessionUpdate {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| non_empty(n, "name"))
+            .transpose()?,
+        status: body
+            .status
+            .as_deref()
+            .map(|s| {
+                parse_enum(
+                    s,
+                    "status",
+                    SessionStatus::parse,
+                    "active, paused, archived",
+                )
+            })
+            .transpose()?,
+        tags: body.tags,
+        ..SessionUpdate::default()
+    };
+    let session = state.store.update_session(id, update).await?;
+    Ok(Json(SessionDto::new(session, None)))
+}
+
+/// `DELETE /api/sessions/{id}`.
+pub async fn delete_session(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(id) = id?;
+    state
+        .store
+        .delete_session(parse_id(&id, "session")?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One frame of the original app's `TelemetryFrame`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TelemetryFrameIn {
+    timestamp: f64,
+    throttle: f32,
+    brake: f32,
+    steering: f32,
+    speed: f32,
+    gear: i32,
+    rpm: f32,
+    lap_time: f64,
+    lap_number: i32,
+    #[serde(default)]
+    normalized_position: Option<f32>,
+}
+
+/// `POST /api/laps` body: the original's shape.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateLap {
+    session_id: i64,
+    lap_number: i32,
+    /// Seconds.
+    #[serde(default)]
+    lap_time: Option<f64>,
+    #[serde(default)]
+    telemetry_data: Vec<TelemetryFrameIn>,
+}
+
+/// Most frames one `POST /api/laps` may carry (about 10 minutes at 333 Hz).
+const MAX_POSTED_FRAMES: usize = 200_000;
+
+/// `POST /api/laps`.
+pub async fn create_lap(
+    State(state): State<AppState>,
+    body: Result<Json<CreateLap>, JsonRejection>,
+) -> Result<(StatusCode, Json<LapDto>), ApiError> {
+    let Json(body) = body?;
+    if body.lap_number < 0 {
+        return Err(ApiError::unprocessable("lapNumber must be ≥ 0"));
+    }
+    if body.telemetry_data.len() > MAX_POSTED_FRAMES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "telemetryData holds {} frames, at most {MAX_POSTED_FRAMES}",
+                body.telemetry_data.len()
+            ),
+        ));
+    }
+    let official_time_ms = match body.lap_time {
+        Some(s) if s.is_finite() && (0.0..86_400.0).contains(&s) => {
+            Some((s * 1000.0).round() as i32)
+        }
+        Some(s) => {
+            return Err(ApiError::unprocessable(format!(
+                "lapTime must be seconds in 0..86400, got {s}"
+            )));
+        }
+        None => None,
+    };
+    let frames: Vec<Frame> = body
+        .telemetry_data
+        .iter()
+        .map(|f| Frame {
+            time_ns: (f.timestamp.max(0.0) * 1e6) as u64,
+            lap_time_ms: f.lap_time.round() as i32,
+            lap_count: f.lap_number.saturating_sub(1),
+            position_normalized: f.normalized_position.unwrap_or(0.0),
+            speed_kmh: f.speed,
+            speed_ms: f.speed / 3.6,
+            speed_mph: f.speed / 1.609_344,
+            gas: f.throttle,
+            brake: f.brake,
+            clutch: 1.0,
+            steer_deg: f.steering * purple_sector_core::import::DEMO_STEER_LOCK_DEG,
+            gear: f.gear,
+            engine_rpm: f.rpm,
+            ..Frame::default()
+        })
+        .collect();
+    let lap = Lap {
+        stint: 0,
+        number: body.lap_number,
+        kind: if official_time_ms.is_some() {
+            LapKind::Flying
+        } else {
+            LapKind::Partial
+        },
+        invalid_reason: None,
+        official_time_ms,
+        frames,
+    };
+    let record = state
+        .store
+        .save_lap(SessionId(body.session_id), &lap)
+        .await?;
+    Ok((StatusCode::CREATED, Json(LapDto::from(record))))
+}
+
+/// `GET /api/laps/{id}`.
+pub async fn get_lap(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<LapDto>, ApiError> {
+    let Path(id) = id?;
+    let lap = state.store.get_lap(parse_id::<LapId>(&id, "lap")?).await?;
+    Ok(Json(LapDto::from(lap)))
+}
+
+/// `PATCH /api/laps/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchLap {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    comments: Option<String>,
+}
+
+/// `PATCH /api/laps/{id}`.
+pub async fn patch_lap(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<PatchLap>, JsonRejection>,
+) -> Result<Json<LapDto>, ApiError> {
+    let Path(id) = id?;
+    let Json(body) = body?;
+    let update = LapUpdate {
+        tags: body.tags,
+        comments: body.comments,
+        ..LapUpdate::default()
+    };
+    let lap = state
+        .store
+        .update_lap(parse_id(&id, "lap")?, update)
+        .await?;
+    Ok(Json(LapDto::from(lap)))
+}
+
+/// `DELETE /api/laps/{id}`.
+pub async fn delete_lap(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(id) = id?;
+    state.store.delete_lap(parse_id(&id, "lap")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/laps/{id}/telemetry` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryQuery {
+    #[serde(default)]
+    step: Option<usize>,
+}
+
+/// The frames as JSON columns.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TelemetryColumns {
+    lap_id: i64,
+    step: usize,
+    count: usize,
+    time_ns: Vec<u64>,
+    lap_time_ms: Vec<i32>,
+    position: Vec<f32>,
+    speed_kmh: Vec<f32>,
+    gas: Vec<f32>,
+    brake: Vec<f32>,
+    steer_deg: Vec<f32>,
+    gear: Vec<i32>,
+    rpm: Vec<f32>,
+    g_lateral: Vec<f32>,
+    g_longitudinal: Vec<f32>,
+    x: Vec<f32>,
+    z: Vec<f32>,
+}
+
+/// `GET /api/laps/{id}/telemetry?step=N`: every Nth frame, as columns.
+pub async fn lap_telemetry(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<TelemetryQuery>, QueryRejection>,
+) -> Result<Json<TelemetryColumns>, ApiError> {
+    let Path(id) = id?;
+    let Query(query) = query?;
+    let step = query.step.unwrap_or(1);
+    if !(1..=10_000).contains(&step) {
+        return Err(ApiError::bad_request(format!(
+            "step must be in 1..=10000, got {step}"
+        )));
+    }
+    let id: LapId = parse_id(&id, "lap")?;
+    let frames = state.store.lap_principal_frames(id).await?;
+    let mut out = TelemetryColumns {
+        lap_id: id.0,
+        step,
+        ..TelemetryColumns::default()
+    };
+    for f in frames.iter().step_by(step) {
+        out.time_ns.push(f.time_ns);
+        out.lap_time_ms.push(f.lap_time_ms);
+        out.position.push(f.position_normalized);
+        out.speed_kmh.push(f.speed_kmh);
+        out.gas.push(f.gas);
+        out.brake.push(f.brake);
+        out.steer_deg.push(f.steer_deg);
+        out.gear.push(f.gear);
+        out.rpm.push(f.engine_rpm);
+        out.g_lateral.push(f.g_lateral);
+        out.g_longitudinal.push(f.g_longitudinal);
+        out.x.push(f.world_m[0]);
+        out.z.push(f.world_m[2]);
+    }
+    out.count = out.time_ns.len();
+    Ok(Json(out))
+}

@@ -1,0 +1,188 @@
+//! `/ws`: the original app's WebSocket messages, plus lap and session events.
+//!
+//! Server → client: `connected`, `telemetry` (a frame, at most `hz` per second, with the live
+//! delta against the session's best lap), `pong`, `lap_completed`, `session`, `error`.
+//! Client → server: `ping`, `start_demo`, `stop_demo`. Anything else is ignored and counted:
+//! clients cannot inject telemetry.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::response::Response;
+use purple_sector_core::live::LiveEvent;
+use purple_sector_core::telemetry::Frame;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::AppState;
+use super::api::LapDto;
+use super::error::ApiError;
+
+/// `/ws?hz=N`.
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    #[serde(default)]
+    hz: Option<u32>,
+}
+
+/// The telemetry message's frame: the original's fields plus ours.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TelemetryOut {
+    timestamp: u64,
+    throttle: f32,
+    brake: f32,
+    /// The original's −1..1 (wheel angle / 450°).
+    steering: f32,
+    steer_deg: f32,
+    speed: f32,
+    gear: i32,
+    rpm: f32,
+    lap_time: i32,
+    lap_number: i32,
+    normalized_position: f32,
+    g_lateral: f32,
+    g_longitudinal: f32,
+    x: f32,
+    z: f32,
+    in_pit: bool,
+    /// Seconds behind (+) or ahead (−) of the session's best lap at this position.
+    delta: Option<f64>,
+}
+
+fn now_ms() -> u64 {
+    purple_sector_core::net::now_ns() / 1_000_000
+}
+
+fn telemetry(frame: &Frame, delta: Option<f64>) -> serde_json::Value {
+    json!({
+        "type": "telemetry",
+        "data": TelemetryOut {
+            timestamp: frame.time_ns / 1_000_000,
+            throttle: frame.gas,
+            brake: frame.brake,
+            steering: (frame.steer_deg / 450.0).clamp(-1.0, 1.0),
+            steer_deg: frame.steer_deg,
+            speed: frame.speed_kmh,
+            gear: frame.gear,
+            rpm: frame.engine_rpm,
+            lap_time: frame.lap_time_ms,
+            lap_number: frame.lap_count + 1,
+            normalized_position: frame.position_normalized,
+            g_lateral: frame.g_lateral,
+            g_longitudinal: frame.g_longitudinal,
+            x: frame.world_m[0],
+            z: frame.world_m[2],
+            in_pit: frame.flags.in_pit,
+            delta,
+        }
+    })
+}
+
+/// `GET /ws`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let Query(query) = query?;
+    let hz = query.hz.unwrap_or(60);
+    if !(1..=333).contains(&hz) {
+        return Err(ApiError::bad_request(format!(
+            "hz must be in 1..=333, got {hz}"
+        )));
+    }
+    Ok(ws.on_upgrade(move |socket| client(socket, state, hz)))
+}
+
+async fn send(socket: &mut WebSocket, value: &serde_json::Value) -> bool {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .is_ok()
+}
+
+async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
+    let metrics = &state.metrics;
+    metrics.ws_clients.fetch_add(1, Ordering::Relaxed);
+    let mut events = state.hub.subscribe();
+    let connected = json!({
+        "type": "connected",
+        "message": "Purple Sector telemetry stream",
+        "timestamp": now_ms(),
+        "recording": state.recorder.is_running(),
+    });
+    let period = Duration::from_secs_f64(1.0 / f64::from(hz));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut latest: Option<std::sync::Arc<Frame>> = None;
+    let mut open = send(&mut socket, &connected).await;
+    while open {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(LiveEvent::Frame(frame)) => {
+                    if latest.replace(frame).is_some() {
+                        // Replaced before it was sent: this client's rate drops it.
+                        metrics.frames_thinned.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Some(LiveEvent::LapCompleted(lap)) => {
+                    state.live_delta.lap_stored(&state.store, &lap).await;
+                    let message = json!({"type": "lap_completed", "data": LapDto::from((*lap).clone())});
+                    open = send(&mut socket, &message).await;
+                }
+                Some(LiveEvent::Session { session, state: s }) => {
+                    if matches!(s, purple_sector_core::live::SessionState::Started) {
+                        state.live_delta.reset(session.id);
+                    }
+                    let message = json!({"type": "session", "data": {"id": session.id.0, "name": session.name, "state": s, "track": session.track, "car": session.car}});
+                    open = send(&mut socket, &message).await;
+                }
+                None => break,
+            },
+            _ = ticker.tick() => {
+                if let Some(frame) = latest.take() {
+                    let delta = state.live_delta.delta_s(&frame);
+                    open = send(&mut socket, &telemetry(&frame, delta)).await;
+                    metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            message = socket.recv() => {
+                let Some(Ok(message)) = message else { break };
+                let text = match &message {
+                    Message::Text(text) => text.to_string(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let kind = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+                match kind.as_deref() {
+                    Some("ping") => {
+                        open = send(&mut socket, &json!({"type": "pong", "timestamp": now_ms()})).await;
+                    }
+                    Some("start_demo") => {
+                        let reply = match state.recorder.start_demo(&state).await {
+                            Ok(()) => json!({"type": "demo", "state": "started"}),
+                            Err(e) => json!({"type": "error", "message": e}),
+                        };
+                        open = send(&mut socket, &reply).await;
+                    }
+                    Some("stop_demo") => {
+                        state.recorder.stop().await;
+                        open = send(&mut socket, &json!({"type": "demo", "state": "stopped"})).await;
+                    }
+                    _ => {
+                        metrics.ws_ignored.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+    metrics
+        .frames_dropped
+        .fetch_add(events.dropped(), Ordering::Relaxed);
+    metrics.ws_clients.fetch_sub(1, Ordering::Relaxed);
+}

@@ -1,0 +1,374 @@
+//! `serve`: routes through `app()` without a socket, then a real socket with the WebSocket
+//! protocol and the token guard.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use purple_sector_cli::serve::{AppState, DemoSettings, app, serve};
+use purple_sector_core::store::{MemoryStore, Store};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tower::ServiceExt;
+
+fn state() -> AppState {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut state = AppState::new(store);
+    state.demo = DemoSettings {
+        track: "test".to_owned(),
+        laps: 1,
+        speed: 40.0,
+    };
+    state
+}
+
+async fn call(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request = request
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, value)
+}
+
+#[tokio::test]
+async fn sessions_and_laps_through_the_router() {
+    let s = state();
+    let (status, created) = call(
+        &s,
+        "POST",
+        "/api/sessions",
+        Some(r#"{"name":"Friday","source":"live"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["name"], "Friday");
+    assert_eq!(created["status"], "active");
+    assert!(created["createdAt"].is_i64());
+    let id = created["id"].as_i64().unwrap();
+
+    let frames: Vec<Value> = (0..50)
+        .map(|k| json!({"timestamp": 1_700_000_000_000i64 + k, "throttle": 1.0, "brake": 0.0, "steering": -0.5,
+                        "speed": 200.0, "gear": 5, "rpm": 7000.0, "lapTime": k * 16, "lapNumber": 1, "normalizedPosition": k as f64 / 50.0}))
+        .collect();
+    let lap = json!({"sessionId": id, "lapNumber": 1, "lapTime": 92.5, "telemetryData": frames})
+        .to_string();
+    let (status, lap) = call(&s, "POST", "/api/laps", Some(&lap)).await;
+    assert_eq!(status, StatusCode::CREATED, "{lap}");
+    assert_eq!(lap["lapTime"], 92.5);
+    assert_eq!(lap["frameCount"], 50);
+    assert!(
+        lap.get("telemetryData").is_none(),
+        "lists and laps never carry telemetry"
+    );
+    let lap_id = lap["id"].as_i64().unwrap();
+
+    let (status, session) = call(&s, "GET", &format!("/api/sessions/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(session["laps"][0]["lapNumber"], 1);
+    let (_, list) = call(&s, "GET", "/api/sessions", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    let (status, t) = call(
+        &s,
+        "GET",
+        &format!("/api/laps/{lap_id}/telemetry?step=10"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(t["count"], 5);
+    assert_eq!(t["steerDeg"][0], -45.0);
+
+    let (status, patched) = call(
+        &s,
+        "PATCH",
+        &format!("/api/sessions/{id}"),
+        Some(r#"{"status":"archived","tags":["wet"]}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["status"], "archived");
+    let (status, _) = call(
+        &s,
+        "PATCH",
+        &format!("/api/laps/{lap_id}"),
+        Some(r#"{"comments":"late on the brakes"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&s, "DELETE", &format!("/api/laps/{lap_id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&s, "DELETE", &format!("/api/sessions/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = call(&s, "GET", &format!("/api/sessions/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].as_str().unwrap().contains("not found"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_4xx_with_a_json_message_and_writes_nothing() {
+    let s = state();
+    let cases: [(&str, &str, Option<&str>, StatusCode); 10] = [
+        (
+            "POST",
+            "/api/sessions",
+            Some(r#"{"name": 5}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            Some(r#"{"name": "x", "source": "moon"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            Some(r#"{}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            Some(r#"{"name": "x", "admin": true}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            Some(r#"{"name": "#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            Some(r#"{"name": "   "}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("GET", "/api/sessions/abc", None, StatusCode::BAD_REQUEST),
+        ("GET", "/api/laps/999", None, StatusCode::NOT_FOUND),
+        (
+            "POST",
+            "/api/laps",
+            Some(r#"{"sessionId": 999, "lapNumber": 1}"#),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "GET",
+            "/api/laps/1/telemetry?step=0",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (method, uri, body, expected) in cases {
+        let (status, value) = call(&s, method, uri, body).await;
+        assert_eq!(status, expected, "{method} {uri} {body:?}: {value}");
+        assert!(
+            value["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{value}"
+        );
+    }
+    // Oversized body.
+    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(9 << 20));
+    let (status, value) = call(&s, "POST", "/api/sessions", Some(&huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{value}");
+    // Nothing was written.
+    assert!(s.store.list_sessions().await.unwrap().is_empty());
+}
+
+async fn start(
+    state: AppState,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        serve(listener, state, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_demo_ping_and_an_injection_attempt() {
+    let s = state();
+    let metrics = Arc::clone(&s.metrics);
+    let store = Arc::clone(&s.store);
+    let (addr, stop, task) = start(s).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?hz=100"))
+        .await
+        .unwrap();
+    use futures_util_lite::{next_json, send_json};
+    let hello = next_json(&mut ws).await;
+    assert_eq!(hello["type"], "connected");
+
+    send_json(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "pong");
+
+    // A client cannot inject telemetry: ignored, counted, not rebroadcast.
+    send_json(
+        &mut ws,
+        json!({"type": "telemetry", "data": {"speed": 999}}),
+    )
+    .await;
+
+    send_json(&mut ws, json!({"type": "start_demo"})).await;
+    let (mut telemetry, mut lap_done, mut session) = (0, None, false);
+    while lap_done.is_none() {
+        let m = next_json(&mut ws).await;
+        match m["type"].as_str().unwrap() {
+            "telemetry" => {
+                telemetry += 1;
+                assert!(m["data"]["speed"].as_f64().unwrap() < 400.0);
+                assert!(m["data"]["steering"].as_f64().unwrap().abs() <= 1.0);
+            }
+            "lap_completed" => lap_done = Some(m["data"].clone()),
+            "session" => session = true,
+            _ => {}
+        }
+    }
+    assert!(session);
+    assert!(telemetry > 20, "{telemetry} telemetry messages");
+    let lap = lap_done.unwrap();
+    assert_eq!(lap["lapNumber"], 1);
+    assert_eq!(lap["kind"], "out");
+    send_json(&mut ws, json!({"type": "stop_demo"})).await;
+    loop {
+        let m = next_json(&mut ws).await;
+        if m["type"] == "demo" && m["state"] == "stopped" {
+            break;
+        }
+    }
+    assert_eq!(
+        metrics
+            .ws_ignored
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    let sessions = store.list_sessions().await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].source.as_str(), "demo");
+    futures_util_lite::close(&mut ws).await;
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_required_when_one_is_set_and_off_loopback() {
+    let mut s = state();
+    s.token = Some("s3cret".into());
+    let (status, _) = call(&s, "GET", "/api/sessions", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let request = Request::get("/api/sessions")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app(s.clone()).oneshot(request).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The page gets it once, into an HttpOnly cookie.
+    let login = app(s.clone())
+        .oneshot(
+            Request::get("/login?token=s3cret")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cookie = login.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"));
+    let with_cookie = Request::get("/api/sessions")
+        .header(header::COOKIE, cookie.split(';').next().unwrap())
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app(s.clone()).oneshot(with_cookie).await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // Over a real socket: the WebSocket needs it too.
+    let (addr, stop, task) = start(s).await;
+    let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await;
+    assert!(refused.is_err());
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        futures_util_lite::next_json(&mut ws).await["type"],
+        "connected"
+    );
+    futures_util_lite::close(&mut ws).await;
+    stop.send(()).unwrap();
+    task.await.unwrap();
+
+    // Off loopback without a token the server refuses to start.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let error = serve(listener, state(), async {}).await.unwrap_err();
+    assert!(error.to_string().contains("--token"), "{error}");
+}
+
+mod futures_util_lite {
+    //! The two WebSocket helpers the tests need.
+    use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+    pub async fn next_json(ws: &mut Ws) -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(20), ws.next())
+                .await
+                .expect("no message within 20 s");
+            match message {
+                Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+
+    pub async fn close(ws: &mut Ws) {
+        let _ = ws.close(None).await;
+    }
+
+    pub async fn send_json(ws: &mut Ws, value: Value) {
+        ws.send(Message::Text(value.to_string().into()))
+            .await
+            .unwrap();
+    }
+}
