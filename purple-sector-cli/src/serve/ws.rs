@@ -31,7 +31,10 @@ pub struct WsQuery {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TelemetryOut {
+    /// Receive time, ms since the Unix epoch (the original's field).
     timestamp: u64,
+    /// Receive time, ns since the Unix epoch.
+    received_ns: u64,
     throttle: f32,
     brake: f32,
     /// The original's −1..1 (wheel angle / 450°).
@@ -61,6 +64,7 @@ fn telemetry(frame: &Frame, delta: Option<f64>) -> serde_json::Value {
         "type": "telemetry",
         "data": TelemetryOut {
             timestamp: frame.time_ns / 1_000_000,
+            received_ns: frame.time_ns,
             throttle: frame.gas,
             brake: frame.brake,
             steering: (frame.steer_deg / 450.0).clamp(-1.0, 1.0),
