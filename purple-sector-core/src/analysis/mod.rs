@@ -17,10 +17,49 @@
 //!    facts but never invent a number.
 //!
 //! Everything here is pure computation: no I/O, no clock.
+//!
+//! # Entry points
+//!
+//! - [`analyze`] (frames and official times → [`Analysis`]) and [`analyze_laps`] (two stored
+//!   [`crate::lap::Lap`]s); [`analyze_traces`] to compare several laps with one reference at
+//!   the same corners.
+//! - [`LapTrace`] (how a lap is put on the grid, wraps at the line, jitter, sub-millisecond
+//!   time), [`Delta`], [`detect_corners_with`] (the corner and window rules),
+//!   [`corner_metrics`] (the thresholds), [`segment_losses`], [`ideal_lap`], [`consistency`].
+//! - [`heuristic_suggestions`] (the rules that turn losses into advice, and severities) behind
+//!   [`HeuristicAnalyzer`].
+//! - [`AnalysisError`]: why a lap cannot be analysed, with the numbers.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+mod analyze;
+mod corners;
+mod delta;
+mod error;
+mod heuristic;
+mod metrics;
+mod trace;
+
+pub use analyze::{MAX_LENGTH_MISMATCH, analyze, analyze_laps, analyze_traces};
+pub use corners::{
+    BRAKE_ON, CornerConfig, FLAT_OUT_THROTTLE, Segment, curvature_per_m, detect_corners,
+    detect_corners_with, segments,
+};
+pub use delta::Delta;
+pub use error::{AnalysisError, LapRole};
+pub use heuristic::{
+    BRAKE_POINT_M, COASTING_M, CRITICAL_S, HeuristicAnalyzer, MIN_LOSS_S, MIN_SPEED_KMH,
+    MIN_SPEED_SHARE, PEAK_BRAKE_DROP, STRAIGHT_LOSS_S, THROTTLE_M, TURN_IN_M, WARNING_S,
+    heuristic_suggestions, severity_for,
+};
+pub use metrics::{
+    BRAKE_POINT, Consistency, CornerConsistency, FULL_THROTTLE, IdealLap, IdealSegment,
+    MIN_TURN_IN_DEG, PEDAL_OFF, THROTTLE_ON, TURN_IN_SHARE, consistency, corner_metrics, ideal_lap,
+    search_ends_m, segment_losses, standard_deviation, turn_in_threshold_deg,
+};
+pub use trace::{LapTrace, MIN_COVERAGE, MIN_FRAMES};
 
 /// What kind of advice a suggestion is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -255,3 +294,13 @@ pub trait Analyzer: Send + Sync + std::fmt::Debug {
     /// Suggestions for this analysis, ranked by time lost (largest first).
     async fn suggest(&self, analysis: &Analysis) -> Result<Vec<Suggestion>, AnalyzerError>;
 }
+
+pub mod coach;
+pub mod openai;
+pub mod validate;
+
+pub use coach::{AnswerSource, ChatAnswer, Coach, CoachError, Intent, OfflineCoach};
+pub use openai::{
+    FallbackReason, JsonMode, LlmReply, OpenAiAnalyzer, OpenAiConfig, Outcome, SuggestionSource,
+};
+pub use validate::{Rejected, Rejection, TIME_LOSS_TOLERANCE_S, validate_suggestions};

@@ -1,0 +1,81 @@
+//! Analysing a lap against a reference, from frames to suggestions — the `analyze` command's
+//! path.
+//!
+//! `cargo bench -p purple-sector-benches --bench analysis`
+//!
+//! Two simulated flying laps of Imola at the game's 333 Hz (≈ 33 000 frames each), the
+//! second braking early into one corner. The baseline in the same group is putting one lap
+//! on the distance grid alone (the floor: every analysis does it twice). Target: a whole
+//! analysis ≤ 10 ms.
+
+#![allow(clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use purple_sector_core::analysis::{LapTrace, analyze, heuristic_suggestions};
+use purple_sector_core::sim::{Mistake, MistakeKind, SimConfig, Simulator, Track};
+use purple_sector_core::telemetry::Frame;
+
+/// Frames of laps 2 (the reference) and 3, with their official times.
+fn imola_laps() -> ((Vec<Frame>, i32), (Vec<Frame>, i32)) {
+    let mut config = SimConfig::new(Track::imola());
+    config.laps = 2;
+    config.mistakes = vec![Mistake::new(3, "T5", MistakeKind::EarlyBraking, 30.0)];
+    let mut sim = Simulator::new(config);
+    let mut laps: Vec<Vec<Frame>> = vec![Vec::new(); 4];
+    while let Some(step) = sim.step() {
+        let n = step.car_info.lap_count as usize;
+        laps[n].push(Frame::from_owned_car_info(&step.car_info, step.sim_time_ns));
+    }
+    let official = |lap: usize| sim.lap_reports()[lap - 1].reported_ms;
+    let (reference, lap) = (official(2), official(3));
+    let mut laps = laps.into_iter().skip(1);
+    let reference_frames = laps.next().expect("lap 2");
+    let lap_frames = laps.next().expect("lap 3");
+    ((lap_frames, lap), (reference_frames, reference))
+}
+
+fn analysis(c: &mut Criterion) {
+    let ((lap, lap_ms), (reference, reference_ms)) = imola_laps();
+    let length = LapTrace::new(&reference, Some(reference_ms))
+        .expect("reference trace")
+        .length_m();
+    let mut group = c.benchmark_group("analysis");
+    group.throughput(Throughput::Elements((lap.len() + reference.len()) as u64));
+    group.sample_size(30);
+
+    group.bench_function(
+        format!("baseline: one lap on the grid ({} frames)", lap.len()),
+        |b| {
+            b.iter(|| LapTrace::with_length(black_box(&lap), Some(lap_ms), length).expect("trace"));
+        },
+    );
+    group.bench_function("analyze: lap against reference", |b| {
+        b.iter(|| {
+            analyze(
+                black_box(&lap),
+                Some(lap_ms),
+                black_box(&reference),
+                Some(reference_ms),
+            )
+            .expect("analysis")
+        });
+    });
+    group.bench_function("analyze + heuristic suggestions", |b| {
+        b.iter(|| {
+            let analysis = analyze(
+                black_box(&lap),
+                Some(lap_ms),
+                black_box(&reference),
+                Some(reference_ms),
+            )
+            .expect("analysis");
+            heuristic_suggestions(&analysis)
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, analysis);
+criterion_main!(benches);

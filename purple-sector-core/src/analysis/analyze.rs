@@ -1,0 +1,115 @@
+//! [`analyze`]: one lap against a reference, from frames to the fact table.
+
+use super::corners::detect_corners;
+use super::delta::Delta;
+use super::error::{AnalysisError, LapRole};
+use super::metrics::{corner_metrics, search_ends_m, segment_losses, turn_in_threshold_deg};
+use super::trace::LapTrace;
+use super::{Analysis, Corner, CornerReport};
+use crate::lap::Lap;
+use crate::telemetry::Frame;
+
+/// Largest relative difference between the lap's own length and the reference's before the
+/// two are taken for different tracks (5 %; two racing lines differ by well under 1 %).
+pub const MAX_LENGTH_MISMATCH: f64 = 0.05;
+
+/// Analyses one lap's frames against a reference's: both on the reference's distance grid
+/// ([`LapTrace`]), the [`Delta`], the corners found on the reference, each corner's metrics
+/// for both laps, and the time lost per corner and per straight.
+///
+/// `lap_official_ms` and `reference_official_ms` are the official lap times when known
+/// ([`Lap::official_time_ms`]); `None` takes the lap clock of the last frame. The delta at
+/// the line, [`Analysis::gap_s`], equals the difference of those two times.
+///
+/// ```
+/// use purple_sector_core::analysis::analyze;
+/// use purple_sector_core::sim::{MistakeKind, Mistake, SimConfig, Simulator, Track};
+/// use purple_sector_core::telemetry::Frame;
+///
+/// // Two flying laps of the 1.3 km test track, the second braking 30 m early into T3.
+/// let mut config = SimConfig::new(Track::test_circuit());
+/// config.laps = 2;
+/// config.mistakes = vec![Mistake::new(3, "T3", MistakeKind::EarlyBraking, 30.0)];
+/// let mut sim = Simulator::new(config);
+/// let mut laps: Vec<Vec<Frame>> = vec![Vec::new(); 4];
+/// while let Some(step) = sim.step() {
+///     let n = step.car_info.lap_count as usize; // frames of lap n + 1
+///     laps[n].push(Frame::from_owned_car_info(&step.car_info, step.sim_time_ns));
+/// }
+/// let official = |lap: usize| Some(sim.lap_reports()[lap - 1].reported_ms);
+///
+/// let analysis = analyze(&laps[2], official(3), &laps[1], official(2))?;
+/// let gap_ms = official(3).unwrap() - official(2).unwrap();
+/// assert!((analysis.gap_s * 1000.0 - f64::from(gap_ms)).abs() < 1e-6);
+/// let sum: f64 = analysis.segments.iter().map(|s| s.time_loss_s).sum();
+/// assert!((sum - analysis.gap_s).abs() < 1e-9);
+/// // The most time went in the corner around the track's T3.
+/// let hairpin = sim.config().track.corner("T3").unwrap().apex_m;
+/// let worst = analysis
+///     .corners
+///     .iter()
+///     .max_by(|a, b| a.time_loss_s.total_cmp(&b.time_loss_s))
+///     .unwrap();
+/// assert!(worst.corner.start_m <= hairpin && hairpin <= worst.corner.end_m);
+/// # Ok::<(), purple_sector_core::analysis::AnalysisError>(())
+/// ```
+pub fn analyze(
+    lap: &[Frame],
+    lap_official_ms: Option<i32>,
+    reference: &[Frame],
+    reference_official_ms: Option<i32>,
+) -> Result<Analysis, AnalysisError> {
+    let reference = LapTrace::new(reference, reference_official_ms)
+        .map_err(|e| e.with_role(LapRole::Reference))?;
+    let lap = LapTrace::with_length(lap, lap_official_ms, reference.length_m())
+        .map_err(|e| e.with_role(LapRole::Lap))?;
+    let mismatch = (lap.measured_length_m() / reference.length_m() - 1.0).abs();
+    if mismatch > MAX_LENGTH_MISMATCH {
+        return Err(AnalysisError::LengthMismatch {
+            lap_m: lap.measured_length_m(),
+            reference_m: reference.length_m(),
+        });
+    }
+    let corners = detect_corners(&reference);
+    Ok(analyze_traces(&lap, &reference, &corners))
+}
+
+/// [`analyze`] for two stored laps, each timed by its official time when it has one.
+pub fn analyze_laps(lap: &Lap, reference: &Lap) -> Result<Analysis, AnalysisError> {
+    analyze(
+        &lap.frames,
+        lap.official_time_ms,
+        &reference.frames,
+        reference.official_time_ms,
+    )
+}
+
+/// The analysis of two traces already on the same grid (the lap built
+/// [`LapTrace::with_length`] the reference's length) at given corners (usually
+/// [`super::detect_corners`] of the reference; pass the same corners to compare several laps
+/// with one reference).
+pub fn analyze_traces(lap: &LapTrace, reference: &LapTrace, corners: &[Corner]) -> Analysis {
+    let delta = Delta::new(lap, reference);
+    let ends = search_ends_m(corners, reference.length_m());
+    let reports = corners
+        .iter()
+        .zip(&ends)
+        .map(|(corner, &end)| {
+            let threshold = turn_in_threshold_deg(reference, corner);
+            CornerReport {
+                corner: corner.clone(),
+                time_loss_s: delta.lost_between(corner.start_m, corner.end_m),
+                lap: corner_metrics(lap, corner, end, threshold),
+                reference: corner_metrics(reference, corner, end, threshold),
+            }
+        })
+        .collect();
+    Analysis {
+        track_length_m: reference.length_m(),
+        lap_time_ms: lap.lap_time_ms(),
+        reference_lap_time_ms: reference.lap_time_ms(),
+        gap_s: delta.at_line(),
+        corners: reports,
+        segments: segment_losses(&delta, corners),
+    }
+}

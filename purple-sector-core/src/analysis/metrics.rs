@@ -1,0 +1,308 @@
+//! What a lap did in each corner, time lost per segment, the ideal lap and consistency.
+
+use serde::{Deserialize, Serialize};
+
+use super::corners::{Segment, segments};
+use super::delta::Delta;
+use super::trace::LapTrace;
+use super::{Corner, CornerMetrics, SegmentKind, SegmentLoss};
+
+/// Brake pedal that marks the brake point.
+pub const BRAKE_POINT: f32 = 0.10;
+/// Throttle that marks the pick-up.
+pub const THROTTLE_ON: f32 = 0.10;
+/// Throttle that counts as full.
+pub const FULL_THROTTLE: f32 = 0.95;
+/// Below this both pedals are off (coasting).
+pub const PEDAL_OFF: f32 = 0.05;
+/// Turn-in threshold as a share of the reference's largest steering in the corner.
+pub const TURN_IN_SHARE: f64 = 0.3;
+/// Smallest turn-in threshold, degrees of steering wheel.
+pub const MIN_TURN_IN_DEG: f64 = 3.0;
+/// The apex is the middle of the stretch within this of the lowest speed, km/h.
+const APEX_BAND_KMH: f32 = 0.5;
+
+/// Grid indices of a window on a trace.
+fn span(trace: &LapTrace, start_m: f64, end_m: f64) -> (usize, usize) {
+    let s = trace.index_at(start_m);
+    let e = trace.index_at(end_m).max(s);
+    (s, e)
+}
+
+/// The steering threshold for turn-in at `corner`, from the reference, degrees.
+pub fn turn_in_threshold_deg(reference: &LapTrace, corner: &Corner) -> f64 {
+    let (s, e) = span(reference, corner.start_m, corner.end_m);
+    let peak = reference.steer_deg()[s..=e]
+        .iter()
+        .map(|v| f64::from(v.abs()))
+        .fold(0.0, f64::max);
+    (TURN_IN_SHARE * peak).max(MIN_TURN_IN_DEG)
+}
+
+/// What `trace` did in `corner`'s window. `search_end_m` bounds the search for full
+/// throttle (the next corner's start, or the lap's end); `turn_in_deg` is
+/// [`turn_in_threshold_deg`] of the reference.
+///
+/// # Thresholds
+///
+/// | what | rule |
+/// |---|---|
+/// | brake point | brake ≥ [`BRAKE_POINT`] (10 %), first in the window |
+/// | turn-in | \|steering\| ≥ the corner's threshold: [`TURN_IN_SHARE`] of the reference's largest \|steering\| in the window, at least [`MIN_TURN_IN_DEG`]; the rising crossing that leads into the apex |
+/// | trail braking | brake ≥ 10 % while \|steering\| ≥ the threshold |
+/// | apex | the middle of the stretch within 0.5 km/h of the window's lowest speed |
+/// | throttle pick-up | the throttle application (≥ [`THROTTLE_ON`], 10 %, brake off) in effect at the apex, or the first after it |
+/// | full throttle | throttle ≥ [`FULL_THROTTLE`] (95 %), first from the apex, looked for up to the next corner's window |
+/// | coasting | throttle and brake both < [`PEDAL_OFF`] (5 %) |
+///
+/// The lap's metrics use the reference's turn-in threshold, so the two are comparable.
+pub fn corner_metrics(
+    trace: &LapTrace,
+    corner: &Corner,
+    search_end_m: f64,
+    turn_in_deg: f64,
+) -> CornerMetrics {
+    let (s, e) = span(trace, corner.start_m, corner.end_m);
+    let search_end = trace.index_at(search_end_m.max(corner.end_m)).max(e);
+    let ds = trace.spacing_m();
+    let speed = trace.speed_kmh();
+    let gas = trace.gas();
+    let brake = trace.brake();
+    let steer = trace.steer_deg();
+    let turning = |k: usize| f64::from(steer[k].abs()) >= turn_in_deg;
+
+    // Apex: the middle of the band around the lowest speed.
+    let low = (s..=e)
+        .min_by(|&a, &b| speed[a].total_cmp(&speed[b]))
+        .unwrap_or(s);
+    let limit = speed[low] + APEX_BAND_KMH;
+    let (mut lo, mut hi) = (low, low);
+    while lo > s && speed[lo - 1] <= limit {
+        lo -= 1;
+    }
+    while hi < e && speed[hi + 1] <= limit {
+        hi += 1;
+    }
+    let apex = (lo + hi) / 2;
+
+    let brake_point = (s..=e).find(|&k| brake[k] >= BRAKE_POINT);
+    let peak_brake = brake[s..=e].iter().copied().fold(0.0f32, f32::max);
+
+    let rising: Vec<usize> = (s + 1..=e)
+        .filter(|&k| turning(k) && !turning(k - 1))
+        .collect();
+    let turn_in = rising
+        .iter()
+        .rev()
+        .find(|&&k| k <= apex)
+        .or_else(|| rising.first())
+        .copied()
+        .or_else(|| turning(s).then_some(s));
+
+    let trail = (s..=e)
+        .filter(|&k| brake[k] >= BRAKE_POINT && turning(k))
+        .count();
+
+    let on_throttle = |k: usize| gas[k] >= THROTTLE_ON && brake[k] < BRAKE_POINT;
+    let pickup = if on_throttle(apex) {
+        let mut k = apex;
+        while k > s && on_throttle(k - 1) {
+            k -= 1;
+        }
+        Some(k)
+    } else {
+        (apex..=search_end).find(|&k| on_throttle(k))
+    };
+    let full = (apex..=search_end).find(|&k| gas[k] >= FULL_THROTTLE && brake[k] < BRAKE_POINT);
+    let coasting = (s..=e)
+        .filter(|&k| gas[k] < PEDAL_OFF && brake[k] < PEDAL_OFF)
+        .count();
+
+    CornerMetrics {
+        brake_point_m: brake_point.map(|k| trace.distance_m(k)),
+        peak_brake: f64::from(peak_brake),
+        trail_brake_m: trail as f64 * ds,
+        turn_in_m: turn_in.map(|k| trace.distance_m(k)),
+        apex_m: trace.distance_m(apex),
+        min_speed_kmh: f64::from(speed[low]),
+        throttle_pickup_m: pickup.map(|k| trace.distance_m(k)),
+        full_throttle_m: full.map(|k| trace.distance_m(k)),
+        coasting_m: coasting as f64 * ds,
+        exit_speed_kmh: f64::from(speed[e]),
+        gear_at_apex: trace.gear()[apex],
+    }
+}
+
+/// Where the search for full throttle after each corner ends: the next corner's start, the
+/// lap's end after the last.
+pub fn search_ends_m(corners: &[Corner], length_m: f64) -> Vec<f64> {
+    (0..corners.len())
+        .map(|i| corners.get(i + 1).map_or(length_m, |c| c.start_m))
+        .collect()
+}
+
+/// Time lost in each segment (corners and straights, in track order) from the delta. The
+/// segments tile the lap, so the losses sum to the delta at the line (the lap-time gap).
+pub fn segment_losses(delta: &Delta, corners: &[Corner]) -> Vec<SegmentLoss> {
+    segments(corners, delta.length_m())
+        .into_iter()
+        .map(|s| SegmentLoss {
+            time_loss_s: delta.lost_between(s.start_m, s.end_m),
+            name: s.name,
+            kind: s.kind,
+            start_m: s.start_m,
+            end_m: s.end_m,
+        })
+        .collect()
+}
+
+/// One segment of the ideal lap: the fastest any lap drove it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdealSegment {
+    /// `T3`, `T3–T4` …
+    pub name: String,
+    /// Corner or straight.
+    pub kind: SegmentKind,
+    /// Start, m from the line.
+    pub start_m: f64,
+    /// End, m from the line.
+    pub end_m: f64,
+    /// Index (into the traces given) of the lap that drove it fastest.
+    pub lap: usize,
+    /// Its time there, s.
+    pub time_s: f64,
+}
+
+/// The best segments of several laps put together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdealLap {
+    /// Sum of the best segment times, ms.
+    pub time_ms: f64,
+    /// Each segment and the lap it came from.
+    pub segments: Vec<IdealSegment>,
+}
+
+/// The ideal lap of `traces` (the valid laps, on the same track length — build them with
+/// [`LapTrace::with_length`] from one reference) over the segments `corners` cut the lap
+/// into. `None` without traces. Ties go to the earlier lap.
+pub fn ideal_lap(traces: &[LapTrace], corners: &[Corner]) -> Option<IdealLap> {
+    let first = traces.first()?;
+    let mut out = Vec::new();
+    for Segment {
+        name,
+        kind,
+        start_m,
+        end_m,
+    } in segments(corners, first.length_m())
+    {
+        let (lap, time_s) = traces
+            .iter()
+            .map(|t| t.time_at(end_m) - t.time_at(start_m))
+            .enumerate()
+            .fold(
+                (0, f64::INFINITY),
+                |best, (i, t)| {
+                    if t < best.1 { (i, t) } else { best }
+                },
+            );
+        out.push(IdealSegment {
+            name,
+            kind,
+            start_m,
+            end_m,
+            lap,
+            time_s,
+        });
+    }
+    Some(IdealLap {
+        time_ms: out.iter().map(|s| s.time_s).sum::<f64>() * 1000.0,
+        segments: out,
+    })
+}
+
+/// How one corner varies from lap to lap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CornerConsistency {
+    /// The corner's name.
+    pub name: String,
+    /// Laps that braked there.
+    pub laps_braked: usize,
+    /// Standard deviation of the brake point, m; `None` when fewer than two laps braked.
+    pub brake_point_sd_m: Option<f64>,
+    /// Standard deviation of the minimum speed, km/h.
+    pub min_speed_sd_kmh: f64,
+}
+
+/// How several laps vary: lap time, and per corner brake point and minimum speed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consistency {
+    /// Laps considered.
+    pub laps: usize,
+    /// Mean lap time, s.
+    pub mean_lap_time_s: f64,
+    /// Standard deviation of the lap time, s.
+    pub lap_time_sd_s: f64,
+    /// Per corner, in track order.
+    pub corners: Vec<CornerConsistency>,
+}
+
+/// Sample standard deviation (n − 1); 0 for fewer than two values.
+pub fn standard_deviation(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
+/// Consistency over `traces` (on the same track length) at `corners`. Standard deviations
+/// are sample ones (n − 1).
+pub fn consistency(traces: &[LapTrace], corners: &[Corner]) -> Consistency {
+    let times: Vec<f64> = traces
+        .iter()
+        .map(|t| f64::from(t.lap_time_ms()) / 1000.0)
+        .collect();
+    let length = traces.first().map_or(0.0, LapTrace::length_m);
+    let ends = search_ends_m(corners, length);
+    let per_corner = corners
+        .iter()
+        .zip(&ends)
+        .map(|(corner, &end)| {
+            let metrics: Vec<CornerMetrics> = traces
+                .iter()
+                .map(|t| corner_metrics(t, corner, end, MIN_TURN_IN_DEG))
+                .collect();
+            let brakes: Vec<f64> = metrics.iter().filter_map(|m| m.brake_point_m).collect();
+            let speeds: Vec<f64> = metrics.iter().map(|m| m.min_speed_kmh).collect();
+            CornerConsistency {
+                name: corner.name.clone(),
+                laps_braked: brakes.len(),
+                brake_point_sd_m: (brakes.len() >= 2).then(|| standard_deviation(&brakes)),
+                min_speed_sd_kmh: standard_deviation(&speeds),
+            }
+        })
+        .collect();
+    Consistency {
+        laps: traces.len(),
+        mean_lap_time_s: if times.is_empty() {
+            0.0
+        } else {
+            times.iter().sum::<f64>() / times.len() as f64
+        },
+        lap_time_sd_s: standard_deviation(&times),
+        corners: per_corner,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_deviation_is_the_sample_one() {
+        assert_eq!(standard_deviation(&[]), 0.0);
+        assert_eq!(standard_deviation(&[3.0]), 0.0);
+        assert!((standard_deviation(&[1.0, 2.0, 3.0, 4.0]) - 1.290_994).abs() < 1e-6);
+    }
+}

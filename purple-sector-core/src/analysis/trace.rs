@@ -1,0 +1,690 @@
+//! [`LapTrace`]: one lap on a distance grid.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{AnalysisError, LapRole};
+use crate::lap::Lap;
+use crate::telemetry::{Flags, Frame};
+
+/// Fewest frames a lap must have (after dropping duplicates and jitter).
+pub const MIN_FRAMES: usize = 20;
+
+/// Least share of the lap the frames must cover, 0..1.
+pub const MIN_COVERAGE: f64 = 0.95;
+
+/// Shortest plausible track, m.
+const MIN_LENGTH_M: f64 = 50.0;
+
+/// Slowest speed used to extrapolate time past the frames, m/s.
+const MIN_EXTRAPOLATION_SPEED_MS: f64 = 0.5;
+
+/// A lap on a ≈ 1 m distance grid: every channel a coach plots, and the time along the lap.
+///
+/// # How a lap is put on the grid
+///
+/// 1. **Position, unwrapped.** The game's normalized position wraps from 0.99… to 0 at the
+///    line, and the lap clock does not reset on exactly the same packet: a lap's first frames
+///    may still read 0.99x (just before the line) and its last ones 0.00x (just past it). The
+///    positions are unwrapped into one increasing run (a drop of more than half a lap is a
+///    wrap), then shifted by whole laps so that the frame in the middle of the lap lies in
+///    0..1: early frames come out slightly negative, late ones slightly above 1.
+/// 2. **Jitter and duplicates.** A frame is kept only when its position is beyond the last
+///    kept one and its lap clock has not gone back: duplicated packets, a car at rest and
+///    backward jitter are dropped.
+/// 3. **Length.** The track length is the path length of the world coordinates (x, y, z) over
+///    the frames, divided by the share of the lap they cover; without coordinates, the speed
+///    integrated over the lap clock. Two laps are compared on the reference's length: the lap
+///    is put on it by its normalized position ([`LapTrace::with_length`]).
+/// 4. **Grid.** Points every `length / round(length)` m (≈ 1 m) from 0 to the length, both
+///    included. Continuous channels (speed, pedals, steering, rpm, g, coordinates) are
+///    interpolated linearly in distance between the two frames around a point; discrete
+///    ones (gear, flags) are held from the frame at or before it. Before the first frame and
+///    after the last one the nearest frame's values are held.
+/// 5. **Time.** The lap clock counts whole milliseconds. Each frame's time is taken from its
+///    receive time (`time_ns`) when those agree with the lap clock to the millisecond (then
+///    the clock only fixes the offset, to within the intersection of all the frames'
+///    one-millisecond windows: sub-millisecond), else from the lap clock itself (+0.5 ms, the
+///    middle of its millisecond). Times are interpolated linearly in distance between
+///    frames and extrapolated at the frames' speed before the first and after the last. The
+///    result is measured from the grid's first point (time 0 at the line); then the
+///    difference between that measured lap time and the lap's time — the official time when
+///    known, the lap clock of the last frame otherwise — is spread linearly along the lap, so
+///    that the time at the line is exactly the lap's time.
+///
+/// ```
+/// use purple_sector_core::analysis::LapTrace;
+/// use purple_sector_core::telemetry::Frame;
+///
+/// // A 1 km straight at 100 m/s, one frame every 10 ms.
+/// let frames: Vec<Frame> = (0..=1000)
+///     .map(|i| Frame {
+///         lap_time_ms: i * 10,
+///         position_normalized: i as f32 / 1000.0,
+///         speed_kmh: 360.0,
+///         speed_ms: 100.0,
+///         world_m: [i as f32, 0.0, 0.0],
+///         ..Frame::default()
+///     })
+///     .collect();
+/// let trace = LapTrace::new(&frames, Some(10_000))?;
+/// assert!((trace.length_m() - 1000.0).abs() < 1e-3);
+/// assert_eq!(trace.len(), 1001);
+/// assert!((trace.time_at(500.0) - 5.0).abs() < 1e-3);
+/// assert_eq!(trace.lap_time_ms(), 10_000);
+/// # Ok::<(), purple_sector_core::analysis::AnalysisError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LapTrace {
+    length_m: f64,
+    spacing_m: f64,
+    measured_length_m: f64,
+    lap_time_ms: i32,
+    official: bool,
+    measured_time_s: f64,
+    time_s: Vec<f64>,
+    speed_kmh: Vec<f32>,
+    gas: Vec<f32>,
+    brake: Vec<f32>,
+    clutch: Vec<f32>,
+    steer_deg: Vec<f32>,
+    engine_rpm: Vec<f32>,
+    g_lateral: Vec<f32>,
+    g_longitudinal: Vec<f32>,
+    world_m: Vec<[f32; 3]>,
+    gear: Vec<i32>,
+    flags: Vec<Flags>,
+}
+
+/// The frames a trace is built from, cleaned: unwrapped positions, times in ms.
+struct Cleaned<'a> {
+    frames: Vec<&'a Frame>,
+    /// Unwrapped normalized position of each kept frame.
+    position: Vec<f64>,
+    /// Time of each kept frame on the lap clock, ms (sub-ms where the receive times allow).
+    time_ms: Vec<f64>,
+}
+
+impl LapTrace {
+    /// A lap on its own length (from its coordinates, or its speed). `lap_time_ms` is the
+    /// official time when known; `None` takes the lap clock of the last frame.
+    pub fn new(frames: &[Frame], lap_time_ms: Option<i32>) -> Result<Self, AnalysisError> {
+        Self::build(frames, lap_time_ms, None)
+    }
+
+    /// A lap on a given track length (the reference's), placed by normalized position.
+    pub fn with_length(
+        frames: &[Frame],
+        lap_time_ms: Option<i32>,
+        length_m: f64,
+    ) -> Result<Self, AnalysisError> {
+        Self::build(frames, lap_time_ms, Some(length_m))
+    }
+
+    /// A stored lap on its own length, timed by its official time when it has one.
+    pub fn from_lap(lap: &Lap) -> Result<Self, AnalysisError> {
+        Self::new(&lap.frames, lap.official_time_ms)
+    }
+
+    fn build(
+        frames: &[Frame],
+        lap_time_ms: Option<i32>,
+        length_m: Option<f64>,
+    ) -> Result<Self, AnalysisError> {
+        let role = LapRole::Lap;
+        let cleaned = clean(frames)?;
+        let n = cleaned.frames.len();
+        let (first, last) = (cleaned.position[0], cleaned.position[n - 1]);
+        let coverage = last - first;
+        if coverage < MIN_COVERAGE {
+            return Err(AnalysisError::IncompleteLap {
+                role,
+                covered_percent: coverage * 100.0,
+                min_percent: MIN_COVERAGE * 100.0,
+            });
+        }
+        let measured_length_m = measured_length(&cleaned, coverage)?;
+        let length_m = match length_m {
+            Some(l) if l.is_finite() && l >= MIN_LENGTH_M => l,
+            _ => measured_length_m,
+        };
+        let end_ms = lap_time_ms.unwrap_or(cleaned.frames[n - 1].lap_time_ms);
+        if end_ms <= 0 {
+            return Err(AnalysisError::BadLapTime {
+                role,
+                time_ms: end_ms,
+            });
+        }
+        Ok(resample(
+            &cleaned,
+            length_m,
+            measured_length_m,
+            end_ms,
+            lap_time_ms.is_some(),
+        ))
+    }
+
+    /// Track length the lap is on, m.
+    pub fn length_m(&self) -> f64 {
+        self.length_m
+    }
+
+    /// The lap's own length (from its coordinates or speed), m: equal to
+    /// [`LapTrace::length_m`] unless put on another lap's length.
+    pub fn measured_length_m(&self) -> f64 {
+        self.measured_length_m
+    }
+
+    /// Distance between grid points, m (≈ 1).
+    pub fn spacing_m(&self) -> f64 {
+        self.spacing_m
+    }
+
+    /// Number of grid points (the line is both the first and the last).
+    pub fn len(&self) -> usize {
+        self.time_s.len()
+    }
+
+    /// Never true for a built trace (it has at least two points).
+    pub fn is_empty(&self) -> bool {
+        self.time_s.is_empty()
+    }
+
+    /// Distance of grid point `index` from the line, m.
+    pub fn distance_m(&self, index: usize) -> f64 {
+        index as f64 * self.spacing_m
+    }
+
+    /// The grid point nearest `distance_m` (clamped to the lap).
+    pub fn index_at(&self, distance_m: f64) -> usize {
+        let last = self.len().saturating_sub(1);
+        let f = (distance_m / self.spacing_m).round();
+        if f <= 0.0 { 0 } else { (f as usize).min(last) }
+    }
+
+    /// The lap's time, ms: official when it was given, else the last frame's lap clock. The
+    /// trace's time at the line equals it.
+    pub fn lap_time_ms(&self) -> i32 {
+        self.lap_time_ms
+    }
+
+    /// True when [`LapTrace::lap_time_ms`] is the official time.
+    pub fn has_official_time(&self) -> bool {
+        self.official
+    }
+
+    /// The lap's time measured from the frames alone (before it was pinned to
+    /// [`LapTrace::lap_time_ms`]), s.
+    pub fn measured_time_s(&self) -> f64 {
+        self.measured_time_s
+    }
+
+    /// Time from the line to each grid point, s (0 at the first, the lap time at the last).
+    pub fn time_s(&self) -> &[f64] {
+        &self.time_s
+    }
+
+    /// Time from the line to `distance_m` (clamped to the lap), s: linear between grid points.
+    pub fn time_at(&self, distance_m: f64) -> f64 {
+        interpolate(&self.time_s, distance_m / self.spacing_m)
+    }
+
+    /// Speed at each grid point, km/h.
+    pub fn speed_kmh(&self) -> &[f32] {
+        &self.speed_kmh
+    }
+
+    /// Throttle, 0..1.
+    pub fn gas(&self) -> &[f32] {
+        &self.gas
+    }
+
+    /// Brake, 0..1.
+    pub fn brake(&self) -> &[f32] {
+        &self.brake
+    }
+
+    /// Clutch, 0..1 (1 = engaged).
+    pub fn clutch(&self) -> &[f32] {
+        &self.clutch
+    }
+
+    /// Steering-wheel angle, degrees.
+    pub fn steer_deg(&self) -> &[f32] {
+        &self.steer_deg
+    }
+
+    /// Engine speed, rpm.
+    pub fn engine_rpm(&self) -> &[f32] {
+        &self.engine_rpm
+    }
+
+    /// Lateral acceleration, g.
+    pub fn g_lateral(&self) -> &[f32] {
+        &self.g_lateral
+    }
+
+    /// Longitudinal acceleration, g.
+    pub fn g_longitudinal(&self) -> &[f32] {
+        &self.g_longitudinal
+    }
+
+    /// World position x, y (up), z, m.
+    pub fn world_m(&self) -> &[[f32; 3]] {
+        &self.world_m
+    }
+
+    /// Gear (reverse −1, neutral 0, first 1 …), held from the frame at or before each point.
+    pub fn gear(&self) -> &[i32] {
+        &self.gear
+    }
+
+    /// ABS, TC, pit and limiter states, held.
+    pub fn flags(&self) -> &[Flags] {
+        &self.flags
+    }
+}
+
+/// Linear interpolation of `values` at fractional index `f` (clamped).
+pub(crate) fn interpolate(values: &[f64], f: f64) -> f64 {
+    let Some(&last_value) = values.last() else {
+        return 0.0;
+    };
+    let last = values.len() - 1;
+    if f.is_nan() || f <= 0.0 {
+        return values[0];
+    }
+    if f >= last as f64 {
+        return last_value;
+    }
+    let i = f.floor() as usize;
+    let w = f - i as f64;
+    values[i] + (values[i + 1] - values[i]) * w
+}
+
+/// Unwraps, drops duplicates and jitter, and times the frames.
+fn clean(frames: &[Frame]) -> Result<Cleaned<'_>, AnalysisError> {
+    let role = LapRole::Lap;
+    if frames.len() < MIN_FRAMES {
+        return Err(AnalysisError::TooFewFrames {
+            role,
+            found: frames.len(),
+            min: MIN_FRAMES,
+        });
+    }
+    // Unwrap the position into one run.
+    let mut unwrapped = Vec::with_capacity(frames.len());
+    let mut laps = 0.0f64;
+    let mut previous: Option<f64> = None;
+    for (index, frame) in frames.iter().enumerate() {
+        let p = f64::from(frame.position_normalized);
+        if !p.is_finite() {
+            return Err(AnalysisError::NotFinite { role, index });
+        }
+        if let Some(q) = previous {
+            if p - q < -0.5 {
+                laps += 1.0;
+            } else if p - q > 0.5 {
+                laps -= 1.0;
+            }
+        }
+        previous = Some(p);
+        unwrapped.push(p + laps);
+    }
+    let shift = unwrapped[unwrapped.len() / 2].floor();
+    // Keep frames that move forward without the clock going back.
+    let mut kept = Vec::with_capacity(frames.len());
+    let mut position = Vec::with_capacity(frames.len());
+    for (frame, u) in frames.iter().zip(&unwrapped) {
+        let u = u - shift;
+        let forward = position.last().is_none_or(|&last: &f64| u > last);
+        let clock_ok = kept
+            .last()
+            .is_none_or(|last: &&Frame| frame.lap_time_ms >= last.lap_time_ms);
+        if forward && clock_ok {
+            kept.push(frame);
+            position.push(u);
+        }
+    }
+    if kept.len() < MIN_FRAMES {
+        return Err(AnalysisError::TooFewFrames {
+            role,
+            found: kept.len(),
+            min: MIN_FRAMES,
+        });
+    }
+    let (first_ms, last_ms) = (kept[0].lap_time_ms, kept[kept.len() - 1].lap_time_ms);
+    if last_ms <= first_ms {
+        return Err(AnalysisError::NoClock {
+            role,
+            first_ms,
+            last_ms,
+        });
+    }
+    let time_ms = frame_times_ms(&kept);
+    Ok(Cleaned {
+        frames: kept,
+        position,
+        time_ms,
+    })
+}
+
+/// Each frame's time on the lap clock, ms: from the receive times when they agree with the
+/// clock (sub-millisecond), else the clock's millisecond plus a half.
+fn frame_times_ms(frames: &[&Frame]) -> Vec<f64> {
+    let t0 = frames[0].time_ns;
+    let mut lo = f64::NEG_INFINITY;
+    let mut hi = f64::INFINITY;
+    let mut monotonic = true;
+    let mut previous = t0;
+    for frame in frames {
+        if frame.time_ns < previous {
+            monotonic = false;
+            break;
+        }
+        previous = frame.time_ns;
+        let rel = (frame.time_ns - t0) as f64 * 1e-6;
+        let clock = f64::from(frame.lap_time_ms);
+        lo = lo.max(clock - rel);
+        hi = hi.min(clock + 1.0 - rel);
+    }
+    // Receive times that agree with the clock to within a quarter millisecond of its windows.
+    if monotonic && lo <= hi + 0.25 {
+        let offset = 0.5 * (lo + hi);
+        frames
+            .iter()
+            .map(|f| (f.time_ns - t0) as f64 * 1e-6 + offset)
+            .collect()
+    } else {
+        frames
+            .iter()
+            .map(|f| f64::from(f.lap_time_ms) + 0.5)
+            .collect()
+    }
+}
+
+fn speed_ms(frame: &Frame) -> f64 {
+    if frame.speed_ms.is_finite() && frame.speed_ms > 0.0 {
+        f64::from(frame.speed_ms)
+    } else if frame.speed_kmh.is_finite() {
+        f64::from(frame.speed_kmh).max(0.0) / 3.6
+    } else {
+        0.0
+    }
+}
+
+/// The lap's own length: the coordinates' path, else the integrated speed, over the share of
+/// the lap covered.
+fn measured_length(cleaned: &Cleaned<'_>, coverage: f64) -> Result<f64, AnalysisError> {
+    let mut path = 0.0f64;
+    let mut driven = 0.0f64;
+    for (w, t) in cleaned.frames.windows(2).zip(cleaned.time_ms.windows(2)) {
+        let (a, b) = (w[0].world_m, w[1].world_m);
+        let d: f64 = (0..3)
+            .map(|c| {
+                let x = f64::from(b[c]) - f64::from(a[c]);
+                x * x
+            })
+            .sum();
+        if d.is_finite() {
+            path += d.sqrt();
+        }
+        driven += 0.5 * (speed_ms(w[0]) + speed_ms(w[1])) * (t[1] - t[0]) * 1e-3;
+    }
+    let (from_coordinates_m, from_speed_m) = (path / coverage, driven / coverage);
+    if from_coordinates_m >= MIN_LENGTH_M && from_coordinates_m.is_finite() {
+        Ok(from_coordinates_m)
+    } else if from_speed_m >= MIN_LENGTH_M && from_speed_m.is_finite() {
+        Ok(from_speed_m)
+    } else {
+        Err(AnalysisError::NoDistance {
+            role: LapRole::Lap,
+            from_coordinates_m,
+            from_speed_m,
+        })
+    }
+}
+
+fn lerp(a: f32, b: f32, w: f64) -> f32 {
+    (f64::from(a) + (f64::from(b) - f64::from(a)) * w) as f32
+}
+
+/// Puts the cleaned frames on the grid of `length_m`.
+fn resample(
+    cleaned: &Cleaned<'_>,
+    length_m: f64,
+    measured_length_m: f64,
+    end_ms: i32,
+    official: bool,
+) -> LapTrace {
+    let intervals = (length_m.round() as usize).max(1);
+    let spacing_m = length_m / intervals as f64;
+    let points = intervals + 1;
+    let frames = &cleaned.frames;
+    let n = frames.len();
+    let distance: Vec<f64> = cleaned.position.iter().map(|p| p * length_m).collect();
+    let times = &cleaned.time_ms;
+
+    let mut raw_ms = Vec::with_capacity(points);
+    let mut speed_kmh = Vec::with_capacity(points);
+    let mut gas = Vec::with_capacity(points);
+    let mut brake = Vec::with_capacity(points);
+    let mut clutch = Vec::with_capacity(points);
+    let mut steer_deg = Vec::with_capacity(points);
+    let mut engine_rpm = Vec::with_capacity(points);
+    let mut g_lateral = Vec::with_capacity(points);
+    let mut g_longitudinal = Vec::with_capacity(points);
+    let mut world_m = Vec::with_capacity(points);
+    let mut gear = Vec::with_capacity(points);
+    let mut flags = Vec::with_capacity(points);
+
+    // Average speed over the frames, for extrapolating at a standstill.
+    let average_ms = (distance[n - 1] - distance[0]) / ((times[n - 1] - times[0]) * 1e-3);
+    let extrapolation_speed = |f: &Frame| {
+        let v = speed_ms(f);
+        if v >= MIN_EXTRAPOLATION_SPEED_MS {
+            v
+        } else {
+            average_ms.max(MIN_EXTRAPOLATION_SPEED_MS)
+        }
+    };
+
+    let mut j = 0usize;
+    for k in 0..points {
+        let d = k as f64 * spacing_m;
+        while j + 1 < n && distance[j + 1] <= d {
+            j += 1;
+        }
+        let a = frames[j];
+        if d < distance[0] {
+            raw_ms.push(times[0] - (distance[0] - d) / extrapolation_speed(a) * 1e3);
+            push_frame(a, a, 0.0, &mut speed_kmh, &mut gas, &mut brake, &mut clutch);
+            steer_deg.push(a.steer_deg);
+            engine_rpm.push(a.engine_rpm);
+            g_lateral.push(a.g_lateral);
+            g_longitudinal.push(a.g_longitudinal);
+            world_m.push(a.world_m);
+        } else if j + 1 >= n {
+            raw_ms.push(times[n - 1] + (d - distance[n - 1]) / extrapolation_speed(a) * 1e3);
+            push_frame(a, a, 0.0, &mut speed_kmh, &mut gas, &mut brake, &mut clutch);
+            steer_deg.push(a.steer_deg);
+            engine_rpm.push(a.engine_rpm);
+            g_lateral.push(a.g_lateral);
+            g_longitudinal.push(a.g_longitudinal);
+            world_m.push(a.world_m);
+        } else {
+            let b = frames[j + 1];
+            let w = (d - distance[j]) / (distance[j + 1] - distance[j]);
+            raw_ms.push(times[j] + (times[j + 1] - times[j]) * w);
+            push_frame(a, b, w, &mut speed_kmh, &mut gas, &mut brake, &mut clutch);
+            steer_deg.push(lerp(a.steer_deg, b.steer_deg, w));
+            engine_rpm.push(lerp(a.engine_rpm, b.engine_rpm, w));
+            g_lateral.push(lerp(a.g_lateral, b.g_lateral, w));
+            g_longitudinal.push(lerp(a.g_longitudinal, b.g_longitudinal, w));
+            world_m.push([
+                lerp(a.world_m[0], b.world_m[0], w),
+                lerp(a.world_m[1], b.world_m[1], w),
+                lerp(a.world_m[2], b.world_m[2], w),
+            ]);
+        }
+        gear.push(a.gear);
+        flags.push(a.flags);
+    }
+
+    let start = raw_ms[0];
+    let measured_ms = raw_ms[points - 1] - start;
+    let correction_ms = f64::from(end_ms) - measured_ms;
+    let time_s = raw_ms
+        .iter()
+        .enumerate()
+        .map(|(k, t)| (t - start + correction_ms * k as f64 / intervals as f64) * 1e-3)
+        .collect();
+
+    LapTrace {
+        length_m,
+        spacing_m,
+        measured_length_m,
+        lap_time_ms: end_ms,
+        official,
+        measured_time_s: measured_ms * 1e-3,
+        time_s,
+        speed_kmh,
+        gas,
+        brake,
+        clutch,
+        steer_deg,
+        engine_rpm,
+        g_lateral,
+        g_longitudinal,
+        world_m,
+        gear,
+        flags,
+    }
+}
+
+fn push_frame(
+    a: &Frame,
+    b: &Frame,
+    w: f64,
+    speed_kmh: &mut Vec<f32>,
+    gas: &mut Vec<f32>,
+    brake: &mut Vec<f32>,
+    clutch: &mut Vec<f32>,
+) {
+    speed_kmh.push(lerp(a.speed_kmh, b.speed_kmh, w));
+    gas.push(lerp(a.gas, b.gas, w));
+    brake.push(lerp(a.brake, b.brake, w));
+    clutch.push(lerp(a.clutch, b.clutch, w));
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A 1 km lap at 50 m/s, a frame every 3 ms, optionally starting slightly before the line.
+    fn straight_lap(before_line: usize, after_line: usize) -> Vec<Frame> {
+        let step_ms = 3.0;
+        let length = 1000.0;
+        let v = 50.0;
+        let total = (length / v * 1000.0 / step_ms) as usize;
+        let mut frames = Vec::new();
+        for i in 0..(before_line + total + after_line) {
+            let t = (i as f64 - before_line as f64) * step_ms + 1.0; // ms since the line
+            let s = t * 1e-3 * v;
+            let p = (s / length).rem_euclid(1.0);
+            let radius = length / std::f64::consts::TAU;
+            let angle = s / radius;
+            frames.push(Frame {
+                time_ns: (i as u64) * 3_000_000,
+                lap_time_ms: t.max(0.0).floor() as i32,
+                position_normalized: p as f32,
+                speed_kmh: (v * 3.6) as f32,
+                speed_ms: v as f32,
+                gas: 1.0,
+                gear: 5,
+                // A circle of the lap's length.
+                world_m: [
+                    (radius * angle.sin()) as f32,
+                    0.0,
+                    (radius * (1.0 - angle.cos())) as f32,
+                ],
+                ..Frame::default()
+            });
+        }
+        frames
+    }
+
+    #[test]
+    fn wraps_at_the_line_are_unwrapped() {
+        let frames = straight_lap(3, 3);
+        let trace = LapTrace::new(&frames, Some(20_000)).unwrap();
+        assert!(
+            (trace.length_m() - 1000.0).abs() < 0.1,
+            "{}",
+            trace.length_m()
+        );
+        assert!((trace.time_at(trace.length_m()) - 20.0).abs() < 1e-9);
+        assert!((trace.time_at(500.0) - 10.0).abs() < 2e-3);
+        assert!((trace.measured_time_s() - 20.0).abs() < 2e-3);
+        assert!(trace.gear().iter().all(|&g| g == 5));
+    }
+
+    #[test]
+    fn duplicates_and_jitter_are_dropped() {
+        let mut frames = straight_lap(0, 0);
+        let copy = frames[100];
+        frames.insert(100, copy);
+        frames[200].position_normalized -= 0.002;
+        let trace = LapTrace::new(&frames, None).unwrap();
+        let times = trace.time_s();
+        assert!(times.windows(2).all(|w| w[1] > w[0]));
+        assert_eq!(trace.lap_time_ms(), frames.last().unwrap().lap_time_ms);
+        assert!(!trace.has_official_time());
+    }
+
+    #[test]
+    fn errors_carry_numbers() {
+        let frames = straight_lap(0, 0);
+        assert!(matches!(
+            LapTrace::new(&frames[..5], None),
+            Err(AnalysisError::TooFewFrames {
+                found: 5,
+                min: MIN_FRAMES,
+                ..
+            })
+        ));
+        let half = &frames[..frames.len() / 2];
+        assert!(matches!(
+            LapTrace::new(half, None),
+            Err(AnalysisError::IncompleteLap { covered_percent, .. }) if (covered_percent - 50.0).abs() < 1.0
+        ));
+        assert!(matches!(
+            LapTrace::new(&frames, Some(0)),
+            Err(AnalysisError::BadLapTime { time_ms: 0, .. })
+        ));
+        let mut still = frames.clone();
+        for f in &mut still {
+            f.world_m = [0.0; 3];
+            f.speed_ms = 0.0;
+            f.speed_kmh = 0.0;
+        }
+        assert!(matches!(
+            LapTrace::new(&still, None),
+            Err(AnalysisError::NoDistance { .. })
+        ));
+    }
+
+    #[test]
+    fn length_falls_back_to_speed() {
+        let mut frames = straight_lap(0, 0);
+        for f in &mut frames {
+            f.world_m = [0.0; 3];
+        }
+        let trace = LapTrace::new(&frames, None).unwrap();
+        assert!(
+            (trace.length_m() - 1000.0).abs() < 2.0,
+            "{}",
+            trace.length_m()
+        );
+    }
+}
