@@ -3,12 +3,14 @@
 //! Results go to stdout (a readable table, or JSON Lines `{"type": …, "data": {…}}` with
 //! `--json`); errors go to stderr as one line. Exit codes: 0 ok, 1 nothing to report, 2 error.
 
+mod coach;
 mod db;
 mod export;
 mod import;
 mod inspect;
 mod manage;
 mod output;
+mod plot;
 mod record;
 mod replay;
 mod serve_cmd;
@@ -63,6 +65,14 @@ enum Command {
     Export(export::ExportArgs),
     /// The web app: REST API, live WebSocket stream and dashboard, recording inside.
     Serve(serve_cmd::ServeArgs),
+    /// Where a lap loses time against a reference, corner by corner, and what to change.
+    Analyze(coach::AnalyzeArgs),
+    /// Time lost per segment (corners and straights) of one lap against another.
+    Compare(coach::CompareArgs),
+    /// Ask the coach about a lap: one question, or a conversation.
+    Chat(coach::ChatArgs),
+    /// Speed, pedals, steering, gear and delta against distance, and a track map, as SVG.
+    Plot(coach::PlotArgs),
 }
 
 /// What a command reports back to `main`.
@@ -88,6 +98,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Laps(command) => manage::laps(command, db, cli.json),
         Command::Export(args) => export::run(args, db),
         Command::Serve(args) => serve_cmd::run(args, db),
+        Command::Analyze(args) => coach::analyze(args, db, cli.json),
+        Command::Compare(args) => coach::compare(args, db, cli.json),
+        Command::Chat(args) => coach::chat(args, db, cli.json),
+        Command::Plot(args) => coach::plot(args, db),
     }
 }
 

@@ -113,3 +113,48 @@ pub fn analyze_traces(lap: &LapTrace, reference: &LapTrace, corners: &[Corner]) 
         segments: segment_losses(&delta, corners),
     }
 }
+
+/// The analysis of `lap` against the ideal lap of `laps` (the best segments of the valid
+/// laps, all on the lap's grid): each corner and segment is compared with the lap that drove
+/// it fastest, so every row is time lost against the best that was done there. The gap is
+/// the lap's time minus the ideal time. `None` without laps.
+pub fn analyze_against_ideal(
+    lap: &LapTrace,
+    laps: &[LapTrace],
+    corners: &[Corner],
+) -> Option<(Analysis, super::IdealLap)> {
+    let ideal = super::ideal_lap(laps, corners)?;
+    let mut by_reference: Vec<Option<Analysis>> = vec![None; laps.len()];
+    let mut segments = Vec::with_capacity(ideal.segments.len());
+    let mut reports = Vec::with_capacity(corners.len());
+    for segment in &ideal.segments {
+        let source = laps.get(segment.lap)?;
+        let analysis = by_reference
+            .get_mut(segment.lap)?
+            .get_or_insert_with(|| analyze_traces(lap, source, corners));
+        if let Some(loss) = analysis
+            .segments
+            .iter()
+            .find(|s| s.name == segment.name && s.start_m == segment.start_m)
+        {
+            segments.push(loss.clone());
+        }
+        if let Some(report) = analysis
+            .corners
+            .iter()
+            .find(|c| c.corner.name == segment.name)
+        {
+            reports.push(report.clone());
+        }
+    }
+    let gap_s = segments.iter().map(|s| s.time_loss_s).sum();
+    let analysis = Analysis {
+        track_length_m: lap.length_m(),
+        lap_time_ms: lap.lap_time_ms(),
+        reference_lap_time_ms: ideal.time_ms.round() as i32,
+        gap_s,
+        corners: reports,
+        segments,
+    };
+    Some((analysis, ideal))
+}

@@ -42,7 +42,9 @@ mod heuristic;
 mod metrics;
 mod trace;
 
-pub use analyze::{MAX_LENGTH_MISMATCH, analyze, analyze_laps, analyze_traces};
+pub use analyze::{
+    MAX_LENGTH_MISMATCH, analyze, analyze_against_ideal, analyze_laps, analyze_traces,
+};
 pub use corners::{
     BRAKE_ON, CornerConfig, FLAT_OUT_THROTTLE, Segment, curvature_per_m, detect_corners,
     detect_corners_with, segments,
