@@ -99,12 +99,12 @@ pub struct PlotArgs {
 }
 
 /// A lap, its trace, and the reference it is analysed against.
-struct Prepared {
-    lap: LapRecord,
-    reference_id: Option<LapId>,
+pub(crate) struct Prepared {
+    pub(crate) lap: LapRecord,
+    pub(crate) reference_id: Option<LapId>,
     lap_trace: LapTrace,
     reference_trace: LapTrace,
-    analysis: Analysis,
+    pub(crate) analysis: Analysis,
 }
 
 async fn trace_of(
@@ -132,7 +132,11 @@ async fn valid_laps(store: &dyn Store, lap: &LapRecord) -> anyhow::Result<Vec<La
     Ok(laps)
 }
 
-async fn prepare(store: &dyn Store, id: LapId, against: &Against) -> anyhow::Result<Prepared> {
+pub(crate) async fn prepare(
+    store: &dyn Store,
+    id: LapId,
+    against: &Against,
+) -> anyhow::Result<Prepared> {
     let lap = store.get_lap(id).await?;
     let reference = match against {
         Against::Lap(r) => Some(store.get_lap(*r).await?),
@@ -376,6 +380,47 @@ pub fn analyze(args: &AnalyzeArgs, db: Option<&Path>, json: bool) -> anyhow::Res
         out.flush()?;
         Ok(Outcome::Done)
     })
+}
+
+/// The demo's coaching part: the worst valid lap against the best, corner by corner, and the
+/// top three suggestions.
+pub(crate) async fn demo_report(
+    store: &dyn Store,
+    laps: &[LapRecord],
+    out: &mut Output,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut timed: Vec<&LapRecord> = laps
+        .iter()
+        .filter(|l| l.valid && l.official_time_ms.is_some())
+        .collect();
+    timed.sort_by_key(|l| l.official_time_ms);
+    let (Some(best), Some(worst)) = (timed.first(), timed.last()) else {
+        return Ok(());
+    };
+    if best.id == worst.id {
+        return Ok(());
+    }
+    let p = prepare(store, worst.id, &Against::Lap(best.id)).await?;
+    let suggestions = heuristic_suggestions(&p.analysis);
+    if json {
+        out.json("analysis", &analysis_line(&p, &suggestions))?;
+        return Ok(());
+    }
+    out.line(format_args!(
+        "worst lap {} against best lap {}: {:+.3} s; where it went:",
+        worst.number, best.number, p.analysis.gap_s
+    ))?;
+    let mut rows: Vec<_> = p.analysis.segments.iter().collect();
+    rows.sort_by(|a, b| b.time_loss_s.total_cmp(&a.time_loss_s));
+    for s in rows.iter().take(5) {
+        out.line(format_args!("  {:<10} {:+.3} s", s.name, s.time_loss_s))?;
+    }
+    out.line(format_args!("top suggestions:"))?;
+    for s in suggestions.iter().take(3) {
+        out.line(format_args!("  {}", s.message))?;
+    }
+    Ok(())
 }
 
 pub fn compare(args: &CompareArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {

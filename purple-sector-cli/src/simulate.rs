@@ -153,7 +153,12 @@ fn lap_line(report: &LapReport) -> SimLapLine<'_> {
 }
 
 /// The simulator's own account of its laps: times, and what each mistake cost.
-fn print_sim_laps(out: &mut Output, reports: &[LapReport], json: bool) -> std::io::Result<()> {
+fn print_sim_laps(
+    out: &mut Output,
+    reports: &[LapReport],
+    track: &Track,
+    json: bool,
+) -> std::io::Result<()> {
     for report in reports {
         if json {
             out.json("sim_lap", &lap_line(report))?;
@@ -168,8 +173,13 @@ fn print_sim_laps(out: &mut Output, reports: &[LapReport], json: bool) -> std::i
         ))?;
         for m in &report.mistakes {
             if m.applied {
+                // The simulator names corners by curvature, the analysis by the speed trace:
+                // the distance ties the two together.
+                let at = track
+                    .corner(&m.mistake.corner)
+                    .map_or(String::new(), |c| format!(" (apex at {:.0} m)", c.apex_m));
                 out.line(format_args!(
-                    "         injected: {} — cost {:.3} s",
+                    "         injected: {}{at} — cost {:.3} s",
                     m.mistake.describe(),
                     m.cost_ms / 1000.0
                 ))?;
@@ -240,7 +250,7 @@ pub fn simulate(args: &SimulateArgs, json: bool) -> anyhow::Result<Outcome> {
                 &mut shutdown,
             )
             .await?;
-            print_sim_laps(&mut out, sim.lap_reports(), json)?;
+            print_sim_laps(&mut out, sim.lap_reports(), &first.track, json)?;
             out.flush()?;
             if stats.stopped {
                 break;
@@ -263,6 +273,7 @@ pub struct DemoArgs {
 pub fn demo(args: &DemoArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {
     check_speed(args.speed)?;
     let config = args.session.config(true)?;
+    let track = config.track.clone();
     let store = crate::db::open(db)?;
     if !json {
         eprintln!(
@@ -278,9 +289,13 @@ pub fn demo(args: &DemoArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Ou
         source: SessionSource::Demo,
         ..RecordOptions::default()
     };
-    let recording = crate::runtime()?.block_on(async move {
-        let shutdown = stop_on_signal();
-        record_simulator(store, config, args.speed, options, shutdown).await
+    let runtime = crate::runtime()?;
+    let recording = runtime.block_on({
+        let store = std::sync::Arc::clone(&store);
+        async move {
+            let shutdown = stop_on_signal();
+            record_simulator(store, config, args.speed, options, shutdown).await
+        }
     })?;
     let summary = &recording.summary;
     let outcome = crate::record::report(summary, json)?;
@@ -300,7 +315,13 @@ pub fn demo(args: &DemoArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Ou
         }
         out.line(format_args!("what the simulator did:"))?;
     }
-    print_sim_laps(&mut out, &recording.sim_laps, json)?;
+    print_sim_laps(&mut out, &recording.sim_laps, &track, json)?;
+    runtime.block_on(crate::coach::demo_report(
+        &*store,
+        &summary.laps,
+        &mut out,
+        json,
+    ))?;
     out.flush()?;
     Ok(outcome)
 }
