@@ -4,43 +4,19 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use purple_sector_core::analysis::{
-    Analysis, Coach, HeuristicAnalyzer, LapTrace, OpenAiAnalyzer, OpenAiConfig, SegmentKind,
-    Suggestion, analyze_against_ideal, analyze_traces, detect_corners, heuristic_suggestions,
+    Analysis, Coach, HeuristicAnalyzer, OpenAiAnalyzer, OpenAiConfig, SegmentKind, Suggestion,
+    heuristic_suggestions,
 };
+use purple_sector_core::review::{Against, Review, ReviewError, review};
 use purple_sector_core::store::{LapId, LapRecord, LapUpdate, Store};
 use serde::Serialize;
 
 use crate::Outcome;
 use crate::output::Output;
 use crate::tables;
-
-/// The reference of an analysis.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Against {
-    /// A given lap.
-    Lap(LapId),
-    /// The best valid lap of the session other than this one.
-    Best,
-    /// The best segments of the session's valid laps.
-    Ideal,
-}
-
-impl std::str::FromStr for Against {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "best" => Ok(Self::Best),
-            "ideal" => Ok(Self::Ideal),
-            id => id
-                .parse()
-                .map(Self::Lap)
-                .map_err(|_| format!("expected a lap id, best or ideal, got {id:?}")),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Engine {
@@ -98,83 +74,17 @@ pub struct PlotArgs {
     output: PathBuf,
 }
 
-/// A lap, its trace, and the reference it is analysed against.
-pub(crate) struct Prepared {
-    pub(crate) lap: LapRecord,
-    pub(crate) reference_id: Option<LapId>,
-    lap_trace: LapTrace,
-    reference_trace: LapTrace,
-    pub(crate) analysis: Analysis,
-}
+pub(crate) type Prepared = Review;
 
-async fn trace_of(
-    store: &dyn Store,
-    lap: &LapRecord,
-    length_m: Option<f64>,
-) -> anyhow::Result<LapTrace> {
-    let frames = store.lap_principal_frames(lap.id).await?;
-    let trace = match length_m {
-        Some(length) => LapTrace::with_length(&frames, lap.official_time_ms, length),
-        None => LapTrace::new(&frames, lap.official_time_ms),
-    };
-    trace.with_context(|| format!("lap {} cannot be analysed", lap.id))
-}
-
-/// The session's valid, complete laps (official time known), fastest first.
-async fn valid_laps(store: &dyn Store, lap: &LapRecord) -> anyhow::Result<Vec<LapRecord>> {
-    let mut laps: Vec<LapRecord> = store
-        .list_laps(Some(lap.session))
-        .await?
-        .into_iter()
-        .filter(|l| l.valid && !l.in_progress && l.official_time_ms.is_some())
-        .collect();
-    laps.sort_by_key(|l| l.official_time_ms);
-    Ok(laps)
-}
-
+/// [`review`] with the CLI's error wording.
 pub(crate) async fn prepare(
     store: &dyn Store,
     id: LapId,
     against: &Against,
 ) -> anyhow::Result<Prepared> {
-    let lap = store.get_lap(id).await?;
-    let reference = match against {
-        Against::Lap(r) => Some(store.get_lap(*r).await?),
-        Against::Best | Against::Ideal => valid_laps(store, &lap)
-            .await?
-            .into_iter()
-            .find(|l| l.id != lap.id),
-    };
-    let Some(reference) = reference else {
-        bail!(
-            "session {} has no other valid lap with a time to compare lap {id} with; give --against LAP",
-            lap.session
-        );
-    };
-    let reference_trace = trace_of(store, &reference, None).await?;
-    let length = Some(reference_trace.length_m());
-    let lap_trace = trace_of(store, &lap, length).await?;
-    let corners = detect_corners(&reference_trace);
-    let (analysis, reference_id) = if *against == Against::Ideal {
-        let mut traces = Vec::new();
-        for l in valid_laps(store, &lap).await? {
-            traces.push(trace_of(store, &l, length).await?);
-        }
-        let (analysis, _) = analyze_against_ideal(&lap_trace, &traces, &corners)
-            .context("no valid laps for an ideal lap")?;
-        (analysis, None)
-    } else {
-        (
-            analyze_traces(&lap_trace, &reference_trace, &corners),
-            Some(reference.id),
-        )
-    };
-    Ok(Prepared {
-        lap,
-        reference_id,
-        lap_trace,
-        reference_trace,
-        analysis,
+    review(store, id, *against).await.map_err(|e| match e {
+        ReviewError::NoReference { .. } => anyhow::anyhow!("{e}; give --against LAP"),
+        other => other.into(),
     })
 }
 

@@ -43,6 +43,7 @@ pub fn run(args: &ServeArgs, db: Option<&Path>) -> anyhow::Result<Outcome> {
     crate::runtime()?.block_on(async move {
         let mut state = AppState::new(Arc::clone(&store));
         state.token = args.token.clone().filter(|t| !t.is_empty()).map(Into::into);
+        state.openai = purple_sector_core::analysis::OpenAiConfig::from_env();
         state.demo = DemoSettings {
             track: args.demo_track.clone(),
             laps: args.demo_laps,

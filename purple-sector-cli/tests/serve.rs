@@ -372,3 +372,119 @@ mod futures_util_lite {
             .unwrap();
     }
 }
+
+/// A session the built-in game drove: out lap and two flying laps of the test track.
+async fn driven_state() -> AppState {
+    use purple_sector_core::record::record_simulator;
+    use purple_sector_core::sim::{SimConfig, Track};
+    let s = state();
+    let config = SimConfig {
+        laps: 2,
+        ..SimConfig::new(Track::by_name("test").unwrap())
+    };
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    record_simulator(
+        Arc::clone(&s.store),
+        config,
+        50.0,
+        Default::default(),
+        shutdown,
+    )
+    .await
+    .unwrap();
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_and_chat_routes() {
+    let s = driven_state().await;
+    let (status, a) = call(&s, "POST", "/api/laps/3/analyze", None).await;
+    assert_eq!(status, StatusCode::OK, "{a}");
+    assert_eq!(a["lapId"], 3);
+    assert_eq!(a["referenceLapId"], 2);
+    assert_eq!(a["engine"], "heuristic");
+    assert!(a["analysis"]["corners"].as_array().unwrap().len() >= 4);
+    let sum: f64 = a["analysis"]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["time_loss_s"].as_f64().unwrap())
+        .sum();
+    assert!((sum - a["analysis"]["gap_s"].as_f64().unwrap()).abs() < 0.005);
+    // Kept on the lap; asked again it comes from the store, unless forced.
+    let (_, again) = call(&s, "POST", "/api/laps/3/analyze", Some("{}")).await;
+    assert_eq!(again["engine"], "stored");
+    assert_eq!(again["suggestions"], a["suggestions"]);
+    let (_, forced) = call(
+        &s,
+        "POST",
+        "/api/laps/3/analyze",
+        Some(r#"{"forceReanalyze": true, "against": "ideal"}"#),
+    )
+    .await;
+    assert_eq!(forced["engine"], "heuristic");
+    assert_eq!(forced["referenceLapId"], Value::Null);
+    let (_, lap) = call(&s, "GET", "/api/laps/3", None).await;
+    assert_eq!(lap["analyzed"], true);
+
+    for (body, expected) in [
+        (
+            r#"{"against": "yesterday"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"referenceLapId": "two"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (r#"{"referenceLapId": 99}"#, StatusCode::NOT_FOUND),
+        (r#"{"against": "#, StatusCode::BAD_REQUEST),
+    ] {
+        let (status, v) = call(&s, "POST", "/api/laps/3/analyze", Some(body)).await;
+        assert_eq!(status, expected, "{body}: {v}");
+        assert!(v["error"].is_string());
+    }
+
+    let (status, chat) = call(
+        &s,
+        "POST",
+        "/api/chat",
+        Some(r#"{"lapId": 3, "message": "where am I losing time?"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{chat}");
+    assert_eq!(chat["source"], "offline");
+    assert_eq!(chat["message"]["role"], "assistant");
+    let (status, _) = call(
+        &s,
+        "POST",
+        "/api/chat",
+        Some(r#"{"lapId": 3, "message": "   "}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = call(
+        &s,
+        "POST",
+        "/api/chat",
+        Some(r#"{"lapId": 77, "message": "hi"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, history) = call(&s, "GET", "/api/laps/3/chat", None).await;
+    assert_eq!(history.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn analyze_and_chat_are_rate_limited() {
+    use purple_sector_cli::serve::{Limits, RateLimit};
+    let mut s = state();
+    s.limits = Arc::new(Limits {
+        analyze: RateLimit::new(0.01, 1.0),
+        chat: RateLimit::new(0.01, 1.0),
+    });
+    let (first, _) = call(&s, "POST", "/api/laps/1/analyze", None).await;
+    assert_eq!(first, StatusCode::NOT_FOUND);
+    let (second, v) = call(&s, "POST", "/api/laps/1/analyze", None).await;
+    assert_eq!(second, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("per second"));
+}

@@ -15,6 +15,7 @@
 //! - [`analysis`]: laps on a distance grid, delta, corners, time loss per segment, and the
 //!   [`analysis::Analyzer`]s that turn the facts into suggestions.
 //! - [`live`]: the broadcast hub of frames and lap events for live displays.
+//! - [`review`]: stored laps analysed against a chosen reference (a lap, the best, the ideal).
 //! - [`logger`]: the tab-separated laps of a third-party AC logger, as car-info packets.
 //! - [`store`]: the [`store::Store`] trait for sessions, laps (telemetry in a compact
 //!   column encoding) and chat, with [`store::SqliteStore`] and [`store::MemoryStore`].
@@ -62,6 +63,7 @@ pub mod logger;
 pub mod net;
 pub mod protocol;
 pub mod record;
+pub mod review;
 pub mod sim;
 pub mod store;
 pub mod telemetry;

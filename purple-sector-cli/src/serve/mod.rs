@@ -7,6 +7,7 @@
 //! `Authorization: Bearer …` or, for the page, as an HttpOnly cookie set by `/login?token=…`.
 
 mod api;
+mod coach_api;
 mod error;
 mod ws;
 
@@ -28,6 +29,7 @@ use purple_sector_core::store::{LapRecord, SessionId, SessionSource, Store};
 use purple_sector_core::telemetry::Frame;
 use tokio::sync::watch;
 
+pub use coach_api::RateLimit;
 pub use error::ApiError;
 
 /// Largest request body, bytes.
@@ -52,6 +54,21 @@ pub struct Metrics {
     pub requests: AtomicU64,
     /// HTTP responses with a 4xx or 5xx status.
     pub errors: AtomicU64,
+    /// Analyses run, and their total time in µs.
+    pub analyses: AtomicU64,
+    /// Total analysis time, µs.
+    pub analysis_us: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one analysis and its duration.
+    pub fn record_analysis(&self, took: std::time::Duration) {
+        self.analyses.fetch_add(1, Ordering::Relaxed);
+        self.analysis_us.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
 }
 
 /// The built-in game session `start_demo` records.
@@ -239,6 +256,29 @@ pub struct AppState {
     pub token: Option<Arc<str>>,
     /// What `start_demo` runs.
     pub demo: DemoSettings,
+    /// The LLM, when one is configured (`OPENAI_API_KEY` / `OPENAI_BASE_URL`).
+    pub openai: Option<purple_sector_core::analysis::OpenAiConfig>,
+    /// Rate limits of the costly routes.
+    pub limits: Arc<Limits>,
+}
+
+/// Rate limits of the costly routes.
+#[derive(Debug)]
+pub struct Limits {
+    /// `POST /api/laps/{id}/analyze`.
+    pub analyze: coach_api::RateLimit,
+    /// `POST /api/chat`.
+    pub chat: coach_api::RateLimit,
+}
+
+impl Default for Limits {
+    /// Analyze: 5 a second, 10 at once; chat: 2 a second, 5 at once.
+    fn default() -> Self {
+        Self {
+            analyze: coach_api::RateLimit::new(5.0, 10.0),
+            chat: coach_api::RateLimit::new(2.0, 5.0),
+        }
+    }
 }
 
 impl AppState {
@@ -252,6 +292,8 @@ impl AppState {
             live_delta: Arc::default(),
             token: None,
             demo: DemoSettings::default(),
+            openai: None,
+            limits: Arc::default(),
         }
     }
 }
@@ -427,7 +469,13 @@ pub fn app(state: AppState) -> Router {
                 .patch(api::patch_lap)
                 .delete(api::delete_lap),
         )
-        .route("/laps/{id}/telemetry", get(api::lap_telemetry));
+        .route("/laps/{id}/telemetry", get(api::lap_telemetry))
+        .route(
+            "/laps/{id}/analyze",
+            axum::routing::post(coach_api::analyze),
+        )
+        .route("/laps/{id}/chat", get(coach_api::history))
+        .route("/chat", axum::routing::post(coach_api::chat));
     Router::new()
         .nest("/api", api)
         .route("/ws", get(ws::upgrade))
