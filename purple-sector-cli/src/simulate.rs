@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use purple_sector_core::record::{RecordOptions, record_simulator};
 use purple_sector_core::sim::{
-    GameServer, LapReport, Mistake, MistakeKind, SimConfig, Simulator, Track, parse_mistakes, play,
+    GameServer, LapReport, SimConfig, Simulator, Track, demo_mistakes, parse_mistakes, play,
     simulator_schedule,
 };
 use purple_sector_core::store::SessionSource;
@@ -78,29 +78,6 @@ impl SessionArgs {
             ..SimConfig::new(track)
         })
     }
-}
-
-/// The demo's mistakes, so its report has something to say: braking 25 m early into the
-/// slowest corner on the second flying lap, and picking up the throttle 40 m late out of
-/// the second slowest on the third.
-fn demo_mistakes(track: &Track, laps: u32) -> Vec<Mistake> {
-    let profile = Simulator::new(SimConfig::new(track.clone()))
-        .optimal_profile()
-        .clone();
-    let mut corners: Vec<(f64, &str)> = track
-        .corners()
-        .iter()
-        .map(|c| (profile.speed_at(c.apex_m), c.name.as_str()))
-        .collect();
-    corners.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out = Vec::new();
-    if let (Some((_, slowest)), true) = (corners.first(), laps >= 2) {
-        out.push(Mistake::new(3, *slowest, MistakeKind::EarlyBraking, 25.0));
-    }
-    if let (Some((_, second)), true) = (corners.get(1), laps >= 3) {
-        out.push(Mistake::new(4, *second, MistakeKind::LateThrottle, 40.0));
-    }
-    out
 }
 
 fn check_speed(speed: f64) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! The dashboard in a real headless browser (Debian's `chromium`), driven over the Chrome
-//! DevTools Protocol: load the page, start the demo, see live frames and a completed lap.
+//! DevTools Protocol: load the page, start the demo, see live frames and completed laps, open
+//! a lap, run the analysis, see suggestions, ask the coach.
 //! A screenshot goes to `target/dashboard.png`.
 //!
 //! Without chromium the test says so and passes, except under CI (`CI` set), where it fails:
@@ -206,8 +207,8 @@ async fn dashboard_shows_the_demo_live() {
     let mut state = AppState::new(Arc::clone(&store));
     state.demo = DemoSettings {
         track: "test".to_owned(),
-        laps: 1,
-        speed: 20.0,
+        laps: 2,
+        speed: 40.0,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -256,8 +257,57 @@ async fn dashboard_shows_the_demo_live() {
         .unwrap();
     assert!((0.0..400.0).contains(&speed));
 
+    // Out lap, then two flying laps; the second brakes early into the slowest corner.
+    page.wait_for(
+        "document.querySelectorAll('#laps tr').length >= 3",
+        "three completed laps",
+    )
+    .await;
+    page.eval(
+        "[...document.querySelectorAll('#laps tr')].find(r => r.firstChild.textContent === '3').click(); true",
+    )
+    .await;
+    page.wait_for(
+        "document.querySelectorAll('#corners tr').length >= 3",
+        "the corner table",
+    )
+    .await;
+    page.wait_for(
+        "document.querySelectorAll('#suggestions li').length >= 1",
+        "suggestions",
+    )
+    .await;
+    let suggestion = page
+        .eval("document.querySelector('#suggestions li').textContent")
+        .await;
+    assert!(
+        suggestion.as_str().unwrap().contains("brak"),
+        "{suggestion}"
+    );
+    let gap = page
+        .eval("document.getElementById('gap').textContent")
+        .await;
+    assert!(gap.as_str().unwrap().contains("against lap #"), "{gap}");
+    page.eval(
+        "document.getElementById('chat-input').value = 'where am I losing time?'; \
+         document.getElementById('chat-form').requestSubmit(); true",
+    )
+    .await;
+    page.wait_for(
+        "document.querySelectorAll('#chat-log p').length >= 2",
+        "the coach's answer",
+    )
+    .await;
+    let answer = page
+        .eval("document.querySelectorAll('#chat-log p')[1].textContent")
+        .await;
+    assert!(answer.as_str().unwrap().starts_with("Coach:"), "{answer}");
+
     let shot = page
-        .call("Page.captureScreenshot", json!({"format": "png"}))
+        .call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true}),
+        )
         .await;
     let png = base64_decode(shot["data"].as_str().unwrap());
     assert!(png.starts_with(b"\x89PNG"));

@@ -129,7 +129,8 @@ impl RecorderControl {
         let track = Track::by_name(&state.demo.track).map_err(|e| e.to_string())?;
         let config = SimConfig {
             laps: state.demo.laps,
-            ..SimConfig::new(track)
+            mistakes: purple_sector_core::sim::demo_mistakes(&track, state.demo.laps),
+            ..SimConfig::new(track.clone())
         };
         let options = RecordOptions {
             session_name: Some(format!("Demo — {}", state.demo.track)),

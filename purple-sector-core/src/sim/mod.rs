@@ -31,7 +31,9 @@ mod track;
 
 pub use car::{Car, G};
 pub use driver::{Driver, PROFILE_SPACING_M, SpeedProfile};
-pub use mistakes::{Mistake, MistakeKind, MistakeSpecError, SpecPart, parse_mistakes};
+pub use mistakes::{
+    Mistake, MistakeKind, MistakeSpecError, SpecPart, demo_mistakes, parse_mistakes,
+};
 pub use play::{Outgoing, PlayStats, Timed, capture_schedule, play, simulator_schedule};
 pub use server::{GameServer, ServerCounters};
 pub use simulator::{
