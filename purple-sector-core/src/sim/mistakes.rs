@@ -380,6 +380,27 @@ fn duplicate(part: SpecPart, field: &str) -> MistakeSpecError {
     }
 }
 
+/// The demo's mistakes, so a demo has something to coach: braking 25 m early into the
+/// slowest corner on the second flying lap (lap 3), and picking up the throttle 40 m late out
+/// of the second slowest on the third (lap 4) — each only when the session has that lap.
+pub fn demo_mistakes(track: &Track, flying_laps: u32) -> Vec<Mistake> {
+    let profile = super::SpeedProfile::optimal(track, &super::Car::default());
+    let mut corners: Vec<(f64, &str)> = track
+        .corners()
+        .iter()
+        .map(|c| (profile.speed_at(c.apex_m), c.name.as_str()))
+        .collect();
+    corners.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = Vec::new();
+    if let (Some((_, slowest)), true) = (corners.first(), flying_laps >= 2) {
+        out.push(Mistake::new(3, *slowest, MistakeKind::EarlyBraking, 25.0));
+    }
+    if let (Some((_, second)), true) = (corners.get(1), flying_laps >= 3) {
+        out.push(Mistake::new(4, *second, MistakeKind::LateThrottle, 40.0));
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -408,25 +429,4 @@ mod tests {
         assert_eq!(part.index, 2);
         assert_eq!(&spec[part.offset..], part.text);
     }
-}
-
-/// The demo's mistakes, so a demo has something to coach: braking 25 m early into the
-/// slowest corner on the second flying lap (lap 3), and picking up the throttle 40 m late out
-/// of the second slowest on the third (lap 4) — each only when the session has that lap.
-pub fn demo_mistakes(track: &Track, flying_laps: u32) -> Vec<Mistake> {
-    let profile = super::SpeedProfile::optimal(track, &super::Car::default());
-    let mut corners: Vec<(f64, &str)> = track
-        .corners()
-        .iter()
-        .map(|c| (profile.speed_at(c.apex_m), c.name.as_str()))
-        .collect();
-    corners.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out = Vec::new();
-    if let (Some((_, slowest)), true) = (corners.first(), flying_laps >= 2) {
-        out.push(Mistake::new(3, *slowest, MistakeKind::EarlyBraking, 25.0));
-    }
-    if let (Some((_, second)), true) = (corners.get(1), flying_laps >= 3) {
-        out.push(Mistake::new(4, *second, MistakeKind::LateThrottle, 40.0));
-    }
-    out
 }
