@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// Time scale of the built-in game.
     #[arg(long, default_value_t = 1.0)]
     demo_speed: f64,
+    /// Allow this browser origin (e.g. `https://league.example`) to call the API (CORS).
+    #[arg(long, value_name = "ORIGIN")]
+    cors_origin: Option<String>,
 }
 
 pub fn run(args: &ServeArgs, db: Option<&Path>) -> anyhow::Result<Outcome> {
@@ -44,6 +47,14 @@ pub fn run(args: &ServeArgs, db: Option<&Path>) -> anyhow::Result<Outcome> {
         let mut state = AppState::new(Arc::clone(&store));
         state.token = args.token.clone().filter(|t| !t.is_empty()).map(Into::into);
         state.openai = purple_sector_core::analysis::OpenAiConfig::from_env();
+        state.cors_origin = args
+            .cors_origin
+            .as_deref()
+            .map(|o| {
+                o.parse::<axum::http::HeaderValue>()
+                    .with_context(|| format!("--cors-origin {o:?} is not a valid origin"))
+            })
+            .transpose()?;
         state.demo = DemoSettings {
             track: args.demo_track.clone(),
             laps: args.demo_laps,

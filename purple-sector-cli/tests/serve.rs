@@ -488,3 +488,74 @@ async fn analyze_and_chat_are_rate_limited() {
     assert_eq!(second, StatusCode::TOO_MANY_REQUESTS, "{v}");
     assert!(v["error"].as_str().unwrap().contains("per second"));
 }
+
+#[tokio::test]
+async fn cors_only_for_the_given_origin_and_metrics_by_route() {
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/api/sessions")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    // Off by default: no CORS headers at all.
+    let plain = app(state())
+        .oneshot(preflight("https://league.example"))
+        .await
+        .unwrap();
+    assert!(
+        plain
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+    let mut s = state();
+    s.cors_origin = Some("https://league.example".parse().unwrap());
+    let allowed = app(s.clone())
+        .oneshot(preflight("https://league.example"))
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://league.example"
+    );
+    let other = app(s.clone())
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert_ne!(
+        other
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .map(|v| v.to_str().unwrap()),
+        Some("https://evil.example")
+    );
+
+    call(&s, "GET", "/api/sessions", None).await;
+    call(&s, "GET", "/api/sessions/7", None).await;
+    let response = app(s.clone())
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains(
+            r#"purple_sector_http_request_duration_seconds_count{route="/api/sessions"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/api/sessions/{id}""#), "{text}");
+    assert!(text.contains("purple_sector_http_errors_total 1"), "{text}");
+    assert!(text.contains("purple_sector_ws_clients 0"));
+}

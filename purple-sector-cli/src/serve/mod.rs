@@ -58,9 +58,63 @@ pub struct Metrics {
     pub analyses: AtomicU64,
     /// Total analysis time, µs.
     pub analysis_us: AtomicU64,
+    /// Request durations by route.
+    latency: Mutex<std::collections::BTreeMap<String, Histogram>>,
+}
+
+/// Upper bounds of the latency buckets, seconds.
+const LATENCY_BUCKETS_S: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS_S.len()],
+    count: u64,
+    sum_s: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (bucket, bound) in self.buckets.iter_mut().zip(LATENCY_BUCKETS_S) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        self.count += 1;
+        self.sum_s += seconds;
+    }
 }
 
 impl Metrics {
+    /// Counts one request to `route` that took `took`.
+    pub fn record_request(&self, route: &str, took: std::time::Duration) {
+        let mut latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        latency
+            .entry(route.to_owned())
+            .or_default()
+            .observe(took.as_secs_f64());
+    }
+
+    fn latency_text(&self) -> String {
+        let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        let name = "purple_sector_http_request_duration_seconds";
+        let mut out =
+            format!("# HELP {name} HTTP request durations by route.\n# TYPE {name} histogram\n");
+        for (route, h) in latency.iter() {
+            for (count, bound) in h.buckets.iter().zip(LATENCY_BUCKETS_S) {
+                out.push_str(&format!(
+                    "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}\n"
+                ));
+            }
+            out.push_str(&format!(
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n",
+                h.count
+            ));
+            out.push_str(&format!("{name}_sum{{route=\"{route}\"}} {}\n", h.sum_s));
+            out.push_str(&format!("{name}_count{{route=\"{route}\"}} {}\n", h.count));
+        }
+        out
+    }
+
     /// Counts one analysis and its duration.
     pub fn record_analysis(&self, took: std::time::Duration) {
         self.analyses.fetch_add(1, Ordering::Relaxed);
@@ -261,6 +315,9 @@ pub struct AppState {
     pub openai: Option<purple_sector_core::analysis::OpenAiConfig>,
     /// Rate limits of the costly routes.
     pub limits: Arc<Limits>,
+    /// The one browser origin allowed to call the API from another site (CORS is off without
+    /// it).
+    pub cors_origin: Option<HeaderValue>,
 }
 
 /// Rate limits of the costly routes.
@@ -295,6 +352,7 @@ impl AppState {
             demo: DemoSettings::default(),
             openai: None,
             limits: Arc::default(),
+            cors_origin: None,
         }
     }
 }
@@ -346,7 +404,13 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
                 .into_response();
         }
     }
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
+    state.metrics.record_request(&route, started.elapsed());
     if response.status().is_client_error() || response.status().is_server_error() {
         state.metrics.errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -437,6 +501,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "counter",
             m.errors.load(Ordering::Relaxed),
         ),
+        m.latency_text(),
     ]
     .concat();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
@@ -477,7 +542,18 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/laps/{id}/chat", get(coach_api::history))
         .route("/chat", axum::routing::post(coach_api::chat));
-    Router::new()
+    let cors = state.cors_origin.clone().map(|origin| {
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::POST,
+                axum::http::Method::PATCH,
+                axum::http::Method::DELETE,
+            ])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+    });
+    let router = Router::new()
         .nest("/api", api)
         .route("/ws", get(ws::upgrade))
         .route("/login", get(login))
@@ -485,8 +561,13 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(dashboard))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), guard))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state.clone(), guard));
+    // CORS answers preflights before the token guard sees them.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 /// Why the server will not start.
