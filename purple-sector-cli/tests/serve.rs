@@ -558,4 +558,16 @@ async fn cors_only_for_the_given_origin_and_metrics_by_route() {
     assert!(text.contains(r#"route="/api/sessions/{id}""#), "{text}");
     assert!(text.contains("purple_sector_http_errors_total 1"), "{text}");
     assert!(text.contains("purple_sector_ws_clients 0"));
+    assert!(
+        text.contains(
+            r#"purple_sector_store_operation_duration_seconds_count{op="list_sessions"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"purple_sector_store_operation_duration_seconds_count{op="get_session"} 1"#
+        ),
+        "{text}"
+    );
 }

@@ -9,6 +9,7 @@
 mod api;
 mod coach_api;
 mod error;
+mod timed_store;
 mod ws;
 
 use std::future::Future;
@@ -31,6 +32,7 @@ use tokio::sync::watch;
 
 pub use coach_api::RateLimit;
 pub use error::ApiError;
+pub use timed_store::TimedStore;
 
 /// Largest request body, bytes.
 pub const MAX_BODY_BYTES: usize = 8 << 20;
@@ -60,6 +62,12 @@ pub struct Metrics {
     pub analysis_us: AtomicU64,
     /// Request durations by route.
     latency: Mutex<std::collections::BTreeMap<String, Histogram>>,
+    /// Store operation durations by operation.
+    store: Mutex<std::collections::BTreeMap<&'static str, Histogram>>,
+    /// Frames each connected WebSocket client lost so far, by client number.
+    client_dropped: Mutex<std::collections::BTreeMap<u64, u64>>,
+    /// Numbers given to WebSocket clients.
+    next_client: AtomicU64,
 }
 
 /// Upper bounds of the latency buckets, seconds.
@@ -94,23 +102,93 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    fn latency_text(&self) -> String {
-        let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        let name = "purple_sector_http_request_duration_seconds";
-        let mut out =
-            format!("# HELP {name} HTTP request durations by route.\n# TYPE {name} histogram\n");
-        for (route, h) in latency.iter() {
+    /// Counts one store operation that took `took`.
+    pub fn record_store(&self, op: &'static str, took: std::time::Duration) {
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        store.entry(op).or_default().observe(took.as_secs_f64());
+    }
+
+    /// A number for a new WebSocket client.
+    pub fn client_connected(&self) -> u64 {
+        let id = self.next_client.fetch_add(1, Ordering::Relaxed) + 1;
+        self.client_dropped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, 0);
+        id
+    }
+
+    /// What client `id` lost so far.
+    pub fn client_dropped(&self, id: u64, dropped: u64) {
+        if let Some(d) = self
+            .client_dropped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&id)
+        {
+            *d = dropped;
+        }
+    }
+
+    /// Client `id` left: its losses move to the total.
+    pub fn client_disconnected(&self, id: u64) {
+        let dropped = self
+            .client_dropped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id)
+            .unwrap_or(0);
+        self.frames_dropped.fetch_add(dropped, Ordering::Relaxed);
+    }
+
+    fn histogram_text<K: std::fmt::Display>(
+        name: &str,
+        help: &str,
+        label: &str,
+        map: &std::collections::BTreeMap<K, Histogram>,
+    ) -> String {
+        let mut out = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
+        for (key, h) in map {
             for (count, bound) in h.buckets.iter().zip(LATENCY_BUCKETS_S) {
                 out.push_str(&format!(
-                    "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}\n"
+                    "{name}_bucket{{{label}=\"{key}\",le=\"{bound}\"}} {count}\n"
                 ));
             }
             out.push_str(&format!(
-                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n",
+                "{name}_bucket{{{label}=\"{key}\",le=\"+Inf\"}} {}\n",
                 h.count
             ));
-            out.push_str(&format!("{name}_sum{{route=\"{route}\"}} {}\n", h.sum_s));
-            out.push_str(&format!("{name}_count{{route=\"{route}\"}} {}\n", h.count));
+            out.push_str(&format!("{name}_sum{{{label}=\"{key}\"}} {}\n", h.sum_s));
+            out.push_str(&format!("{name}_count{{{label}=\"{key}\"}} {}\n", h.count));
+        }
+        out
+    }
+
+    fn latency_text(&self) -> String {
+        let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let clients = self
+            .client_dropped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut out = Self::histogram_text(
+            "purple_sector_http_request_duration_seconds",
+            "HTTP request durations by route.",
+            "route",
+            &latency,
+        );
+        out.push_str(&Self::histogram_text(
+            "purple_sector_store_operation_duration_seconds",
+            "Store operation durations by operation.",
+            "op",
+            &store,
+        ));
+        let name = "purple_sector_ws_client_frames_dropped";
+        out.push_str(&format!(
+            "# HELP {name} Frames each connected WebSocket client lost by being slow.\n# TYPE {name} gauge\n"
+        ));
+        for (client, dropped) in clients.iter() {
+            out.push_str(&format!("{name}{{client=\"{client}\"}} {dropped}\n"));
         }
         out
     }
@@ -340,13 +418,15 @@ impl Default for Limits {
 }
 
 impl AppState {
-    /// State over a store, with a fresh hub, no token and the default demo.
+    /// State over a store (timed for `/metrics`), with a fresh hub, no token and the default
+    /// demo.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let metrics: Arc<Metrics> = Arc::default();
         Self {
-            store,
+            store: Arc::new(TimedStore::new(store, Arc::clone(&metrics))),
             hub: Hub::default(),
             recorder: RecorderControl::default(),
-            metrics: Arc::default(),
+            metrics,
             live_delta: Arc::default(),
             token: None,
             demo: DemoSettings::default(),

@@ -111,6 +111,7 @@ async fn send(socket: &mut WebSocket, value: &serde_json::Value) -> bool {
 async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
     let metrics = &state.metrics;
     metrics.ws_clients.fetch_add(1, Ordering::Relaxed);
+    let client_id = metrics.client_connected();
     let mut events = state.hub.subscribe();
     let connected = json!({
         "type": "connected",
@@ -147,6 +148,7 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
                 None => break,
             },
             _ = ticker.tick() => {
+                metrics.client_dropped(client_id, events.dropped());
                 if let Some(frame) = latest.take() {
                     let delta = state.live_delta.delta_s(&frame);
                     open = send(&mut socket, &telemetry(&frame, delta)).await;
@@ -185,8 +187,7 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
             }
         }
     }
-    metrics
-        .frames_dropped
-        .fetch_add(events.dropped(), Ordering::Relaxed);
+    metrics.client_dropped(client_id, events.dropped());
+    metrics.client_disconnected(client_id);
     metrics.ws_clients.fetch_sub(1, Ordering::Relaxed);
 }

@@ -1,0 +1,131 @@
+//! A [`Store`] that times every operation of another one, for `/metrics`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use purple_sector_core::lap::Lap;
+use purple_sector_core::store::{
+    ChatMessage, ChatRole, LapId, LapRecord, LapUpdate, MalformedDatagram, NewSession, Result,
+    Session, SessionId, SessionUpdate, Store,
+};
+use purple_sector_core::telemetry::Frame;
+
+use super::Metrics;
+
+/// Wraps a store; each call is timed into [`Metrics`] under its operation's name.
+#[derive(Debug)]
+pub struct TimedStore {
+    inner: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl TimedStore {
+    /// Times `inner`'s operations into `metrics`.
+    pub fn new(inner: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+macro_rules! timed {
+    ($self:ident, $op:literal, $call:expr) => {{
+        let started = Instant::now();
+        let result = $call.await;
+        $self.metrics.record_store($op, started.elapsed());
+        result
+    }};
+}
+
+#[async_trait]
+impl Store for TimedStore {
+    async fn create_session(&self, new: NewSession) -> Result<Session> {
+        timed!(self, "create_session", self.inner.create_session(new))
+    }
+    async fn get_session(&self, id: SessionId) -> Result<Session> {
+        timed!(self, "get_session", self.inner.get_session(id))
+    }
+    async fn list_sessions(&self) -> Result<Vec<Session>> {
+        timed!(self, "list_sessions", self.inner.list_sessions())
+    }
+    async fn update_session(&self, id: SessionId, update: SessionUpdate) -> Result<Session> {
+        timed!(
+            self,
+            "update_session",
+            self.inner.update_session(id, update)
+        )
+    }
+    async fn delete_session(&self, id: SessionId) -> Result<()> {
+        timed!(self, "delete_session", self.inner.delete_session(id))
+    }
+    async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
+        timed!(self, "save_lap", self.inner.save_lap(session, lap))
+    }
+    async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
+        timed!(
+            self,
+            "checkpoint_lap",
+            self.inner.checkpoint_lap(session, lap)
+        )
+    }
+    async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>> {
+        timed!(
+            self,
+            "close_checkpoint",
+            self.inner.close_checkpoint(session)
+        )
+    }
+    async fn get_lap(&self, id: LapId) -> Result<LapRecord> {
+        timed!(self, "get_lap", self.inner.get_lap(id))
+    }
+    async fn list_laps(&self, session: Option<SessionId>) -> Result<Vec<LapRecord>> {
+        timed!(self, "list_laps", self.inner.list_laps(session))
+    }
+    async fn lap_frames(&self, id: LapId) -> Result<Vec<Frame>> {
+        timed!(self, "lap_frames", self.inner.lap_frames(id))
+    }
+    async fn lap_principal_frames(&self, id: LapId) -> Result<Vec<Frame>> {
+        timed!(
+            self,
+            "lap_principal_frames",
+            self.inner.lap_principal_frames(id)
+        )
+    }
+    async fn update_lap(&self, id: LapId, update: LapUpdate) -> Result<LapRecord> {
+        timed!(self, "update_lap", self.inner.update_lap(id, update))
+    }
+    async fn delete_lap(&self, id: LapId) -> Result<()> {
+        timed!(self, "delete_lap", self.inner.delete_lap(id))
+    }
+    async fn add_chat_message(
+        &self,
+        lap: LapId,
+        role: ChatRole,
+        content: String,
+    ) -> Result<ChatMessage> {
+        timed!(
+            self,
+            "add_chat_message",
+            self.inner.add_chat_message(lap, role, content)
+        )
+    }
+    async fn list_chat_messages(&self, lap: LapId) -> Result<Vec<ChatMessage>> {
+        timed!(
+            self,
+            "list_chat_messages",
+            self.inner.list_chat_messages(lap)
+        )
+    }
+    async fn save_malformed(&self, session: SessionId, time_ns: u64, bytes: &[u8]) -> Result<()> {
+        timed!(
+            self,
+            "save_malformed",
+            self.inner.save_malformed(session, time_ns, bytes)
+        )
+    }
+    async fn count_malformed(&self, session: SessionId) -> Result<u64> {
+        timed!(self, "count_malformed", self.inner.count_malformed(session))
+    }
+    async fn list_malformed(&self, session: SessionId) -> Result<Vec<MalformedDatagram>> {
+        timed!(self, "list_malformed", self.inner.list_malformed(session))
+    }
+}
