@@ -645,23 +645,18 @@ pub async fn record_simulator(
 
     let flying = config.laps;
     let mut sim = Simulator::new(config);
-    let server = GameServer::bind(
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        sim.handshake_response(),
-    )
-    .await
-    .map_err(|source| {
+    // A free loopback port for the built-in game.
+    let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let bind_error = |source| {
         RecordError::Net(NetError::Bind {
-            game: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            game: any_port,
             source,
         })
-    })?;
-    let game = server.local_addr().map_err(|source| {
-        RecordError::Net(NetError::Bind {
-            game: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            source,
-        })
-    })?;
+    };
+    let server = GameServer::bind(any_port, sim.handshake_response())
+        .await
+        .map_err(bind_error)?;
+    let game = server.local_addr().map_err(bind_error)?;
     // The out lap and every flying lap.
     options.laps = Some(u64::from(flying) + 1);
     let client = ClientConfig {
