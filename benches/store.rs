@@ -196,6 +196,26 @@ fn store(c: &mut Criterion) {
     group.bench_function("sqlite load, principal channels", |b| {
         b.iter(|| ok(rt.block_on(store.lap_principal_frames(black_box(kept)))))
     });
+    // The same on 30 000 frames of the built-in simulator's lap (no sensor noise: the
+    // telemetry is ~8× smaller than the noisy lap's).
+    let simulated = simulator_lap();
+    let sim_lap = lap_of(&simulated[..FRAMES.min(simulated.len())]);
+    let sim_kept = ok(rt.block_on(store.save_lap(session, &sim_lap))).id;
+    group.bench_function("sqlite save, simulator lap (synced)", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let id = ok(rt.block_on(store.save_lap(session, black_box(&sim_lap)))).id;
+                total += start.elapsed();
+                ok(rt.block_on(store.delete_lap(id)));
+            }
+            total
+        })
+    });
+    group.bench_function("sqlite load every field, simulator lap", |b| {
+        b.iter(|| ok(rt.block_on(store.lap_frames(black_box(sim_kept)))))
+    });
     group.bench_function("baseline: JSON text save", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
