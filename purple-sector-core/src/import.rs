@@ -223,23 +223,57 @@ struct DemoFile {
 #[serde(rename_all = "camelCase")]
 struct DemoLap {
     lap_number: i32,
-    frames: Vec<DemoFrame>,
+    frames: Vec<OriginalFrame>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One frame in the original app's `TelemetryFrame` shape (its demo file and its
+/// `POST /api/laps`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DemoFrame {
-    timestamp: f64,
-    throttle: f32,
-    brake: f32,
-    steering: f32,
-    speed: f32,
-    gear: i32,
-    rpm: f32,
-    lap_number: i32,
-    lap_time: f64,
+pub struct OriginalFrame {
+    /// Unix time, ms.
+    pub timestamp: f64,
+    /// Throttle, 0..1.
+    pub throttle: f32,
+    /// Brake, 0..1.
+    pub brake: f32,
+    /// Steering, −1..1 (see [`DEMO_STEER_LOCK_DEG`]).
+    pub steering: f32,
+    /// Speed, km/h.
+    pub speed: f32,
+    /// Gear, signed.
+    pub gear: i32,
+    /// Engine speed, rpm.
+    pub rpm: f32,
+    /// Lap number, from 1.
+    pub lap_number: i32,
+    /// Time into the lap, ms.
+    pub lap_time: f64,
+    /// Position along the lap, 0..1, when the file has it.
     #[serde(default)]
-    normalized_position: Option<f32>,
+    pub normalized_position: Option<f32>,
+}
+
+impl OriginalFrame {
+    /// The frame, at `position_normalized` when the original did not say where it was.
+    pub fn to_frame(&self, position_normalized: f32) -> Frame {
+        Frame {
+            time_ns: (self.timestamp.max(0.0) * 1e6) as u64,
+            lap_time_ms: self.lap_time.round() as i32,
+            lap_count: self.lap_number.saturating_sub(1),
+            position_normalized: self.normalized_position.unwrap_or(position_normalized),
+            speed_kmh: self.speed,
+            speed_mph: self.speed / 1.609_344,
+            speed_ms: self.speed / 3.6,
+            gas: self.throttle,
+            brake: self.brake,
+            clutch: 1.0,
+            steer_deg: self.steering * DEMO_STEER_LOCK_DEG,
+            gear: self.gear,
+            engine_rpm: self.rpm,
+            ..Frame::default()
+        }
+    }
 }
 
 /// The original app normalised steering to −1..1; we scale it back to wheel degrees with
@@ -274,7 +308,7 @@ fn demo_lap(lap: &DemoLap) -> Lap {
     // Distance by the trapezoid rule on speed (km/h) over lap time (ms).
     let mut distance = Vec::with_capacity(lap.frames.len());
     let mut total = 0.0f64;
-    let mut previous: Option<&DemoFrame> = None;
+    let mut previous: Option<&OriginalFrame> = None;
     for f in &lap.frames {
         if let Some(p) = previous {
             let dt_s = ((f.lap_time - p.lap_time) / 1000.0).max(0.0);
@@ -287,26 +321,7 @@ fn demo_lap(lap: &DemoLap) -> Lap {
         .frames
         .iter()
         .zip(&distance)
-        .map(|(f, d)| Frame {
-            time_ns: (f.timestamp.max(0.0) * 1e6) as u64,
-            lap_time_ms: f.lap_time.round() as i32,
-            lap_count: f.lap_number - 1,
-            position_normalized: f.normalized_position.unwrap_or(if total > 0.0 {
-                (d / total) as f32
-            } else {
-                0.0
-            }),
-            speed_kmh: f.speed,
-            speed_mph: f.speed / 1.609_344,
-            speed_ms: f.speed / 3.6,
-            gas: f.throttle,
-            brake: f.brake,
-            clutch: 1.0,
-            steer_deg: f.steering * DEMO_STEER_LOCK_DEG,
-            gear: f.gear,
-            engine_rpm: f.rpm,
-            ..Frame::default()
-        })
+        .map(|(f, d)| f.to_frame(if total > 0.0 { (d / total) as f32 } else { 0.0 }))
         .collect();
     let kind = match frames.first() {
         Some(first) if (0..=400).contains(&first.lap_time_ms) => LapKind::Flying,

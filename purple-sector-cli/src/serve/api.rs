@@ -242,23 +242,6 @@ pub async fn delete_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// One frame of the original app's `TelemetryFrame`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TelemetryFrameIn {
-    timestamp: f64,
-    throttle: f32,
-    brake: f32,
-    steering: f32,
-    speed: f32,
-    gear: i32,
-    rpm: f32,
-    lap_time: f64,
-    lap_number: i32,
-    #[serde(default)]
-    normalized_position: Option<f32>,
-}
-
 /// `POST /api/laps` body: the original's shape.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -269,7 +252,7 @@ pub struct CreateLap {
     #[serde(default)]
     lap_time: Option<f64>,
     #[serde(default)]
-    telemetry_data: Vec<TelemetryFrameIn>,
+    telemetry_data: Vec<purple_sector_core::import::OriginalFrame>,
 }
 
 /// Most frames one `POST /api/laps` may carry (about 10 minutes at 333 Hz).
@@ -307,22 +290,7 @@ pub async fn create_lap(
     let frames: Vec<Frame> = body
         .telemetry_data
         .iter()
-        .map(|f| Frame {
-            time_ns: (f.timestamp.max(0.0) * 1e6) as u64,
-            lap_time_ms: f.lap_time.round() as i32,
-            lap_count: f.lap_number.saturating_sub(1),
-            position_normalized: f.normalized_position.unwrap_or(0.0),
-            speed_kmh: f.speed,
-            speed_ms: f.speed / 3.6,
-            speed_mph: f.speed / 1.609_344,
-            gas: f.throttle,
-            brake: f.brake,
-            clutch: 1.0,
-            steer_deg: f.steering * purple_sector_core::import::DEMO_STEER_LOCK_DEG,
-            gear: f.gear,
-            engine_rpm: f.rpm,
-            ..Frame::default()
-        })
+        .map(|f| f.to_frame(0.0))
         .collect();
     let lap = Lap {
         stint: 0,
