@@ -17,14 +17,6 @@ fn run(db: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn ok(out: Output) -> Output {
     assert!(
         out.status.success(),
@@ -51,7 +43,7 @@ fn imola_logger_laps_import_whole_and_bit_exact() {
         ],
     ));
 
-    let laps = json_lines(&ok(run(&db, &["laps", "list", "--json"])));
+    let laps = json_lines(&ok(run(&db, &["laps", "list", "--json"])).stdout);
     assert_eq!(laps.len(), 2);
     // The contract: exactly these fields.
     let keys: Vec<&str> = laps[0]["data"]
@@ -140,13 +132,13 @@ fn original_demo_json_imports() {
     });
     std::fs::write(&path, demo.to_string()).unwrap();
     ok(run(&db, &["import", path.to_str().unwrap()]));
-    let sessions = json_lines(&ok(run(&db, &["sessions", "list", "--json"])));
+    let sessions = json_lines(&ok(run(&db, &["sessions", "list", "--json"])).stdout);
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0]["type"], "session");
     assert_eq!(sessions[0]["data"]["track"], "monza");
     assert_eq!(sessions[0]["data"]["source"], "import");
     assert_eq!(sessions[0]["data"]["laps"], 2);
-    let laps = json_lines(&ok(run(&db, &["laps", "list", "--session", "1", "--json"])));
+    let laps = json_lines(&ok(run(&db, &["laps", "list", "--session", "1", "--json"])).stdout);
     assert_eq!(laps[1]["data"]["number"], 2);
     assert_eq!(laps[1]["data"]["frames"], 600);
 }
@@ -254,7 +246,7 @@ fn sessions_and_laps_can_be_tidied() {
     ok(run(&db, &["sessions", "rename", "1", "Friday practice"]));
     ok(run(&db, &["sessions", "tag", "1", "league", "wet"]));
     ok(run(&db, &["sessions", "archive", "1"]));
-    let s = json_lines(&ok(run(&db, &["sessions", "show", "1", "--json"])));
+    let s = json_lines(&ok(run(&db, &["sessions", "show", "1", "--json"])).stdout);
     assert_eq!(s[0]["data"]["name"], "Friday practice");
     assert_eq!(s[0]["data"]["status"], "archived");
     assert_eq!(s[0]["data"]["tags"], serde_json::json!(["league", "wet"]));

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use purple_sector_core::protocol::Operation;
 use purple_sector_core::store::{LapRecord, SqliteStore, Store};
-use serde_json::Value;
 use support::*;
 
 fn spawn_record(db: &Path, game: std::net::SocketAddr, extra: &[&str]) -> Child {
@@ -51,14 +50,6 @@ async fn laps_in(db: &Path) -> Vec<LapRecord> {
     store.list_laps(None).await.unwrap()
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn records_two_laps_then_stops_with_dismiss() {
     let db = temp_db("two-laps");
@@ -75,19 +66,11 @@ fn records_two_laps_then_stops_with_dismiss() {
     );
 
     // stdout: the session, its laps, a summary.
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     assert_eq!(lines[0]["type"], "session");
     assert_eq!(lines[0]["data"]["track"], "imola");
     assert_eq!(lines[0]["data"]["car"], "ks_corvette_c7r");
-    let laps: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["type"] == "lap")
-        .map(|l| &l["data"])
-        .collect();
+    let laps = data_of(&lines, "lap");
     assert_eq!(laps[0]["lap_time_ms"], 2_000);
     assert_eq!(laps[1]["lap_time_ms"], 2_001);
     assert_eq!(laps[0]["kind"], "flying");

@@ -81,14 +81,6 @@ async fn car_infos(events: &mut mpsc::Receiver<ClientEvent>, n: usize) -> Vec<i3
     clocks
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn several_clients_at_once_and_dismiss_stops_only_that_one() {
     let game = free_port();
@@ -191,23 +183,11 @@ fn demo_records_laps_and_reports_them() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     assert_eq!(lines[0]["type"], "session");
     assert_eq!(lines[0]["data"]["source"], "demo");
-    let laps: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["type"] == "lap")
-        .map(|l| &l["data"])
-        .collect();
-    let sim: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["type"] == "sim_lap")
-        .map(|l| &l["data"])
-        .collect();
+    let laps = data_of(&lines, "lap");
+    let sim = data_of(&lines, "sim_lap");
     // Out lap plus three flying laps, with the game's own times.
     let kinds: Vec<&str> = laps.iter().map(|l| l["kind"].as_str().unwrap()).collect();
     assert_eq!(&kinds[..4], ["out", "flying", "flying", "flying"]);

@@ -112,3 +112,29 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("../purple-sector-core/tests/fixtures")
         .join(name)
 }
+
+/// A two-worker runtime for the tests that drive the game from outside async code.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The JSON Lines a command printed.
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The `data` of every line of one `type`.
+pub fn data_of<'a>(lines: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == kind)
+        .map(|l| &l["data"])
+        .collect()
+}
