@@ -559,7 +559,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ),
         line(
             "purple_sector_frames_dropped_total",
-            "Frames slow WebSocket clients lost.",
+            "Frames WebSocket clients that left had lost by being slow.",
             "counter",
             m.frames_dropped.load(Ordering::Relaxed),
         ),

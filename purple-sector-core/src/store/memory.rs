@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::{
     ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapRecord, LapUpdate,
-    MalformedDatagram, NewSession, Result, Session, SessionId, SessionStatus, SessionUpdate, Store,
-    StoreError, codec, normalize_tags, now_ms,
+    MalformedDatagram, NewSession, Result, Session, SessionId, SessionUpdate, Store, StoreError,
+    codec, now_ms,
 };
 use crate::lap::Lap;
 use crate::telemetry::Frame;
@@ -121,20 +121,7 @@ impl Inner {
 impl Store for MemoryStore {
     async fn create_session(&self, new: NewSession) -> Result<Session> {
         let mut inner = self.lock();
-        let now = now_ms();
-        let session = Session {
-            id: SessionId(Inner::next(&mut inner.last_session)),
-            name: new.name,
-            source: new.source,
-            status: SessionStatus::Active,
-            car: new.car,
-            driver: new.driver,
-            track: new.track,
-            track_config: new.track_config,
-            tags: normalize_tags(new.tags),
-            created_ms: now,
-            updated_ms: now,
-        };
+        let session = new.into_session(SessionId(Inner::next(&mut inner.last_session)), now_ms());
         inner.sessions.insert(session.id, session.clone());
         Ok(session)
     }

@@ -252,6 +252,23 @@ pub struct NewSession {
 }
 
 impl NewSession {
+    /// The session as created: status active, tags normalised, created and updated `now_ms`.
+    pub(crate) fn into_session(self, id: SessionId, now_ms: i64) -> Session {
+        Session {
+            id,
+            name: self.name,
+            source: self.source,
+            status: SessionStatus::Active,
+            car: self.car,
+            driver: self.driver,
+            track: self.track,
+            track_config: self.track_config,
+            tags: normalize_tags(self.tags),
+            created_ms: now_ms,
+            updated_ms: now_ms,
+        }
+    }
+
     /// A session with a name and a source, everything else empty.
     pub fn new(name: impl Into<String>, source: SessionSource) -> Self {
         Self {

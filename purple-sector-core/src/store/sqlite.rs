@@ -47,7 +47,7 @@ use super::codec::{self, EncodedFrames};
 use super::{
     ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapRecord, LapUpdate,
     MalformedDatagram, NewSession, Result, Session, SessionId, SessionStatus, SessionUpdate, Store,
-    StoreError, normalize_tags, now_ms,
+    StoreError, now_ms,
 };
 use crate::lap::{InvalidReason, Lap, LapKind};
 use crate::telemetry::Frame;
@@ -553,37 +553,25 @@ fn read_frames(conn: &Connection, id: LapId, full: bool) -> Result<Vec<Frame>> {
 impl Store for SqliteStore {
     async fn create_session(&self, new: NewSession) -> Result<Session> {
         self.run(move |conn| {
-            let now = now_ms();
-            let tags = normalize_tags(new.tags);
+            let mut session = new.into_session(SessionId(0), now_ms());
             conn.prepare_cached(
                 "INSERT INTO sessions (name, source, status, car, driver, track, track_config,
                      tags, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
             )?
             .execute(params![
-                new.name,
-                new.source.as_str(),
-                SessionStatus::Active.as_str(),
-                new.car,
-                new.driver,
-                new.track,
-                new.track_config,
-                tags_json(&tags),
-                now,
+                session.name,
+                session.source.as_str(),
+                session.status.as_str(),
+                session.car,
+                session.driver,
+                session.track,
+                session.track_config,
+                tags_json(&session.tags),
+                session.created_ms,
             ])?;
-            Ok(Session {
-                id: SessionId(conn.last_insert_rowid()),
-                name: new.name,
-                source: new.source,
-                status: SessionStatus::Active,
-                car: new.car,
-                driver: new.driver,
-                track: new.track,
-                track_config: new.track_config,
-                tags,
-                created_ms: now,
-                updated_ms: now,
-            })
+            session.id = SessionId(conn.last_insert_rowid());
+            Ok(session)
         })
         .await
     }
