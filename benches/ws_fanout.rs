@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use purple_sector_cli::serve::{AppState, serve};
 use purple_sector_core::net::now_ns;
 use purple_sector_core::record::{RecordOptions, record_simulator};
 use purple_sector_core::sim::{SimConfig, Track};
 use purple_sector_core::store::{MemoryStore, SessionSource, Store};
+use purple_sector_server::{AppState, serve};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use purple_sector_cli::serve::{AppState, DemoSettings, serve};
 use purple_sector_core::net::ClientConfig;
 use purple_sector_core::record::{RecordOptions, record_live};
+use purple_sector_server::{AppState, DemoSettings, serve};
 use tokio::sync::watch;
 
 use crate::Outcome;
@@ -47,14 +47,9 @@ pub fn run(args: &ServeArgs, db: Option<&Path>) -> anyhow::Result<Outcome> {
         let mut state = AppState::new(Arc::clone(&store));
         state.token = args.token.clone().filter(|t| !t.is_empty()).map(Into::into);
         state.openai = purple_sector_core::analysis::OpenAiConfig::from_env();
-        state.cors_origin = args
-            .cors_origin
-            .as_deref()
-            .map(|o| {
-                o.parse::<axum::http::HeaderValue>()
-                    .with_context(|| format!("--cors-origin {o:?} is not a valid origin"))
-            })
-            .transpose()?;
+        if let Some(origin) = &args.cors_origin {
+            state.allow_origin(origin).context("bad --cors-origin")?;
+        }
         state.demo = DemoSettings {
             track: args.demo_track.clone(),
             laps: args.demo_laps,

@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use purple_sector_cli::serve::{AppState, DemoSettings, app, serve};
 use purple_sector_core::store::{MemoryStore, Store};
+use purple_sector_server::{AppState, DemoSettings, app, serve};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -476,7 +476,7 @@ async fn analyze_and_chat_routes() {
 
 #[tokio::test]
 async fn analyze_and_chat_are_rate_limited() {
-    use purple_sector_cli::serve::{Limits, RateLimit};
+    use purple_sector_server::{Limits, RateLimit};
     let mut s = state();
     s.limits = Arc::new(Limits {
         analyze: RateLimit::new(0.01, 1.0),

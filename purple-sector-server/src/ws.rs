@@ -16,9 +16,9 @@ use purple_sector_core::telemetry::Frame;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::AppState;
-use super::api::LapDto;
-use super::error::ApiError;
+use crate::AppState;
+use crate::api::LapDto;
+use crate::error::ApiError;
 
 /// `/ws?hz=N`.
 #[derive(Debug, Deserialize)]

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use purple_sector_cli::serve::{AppState, DemoSettings, serve};
 use purple_sector_core::store::{MemoryStore, Store};
+use purple_sector_server::{AppState, DemoSettings, serve};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 

@@ -12,8 +12,8 @@ use purple_sector_core::store::{
 use purple_sector_core::telemetry::Frame;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::error::ApiError;
+use crate::AppState;
+use crate::error::ApiError;
 
 /// A session as the API shows it.
 #[derive(Debug, Serialize)]

@@ -14,8 +14,8 @@ use purple_sector_core::review::{Against, ReviewError, review};
 use purple_sector_core::store::{ChatMessage, LapId, LapUpdate};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::error::ApiError;
+use crate::AppState;
+use crate::error::ApiError;
 
 /// A token bucket: `burst` requests at once, refilled at `per_second`.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use purple_sector_core::store::{
 };
 use purple_sector_core::telemetry::Frame;
 
-use super::Metrics;
+use crate::metrics::Metrics;
 
 /// Wraps a store; each call is timed into [`Metrics`] under its operation's name.
 #[derive(Debug)]
