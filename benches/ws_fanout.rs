@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use purple_sector_core::net::now_ns;
-use purple_sector_core::record::{RecordOptions, record_simulator};
+use purple_sector_core::record::{RecordOptions, Recorder, Source};
 use purple_sector_core::sim::{SimConfig, Track};
 use purple_sector_core::store::{MemoryStore, SessionSource, Store};
 use purple_sector_server::{AppState, serve};
-use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 fn main() {
@@ -93,12 +92,13 @@ async fn run(clients: usize, seconds: u64) {
         hub: Some(hub),
         ..RecordOptions::default()
     };
-    let (stop_recording, shutdown) = watch::channel(false);
     let started = Instant::now();
-    let recording = tokio::spawn(record_simulator(store, config, 1.0, options, shutdown));
+    let source = Source::Simulator { config, speed: 1.0 };
+    let recorder = Recorder::start(store, source, options)
+        .await
+        .expect("recorder");
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let _ = stop_recording.send(true);
-    let recorded = recording.await.expect("join").expect("recording");
+    let recorded = recorder.stop().await.expect("recording");
     let elapsed = started.elapsed().as_secs_f64();
     let _ = go.send(());
     let mut all = Vec::new();

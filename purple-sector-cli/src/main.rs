@@ -2,27 +2,22 @@
 //!
 //! Results go to stdout (a readable table, or JSON Lines `{"type": …, "data": {…}}` with
 //! `--json`); errors go to stderr as one line. Exit codes: 0 ok, 1 nothing to report, 2 error.
+//! Each subcommand is one file under `cmd/`: flags → a call into the library or the server.
 
-mod coach;
+mod args;
+mod cmd;
 mod db;
-mod export;
-mod import;
-mod inspect;
-mod manage;
 mod output;
-mod plot;
-mod record;
-mod replay;
-mod serve_cmd;
+mod report;
 mod signals;
-mod simulate;
+mod svg;
 mod tables;
 
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 /// Assetto Corsa telemetry: record laps, keep them, and coach the driver.
 #[derive(Debug, Parser)]
@@ -37,42 +32,7 @@ struct Cli {
     json: bool,
 
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// The main job with nothing to set up: the built-in game drives laps, the recorder keeps
-    /// them in the database, and a report follows.
-    Demo(simulate::DemoArgs),
-    /// Be the game: serve the built-in simulator on a UDP port to any AC client.
-    Simulate(simulate::SimulateArgs),
-    /// Record laps from a running game into the database.
-    Record(record::RecordArgs),
-    /// Import captures, logger TSV laps or the original app's demo JSON into a new session.
-    Import(import::ImportArgs),
-    /// Serve a recorded capture to any AC client as if it were the game.
-    Replay(replay::ReplayArgs),
-    /// Decode every AC datagram of a capture (pcap or pcapng), one per line.
-    Inspect(inspect::InspectArgs),
-    /// List, show, rename, tag, archive or delete sessions.
-    #[command(subcommand)]
-    Sessions(manage::SessionsCommand),
-    /// List, show, delete, tag or comment laps.
-    #[command(subcommand)]
-    Laps(manage::LapsCommand),
-    /// Write a lap or a session as CSV, JSON or a pcap capture.
-    Export(export::ExportArgs),
-    /// The web app: REST API, live WebSocket stream and dashboard, recording inside.
-    Serve(serve_cmd::ServeArgs),
-    /// Where a lap loses time against a reference, corner by corner, and what to change.
-    Analyze(coach::AnalyzeArgs),
-    /// Time lost per segment (corners and straights) of one lap against another.
-    Compare(coach::CompareArgs),
-    /// Ask the coach about a lap: one question, or a conversation.
-    Chat(coach::ChatArgs),
-    /// Speed, pedals, steering, gear and delta against distance, and a track map, as SVG.
-    Plot(coach::PlotArgs),
+    command: cmd::Command,
 }
 
 /// What a command reports back to `main`.
@@ -84,25 +44,13 @@ enum Outcome {
     Nothing,
 }
 
-fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let db = cli.db.as_deref();
-    match &cli.command {
-        Command::Demo(args) => simulate::demo(args, db, cli.json),
-        Command::Simulate(args) => simulate::simulate(args, cli.json),
-        Command::Record(args) => record::run(args, db, cli.json),
-        Command::Import(args) => import::run(args, db, cli.json),
-        Command::Replay(args) => replay::run(args, db, cli.json),
-        // `--db` is accepted everywhere so scripts can pass it uniformly; `inspect` reads files.
-        Command::Inspect(args) => inspect::run(args, cli.json),
-        Command::Sessions(command) => manage::sessions(command, db, cli.json),
-        Command::Laps(command) => manage::laps(command, db, cli.json),
-        Command::Export(args) => export::run(args, db),
-        Command::Serve(args) => serve_cmd::run(args, db),
-        Command::Analyze(args) => coach::analyze(args, db, cli.json),
-        Command::Compare(args) => coach::compare(args, db, cli.json),
-        Command::Chat(args) => coach::chat(args, db, cli.json),
-        Command::Plot(args) => coach::plot(args, db),
-    }
+/// The options every command sees.
+#[derive(Debug, Clone, Copy)]
+struct Global<'a> {
+    /// `--db`.
+    db: Option<&'a std::path::Path>,
+    /// `--json`.
+    json: bool,
 }
 
 /// The async runtime for the commands that need one.
@@ -115,7 +63,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let global = Global {
+        db: cli.db.as_deref(),
+        json: cli.json,
+    };
+    match cli.command.run(global) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Nothing) => ExitCode::from(1),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,

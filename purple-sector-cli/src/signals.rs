@@ -1,4 +1,6 @@
-//! Ctrl-C and SIGTERM.
+//! Ctrl-C and SIGTERM, the one way every command stops.
+
+use tokio::sync::watch;
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.
 pub async fn stopped() {
@@ -18,4 +20,14 @@ pub async fn stopped() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// A flag that turns true on Ctrl-C or SIGTERM, for the library's loops that take one.
+pub fn stop_flag() -> watch::Receiver<bool> {
+    let (stop, flag) = watch::channel(false);
+    tokio::spawn(async move {
+        stopped().await;
+        let _ = stop.send(true);
+    });
+    flag
 }

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use purple_sector_core::store::{LapRecord, Session};
+use purple_sector_core::store::{LapId, LapRecord, Session, best_lap};
 use serde::Serialize;
 
 use crate::output::Output;
@@ -115,23 +115,28 @@ pub fn session_header(out: &mut Output, session: &Session) -> io::Result<()> {
     ))
 }
 
-pub fn lap_table(out: &mut Output, laps: &[LapRecord]) -> io::Result<()> {
+/// The best lap of each session among `laps` (the one best-lap rule).
+pub fn best_of_each_session(laps: &[LapRecord]) -> Vec<LapId> {
+    let mut sessions: Vec<_> = laps.iter().map(|l| l.session).collect();
+    sessions.dedup();
+    sessions
+        .into_iter()
+        .filter_map(|s| best_lap(laps.iter().filter(|l| l.session == s)).map(|l| l.id))
+        .collect()
+}
+
+/// The lap table; the laps in `best` are marked `(best)`.
+pub fn lap_table(out: &mut Output, laps: &[LapRecord], best: &[LapId]) -> io::Result<()> {
     out.line(format_args!(
         "{:>6} {:>7} {:>4} {:<8} {:>10} {:>7}  validity",
         "id", "session", "lap", "kind", "time", "frames"
     ))?;
-    let best = laps
-        .iter()
-        .filter(|l| l.valid && !l.in_progress)
-        .filter_map(|l| l.official_time_ms)
-        .min();
     for lap in laps {
         let validity = match &lap.invalid_reason {
             None => "valid".to_owned(),
             Some(reason) => format!("invalid: {reason}"),
         };
-        let marker = if lap.valid && lap.official_time_ms.is_some() && lap.official_time_ms == best
-        {
+        let marker = if best.contains(&lap.id) {
             " (best)"
         } else if lap.in_progress {
             " (in progress)"

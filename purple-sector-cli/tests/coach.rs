@@ -129,7 +129,7 @@ fn analyze_json_keeps_the_contract_and_finds_the_mistake() {
             .unwrap()
     });
     assert!(lap.analyzed);
-    assert_eq!(lap.suggestions.unwrap()[0]["type"], "throttle");
+    assert_eq!(lap.suggestions.unwrap()[0].kind.as_str(), "throttle");
 
     // Against the ideal lap, nothing is gained anywhere.
     let text = ok(run(&db, &["analyze", "4", "--against", "ideal", "--json"]));

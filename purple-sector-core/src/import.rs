@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{CaptureError, CaptureReader, Direction};
 use crate::lap::{Lap, LapKind};
@@ -226,9 +226,26 @@ struct DemoLap {
     frames: Vec<OriginalFrame>,
 }
 
-/// One frame in the original app's `TelemetryFrame` shape (its demo file and its
-/// `POST /api/laps`).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+/// One frame in the original app's `TelemetryFrame` shape, the one conversion both ways:
+/// what the WebSocket streams, what `POST /api/laps` and the original's demo file carry.
+///
+/// The original's fields keep their meaning (`steering` −1..1 over a
+/// [`STEER_LOCK_DEG`] lock, `timestamp` and `lapTime` in ms); ours ride along, optional on
+/// input, so that a frame streamed and posted back is stored with the values it had
+/// (`steerDeg` wins over `steering`, `receivedNs` over `timestamp`).
+///
+/// ```
+/// use purple_sector_core::import::OriginalFrame;
+/// use purple_sector_core::telemetry::Frame;
+///
+/// let frame = Frame { steer_deg: -123.4, speed_kmh: 201.5, time_ns: 1_700_000_000_123_456_789,
+///                     ..Frame::default() };
+/// let original = OriginalFrame::from_frame(&frame);
+/// assert!((original.steering - -123.4 / 450.0).abs() < 1e-6);
+/// let back = original.to_frame(0.0);
+/// assert_eq!((back.steer_deg, back.speed_kmh, back.time_ns), (-123.4, 201.5, frame.time_ns));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OriginalFrame {
     /// Unix time, ms.
@@ -237,11 +254,11 @@ pub struct OriginalFrame {
     pub throttle: f32,
     /// Brake, 0..1.
     pub brake: f32,
-    /// Steering, −1..1 (see [`DEMO_STEER_LOCK_DEG`]).
+    /// Steering, −1..1: the wheel angle over [`STEER_LOCK_DEG`].
     pub steering: f32,
     /// Speed, km/h.
     pub speed: f32,
-    /// Gear, signed.
+    /// Gear, signed (−1 reverse, 0 neutral, 1 first …).
     pub gear: i32,
     /// Engine speed, rpm.
     pub rpm: f32,
@@ -249,16 +266,66 @@ pub struct OriginalFrame {
     pub lap_number: i32,
     /// Time into the lap, ms.
     pub lap_time: f64,
-    /// Position along the lap, 0..1, when the file has it.
+    /// Position along the lap, 0..1, when known.
     #[serde(default)]
     pub normalized_position: Option<f32>,
+    /// Receive time, ns since the Unix epoch (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_ns: Option<u64>,
+    /// Steering wheel angle, degrees (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steer_deg: Option<f32>,
+    /// Lateral acceleration, g (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g_lateral: Option<f32>,
+    /// Longitudinal acceleration, g (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g_longitudinal: Option<f32>,
+    /// World x, m (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<f32>,
+    /// World z, m (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z: Option<f32>,
+    /// In the pit lane (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_pit: Option<bool>,
 }
 
+/// The wheel lock the original's −1..1 steering is a fraction of, degrees: ±450°, a
+/// 900° wheel, Assetto Corsa's default.
+pub const STEER_LOCK_DEG: f32 = 450.0;
+
 impl OriginalFrame {
+    /// The original's frame for one of ours, with our extra fields.
+    pub fn from_frame(frame: &Frame) -> Self {
+        Self {
+            timestamp: (frame.time_ns / 1_000_000) as f64,
+            throttle: frame.gas,
+            brake: frame.brake,
+            steering: (frame.steer_deg / STEER_LOCK_DEG).clamp(-1.0, 1.0),
+            speed: frame.speed_kmh,
+            gear: frame.gear,
+            rpm: frame.engine_rpm,
+            lap_number: frame.lap_count.saturating_add(1),
+            lap_time: f64::from(frame.lap_time_ms),
+            normalized_position: Some(frame.position_normalized),
+            received_ns: Some(frame.time_ns),
+            steer_deg: Some(frame.steer_deg),
+            g_lateral: Some(frame.g_lateral),
+            g_longitudinal: Some(frame.g_longitudinal),
+            x: Some(frame.world_m[0]),
+            z: Some(frame.world_m[2]),
+            in_pit: Some(frame.flags.in_pit),
+        }
+    }
+
     /// The frame, at `position_normalized` when the original did not say where it was.
     pub fn to_frame(&self, position_normalized: f32) -> Frame {
-        Frame {
-            time_ns: (self.timestamp.max(0.0) * 1e6) as u64,
+        let mut frame = Frame {
+            time_ns: self
+                .received_ns
+                .unwrap_or((self.timestamp.max(0.0) * 1e6) as u64),
             lap_time_ms: self.lap_time.round() as i32,
             lap_count: self.lap_number.saturating_sub(1),
             position_normalized: self.normalized_position.unwrap_or(position_normalized),
@@ -268,17 +335,18 @@ impl OriginalFrame {
             gas: self.throttle,
             brake: self.brake,
             clutch: 1.0,
-            steer_deg: self.steering * DEMO_STEER_LOCK_DEG,
+            steer_deg: self.steer_deg.unwrap_or(self.steering * STEER_LOCK_DEG),
             gear: self.gear,
             engine_rpm: self.rpm,
+            g_lateral: self.g_lateral.unwrap_or_default(),
+            g_longitudinal: self.g_longitudinal.unwrap_or_default(),
+            world_m: [self.x.unwrap_or_default(), 0.0, self.z.unwrap_or_default()],
             ..Frame::default()
-        }
+        };
+        frame.flags.in_pit = self.in_pit.unwrap_or_default();
+        frame
     }
 }
-
-/// The original app normalised steering to −1..1; we scale it back to wheel degrees with
-/// this lock (±90°), the only fact it kept being the direction.
-pub const DEMO_STEER_LOCK_DEG: f32 = 90.0;
 
 /// A demo file's car and track, and one input per lap. Each lap is kept whole (kind
 /// `flying` when it starts at the line, else `out`; no official time, as the file has

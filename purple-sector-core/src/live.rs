@@ -2,14 +2,49 @@
 //!
 //! A slow subscriber loses events (counted in its [`Subscription`]), it never slows the
 //! recorder or the other subscribers: the hub is a bounded broadcast ring.
+//!
+//! Each frame travels as a [`LiveFrame`] with its session and the live delta, computed once
+//! by the recorder ([`LiveDelta`]) however many subscribers there are.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use purple_sector_core::live::{Hub, LiveEvent, LiveFrame};
+//! use purple_sector_core::telemetry::Frame;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let hub = Hub::default();
+//! let mut display = hub.subscribe();
+//! let frame = Frame { speed_kmh: 212.5, ..Frame::default() };
+//! hub.publish(LiveEvent::Frame(Arc::new(LiveFrame { session: None, frame, delta_s: None })));
+//! match display.recv().await {
+//!     Some(LiveEvent::Frame(live)) => assert_eq!(live.frame.speed_kmh, 212.5),
+//!     other => panic!("expected a frame, got {other:?}"),
+//! }
+//! assert_eq!(display.dropped(), 0);
+//! # Ok::<(), std::io::Error>(())
+//! # })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::broadcast;
 
-use crate::store::{LapRecord, Session};
+use crate::store::{LapId, LapRecord, Session, SessionId};
 use crate::telemetry::Frame;
+
+/// A frame as live displays get it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveFrame {
+    /// The session it is recorded into (`None` until the recorder made the session).
+    pub session: Option<SessionId>,
+    /// The frame, as received.
+    pub frame: Frame,
+    /// Seconds behind (+) or ahead (−) of the reference lap at this track position, once
+    /// there is a reference (see [`LiveDelta`]).
+    pub delta_s: Option<f64>,
+}
 
 /// Whether a session started or stopped recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -24,8 +59,8 @@ pub enum SessionState {
 /// One thing that happened while recording.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveEvent {
-    /// A frame, as received.
-    Frame(Arc<Frame>),
+    /// A frame, as received, with its session and live delta.
+    Frame(Arc<LiveFrame>),
     /// A lap was stored.
     LapCompleted(Arc<LapRecord>),
     /// A session started or stopped.
@@ -112,10 +147,154 @@ impl Subscription {
     }
 }
 
+/// The reference lap of a recording as track position → lap clock, for the live delta.
+///
+/// The recorder offers every lap it stores ([`LiveDelta::offer`]); the fastest that counts
+/// (the one best-lap rule, [`LapRecord::ranking_time_ms`]) becomes the reference. Then
+/// [`LiveDelta::delta_s`] is one binary search per frame.
+#[derive(Debug, Default)]
+pub struct LiveDelta {
+    table: Mutex<DeltaTable>,
+}
+
+#[derive(Debug, Default)]
+struct DeltaTable {
+    /// The reference lap and its time, ms.
+    reference: Option<(LapId, i32)>,
+    /// (position, lap clock ms) of the reference from the line (0, 0) to the line again
+    /// (1, lap time), position strictly increasing, clock never decreasing.
+    points: Vec<(f32, i32)>,
+}
+
+impl LiveDelta {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DeltaTable> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Offers a stored lap and its frames: when it counts and beats the reference so far, it
+    /// becomes the reference. True when it did.
+    pub fn offer(&self, lap: &LapRecord, frames: &[Frame]) -> bool {
+        let Some(time_ms) = lap.ranking_time_ms() else {
+            return false;
+        };
+        if self
+            .lock()
+            .reference
+            .is_some_and(|(_, best)| best <= time_ms)
+        {
+            return false;
+        }
+        // The line at both ends: position 0 at 0 ms, position 1 at the lap's time.
+        let mut points: Vec<(f32, i32)> = Vec::with_capacity(frames.len() + 2);
+        points.push((0.0, 0));
+        for f in frames {
+            let p = f.position_normalized;
+            let ahead = points
+                .last()
+                .is_none_or(|&(q, t)| p > q && f.lap_time_ms >= t);
+            if p < 1.0 && ahead && f.lap_time_ms < time_ms {
+                points.push((p, f.lap_time_ms));
+            }
+        }
+        points.push((1.0, time_ms));
+        let mut table = self.lock();
+        if table.reference.is_some_and(|(_, best)| best <= time_ms) {
+            return false;
+        }
+        *table = DeltaTable {
+            reference: Some((lap.id, time_ms)),
+            points,
+        };
+        true
+    }
+
+    /// The reference lap, once there is one.
+    pub fn reference(&self) -> Option<LapId> {
+        self.lock().reference.map(|(id, _)| id)
+    }
+
+    /// Seconds behind (+) or ahead (−) of the reference at this frame's track position;
+    /// `None` without a reference or outside its span.
+    pub fn delta_s(&self, frame: &Frame) -> Option<f64> {
+        let table = self.lock();
+        let points = &table.points;
+        let p = frame.position_normalized;
+        let i = points.partition_point(|&(q, _)| q < p);
+        let (lo, hi) = (points.get(i.checked_sub(1)?)?, points.get(i)?);
+        let span = f64::from(hi.0 - lo.0);
+        let t = if span > 0.0 {
+            f64::from(p - lo.0) / span
+        } else {
+            0.0
+        };
+        let reference_ms = f64::from(lo.1) + t * f64::from(hi.1 - lo.1);
+        Some((f64::from(frame.lap_time_ms) - reference_ms) / 1000.0)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::lap::LapKind;
+
+    fn lap_record(id: i64, time_ms: Option<i32>, kind: LapKind) -> LapRecord {
+        LapRecord {
+            id: LapId(id),
+            session: SessionId(1),
+            stint: 0,
+            number: 2,
+            kind,
+            valid: true,
+            invalid_reason: None,
+            official_time_ms: time_ms,
+            frame_count: 0,
+            in_progress: false,
+            tags: Vec::new(),
+            comments: String::new(),
+            analyzed: false,
+            suggestions: None,
+            created_ms: 0,
+        }
+    }
+
+    fn frames(lap_ms: i32) -> Vec<Frame> {
+        (0..=100)
+            .map(|k| Frame {
+                position_normalized: k as f32 / 100.0,
+                lap_time_ms: lap_ms * k / 100,
+                ..Frame::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fastest_lap_that_counts_becomes_the_reference() {
+        let delta = LiveDelta::default();
+        let at_half = Frame {
+            position_normalized: 0.5,
+            lap_time_ms: 50_500,
+            ..Frame::default()
+        };
+        assert_eq!(delta.delta_s(&at_half), None);
+        assert!(!delta.offer(&lap_record(1, None, LapKind::Partial), &frames(90_000)));
+        assert!(!delta.offer(&lap_record(2, Some(90_000), LapKind::Out), &frames(90_000)));
+        assert!(delta.offer(
+            &lap_record(3, Some(100_000), LapKind::Flying),
+            &frames(100_000)
+        ));
+        assert!((delta.delta_s(&at_half).unwrap() - 0.5).abs() < 1e-9);
+        assert!(!delta.offer(
+            &lap_record(4, Some(101_000), LapKind::Flying),
+            &frames(101_000)
+        ));
+        assert!(delta.offer(
+            &lap_record(5, Some(99_000), LapKind::Flying),
+            &frames(99_000)
+        ));
+        assert_eq!(delta.reference(), Some(LapId(5)));
+        assert!((delta.delta_s(&at_half).unwrap() - 1.0).abs() < 1e-9);
+    }
 
     #[tokio::test]
     async fn a_slow_subscriber_loses_frames_and_counts_them() {
@@ -127,17 +306,22 @@ mod tests {
                 lap_time_ms: k,
                 ..Frame::default()
             };
-            assert_eq!(hub.publish(LiveEvent::Frame(Arc::new(frame))), 2);
+            let live = LiveFrame {
+                session: None,
+                frame,
+                delta_s: None,
+            };
+            assert_eq!(hub.publish(LiveEvent::Frame(Arc::new(live))), 2);
             let Some(LiveEvent::Frame(got)) = fast.recv().await else {
                 panic!("fast subscriber missed a frame");
             };
-            assert_eq!(got.lap_time_ms, k);
+            assert_eq!(got.frame.lap_time_ms, k);
         }
         // The slow one gets the last four, and knows it lost six.
         let mut seen = Vec::new();
         for _ in 0..4 {
             if let Some(LiveEvent::Frame(f)) = slow.recv().await {
-                seen.push(f.lap_time_ms);
+                seen.push(f.frame.lap_time_ms);
             }
         }
         assert_eq!(seen, [6, 7, 8, 9]);

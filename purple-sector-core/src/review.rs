@@ -1,21 +1,68 @@
-//! Reviewing stored laps: choose the reference, load the telemetry, run the analysis.
+//! Reviewing stored laps: choose the reference, load the telemetry, run the analysis, and —
+//! with [`review`] — let an [`Analyzer`] advise and keep its suggestions on the lap.
 //!
-//! The glue between [`store`](crate::store) and [`analysis`](crate::analysis) that the CLI's
-//! `analyze`/`chat`/`plot` and the server's `/api/laps/{id}/analyze` share.
+//! The one path from [`store`](crate::store) to [`analysis`](crate::analysis) that the CLI's
+//! `analyze`, `compare`, `chat`, `plot` and `demo` and the server's
+//! `/api/laps/{id}/analyze` and `/api/chat` share.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use purple_sector_core::analysis::HeuristicAnalyzer;
+//! use purple_sector_core::lap::{Lap, LapKind};
+//! use purple_sector_core::review::{Against, review};
+//! use purple_sector_core::store::{MemoryStore, NewSession, SessionSource, Store};
+//! use purple_sector_core::telemetry::Frame;
+//!
+//! /// A 1 km lap at a steady speed: `lap_ms` to go round.
+//! fn lap(number: i32, lap_ms: i32) -> Lap {
+//!     let frames = (0..=1_000)
+//!         .map(|k| Frame {
+//!             position_normalized: k as f32 / 1_000.0,
+//!             lap_time_ms: lap_ms * k / 1_000,
+//!             speed_kmh: 3_600.0 / lap_ms as f32 * 1_000.0,
+//!             speed_ms: 1_000_000.0 / lap_ms as f32,
+//!             gas: 1.0,
+//!             world_m: [k as f32, 0.0, 0.0],
+//!             ..Frame::default()
+//!         })
+//!         .collect();
+//!     Lap { stint: 0, number, kind: LapKind::Flying, invalid_reason: None,
+//!           official_time_ms: Some(lap_ms), frames }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//! let session = store.create_session(NewSession::new("practice", SessionSource::Live)).await?;
+//! let best = store.save_lap(session.id, &lap(2, 30_000)).await?;
+//! let slower = store.save_lap(session.id, &lap(3, 30_500)).await?;
+//!
+//! let reviewed = review(&*store, slower.id, Against::Best, &HeuristicAnalyzer).await?;
+//! assert_eq!(reviewed.comparison.reference_id, Some(best.id));
+//! assert!((reviewed.comparison.analysis.gap_s - 0.5).abs() < 0.01);
+//! assert_eq!(reviewed.engine, "heuristic");
+//! // The suggestions are kept on the lap.
+//! let stored = store.get_lap(slower.id).await?;
+//! assert!(stored.analyzed);
+//! assert_eq!(stored.suggestions, Some(reviewed.suggestions));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::analysis::{
-    Analysis, AnalysisError, LapTrace, analyze_against_ideal, analyze_traces, detect_corners,
+    Analysis, AnalysisError, Analyzer, AnalyzerError, LapTrace, Suggestion, analyze_against_ideal,
+    analyze_traces, detect_corners,
 };
-use crate::store::{LapId, LapRecord, SessionId, Store, StoreError};
+use crate::store::{LapId, LapRecord, LapUpdate, SessionId, Store, StoreError, best_lap};
 
 /// What a lap is compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Against {
     /// A given lap.
     Lap(LapId),
-    /// The best valid lap of the session other than this one.
+    /// The session's best lap ([`best_lap`]) other than this one.
     Best,
-    /// The best segments of the session's valid laps.
+    /// The best segments of the session's laps that rank.
     Ideal,
 }
 
@@ -40,7 +87,7 @@ pub enum ReviewError {
     /// The store failed, or a lap does not exist.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The session has no other valid lap with an official time.
+    /// The session has no other lap that ranks (valid, flying, timed) to compare with.
     #[error("session {session} has no other valid lap with a time to compare lap {lap} with")]
     NoReference {
         /// The session.
@@ -49,7 +96,7 @@ pub enum ReviewError {
         lap: LapId,
     },
     /// A lap's telemetry cannot be analysed.
-    #[error("lap {lap} cannot be analysed: {source}")]
+    #[error("lap {lap} cannot be analysed")]
     Analysis {
         /// The lap.
         lap: LapId,
@@ -57,11 +104,20 @@ pub enum ReviewError {
         #[source]
         source: AnalysisError,
     },
+    /// The analyzer (and its fallback) could not make suggestions.
+    #[error("no suggestions for lap {lap}")]
+    Advice {
+        /// The lap.
+        lap: LapId,
+        /// Why.
+        #[source]
+        source: AnalyzerError,
+    },
 }
 
-/// A reviewed lap: its record, the reference, both traces and the analysis.
+/// A lap next to its reference: both records' traces and the fact table.
 #[derive(Debug, Clone)]
-pub struct Review {
+pub struct Comparison {
     /// The lap.
     pub lap: LapRecord,
     /// The reference lap (`None` against the ideal lap).
@@ -72,6 +128,20 @@ pub struct Review {
     pub reference_trace: LapTrace,
     /// The fact table.
     pub analysis: Analysis,
+}
+
+/// A reviewed lap: the comparison and the advice, as kept on the lap.
+#[derive(Debug, Clone)]
+pub struct Review {
+    /// The lap against its reference.
+    pub comparison: Comparison,
+    /// The suggestions, ranked.
+    pub suggestions: Vec<Suggestion>,
+    /// Who wrote them: the engine's name (`heuristic`, `openai`), or `stored` when they are
+    /// the lap's earlier ones ([`review_cached`]).
+    pub engine: &'static str,
+    /// What the engine wants the user to know (a fallback and why), if anything.
+    pub note: Option<String>,
 }
 
 async fn trace_of(
@@ -90,8 +160,8 @@ async fn trace_of(
     })
 }
 
-/// The session's valid, finished laps with an official time, fastest first.
-pub async fn valid_laps(
+/// The session's laps that rank ([`LapRecord::ranking_time_ms`]), fastest first.
+pub async fn ranked_laps(
     store: &dyn Store,
     session: SessionId,
 ) -> Result<Vec<LapRecord>, StoreError> {
@@ -99,21 +169,25 @@ pub async fn valid_laps(
         .list_laps(Some(session))
         .await?
         .into_iter()
-        .filter(|l| l.valid && !l.in_progress && l.official_time_ms.is_some())
+        .filter(|l| l.ranking_time_ms().is_some())
         .collect();
-    laps.sort_by_key(|l| l.official_time_ms);
+    laps.sort_by_key(|l| (l.ranking_time_ms(), l.id));
     Ok(laps)
 }
 
-/// Reviews lap `id` against `against`.
-pub async fn review(store: &dyn Store, id: LapId, against: Against) -> Result<Review, ReviewError> {
+/// Compares lap `id` with `against`: the fact table, no advice.
+pub async fn compare(
+    store: &dyn Store,
+    id: LapId,
+    against: Against,
+) -> Result<Comparison, ReviewError> {
     let lap = store.get_lap(id).await?;
     let reference = match against {
         Against::Lap(r) => Some(store.get_lap(r).await?),
-        Against::Best | Against::Ideal => valid_laps(store, lap.session)
-            .await?
-            .into_iter()
-            .find(|l| l.id != lap.id),
+        Against::Best | Against::Ideal => {
+            let laps = store.list_laps(Some(lap.session)).await?;
+            best_lap(laps.iter().filter(|l| l.id != lap.id)).cloned()
+        }
     };
     let Some(reference) = reference else {
         return Err(ReviewError::NoReference {
@@ -127,7 +201,7 @@ pub async fn review(store: &dyn Store, id: LapId, against: Against) -> Result<Re
     let corners = detect_corners(&reference_trace);
     let (analysis, reference_id) = if against == Against::Ideal {
         let mut traces = Vec::new();
-        for l in valid_laps(store, lap.session).await? {
+        for l in ranked_laps(store, lap.session).await? {
             traces.push(trace_of(store, &l, length).await?);
         }
         match analyze_against_ideal(&lap_trace, &traces, &corners) {
@@ -145,11 +219,67 @@ pub async fn review(store: &dyn Store, id: LapId, against: Against) -> Result<Re
             Some(reference.id),
         )
     };
-    Ok(Review {
+    Ok(Comparison {
         lap,
         reference_id,
         lap_trace,
         reference_trace,
         analysis,
+    })
+}
+
+/// Reviews lap `id` against `against`: compares, lets `analyzer` advise, and keeps the
+/// suggestions on the lap (`analyzed` set).
+pub async fn review(
+    store: &dyn Store,
+    id: LapId,
+    against: Against,
+    analyzer: &dyn Analyzer,
+) -> Result<Review, ReviewError> {
+    let comparison = compare(store, id, against).await?;
+    advise(store, comparison, analyzer).await
+}
+
+/// [`review`], but a lap already analysed keeps its stored suggestions (engine `stored`):
+/// the analyzer runs only for a lap that has none.
+pub async fn review_cached(
+    store: &dyn Store,
+    id: LapId,
+    against: Against,
+    analyzer: &dyn Analyzer,
+) -> Result<Review, ReviewError> {
+    let comparison = compare(store, id, against).await?;
+    match comparison.lap.suggestions.clone() {
+        Some(suggestions) if comparison.lap.analyzed => Ok(Review {
+            comparison,
+            suggestions,
+            engine: "stored",
+            note: None,
+        }),
+        _ => advise(store, comparison, analyzer).await,
+    }
+}
+
+async fn advise(
+    store: &dyn Store,
+    mut comparison: Comparison,
+    analyzer: &dyn Analyzer,
+) -> Result<Review, ReviewError> {
+    let id = comparison.lap.id;
+    let advice = analyzer
+        .advise(&comparison.analysis)
+        .await
+        .map_err(|source| ReviewError::Advice { lap: id, source })?;
+    let update = LapUpdate {
+        analyzed: Some(true),
+        suggestions: Some(Some(advice.suggestions.clone())),
+        ..LapUpdate::default()
+    };
+    comparison.lap = store.update_lap(id, update).await?;
+    Ok(Review {
+        comparison,
+        suggestions: advice.suggestions,
+        engine: advice.engine,
+        note: advice.note,
     })
 }

@@ -7,10 +7,9 @@ use std::time::Duration;
 use purple_sector_core::live::{Hub, LiveEvent, SessionState};
 use purple_sector_core::net::ClientConfig;
 use purple_sector_core::protocol::{Name, OwnedCarInfo, OwnedHandshakeResponse};
-use purple_sector_core::record::{RecordOptions, record_live};
+use purple_sector_core::record::{RecordOptions, Recorder, Source};
 use purple_sector_core::sim::GameServer;
 use purple_sector_core::store::{MemoryStore, SessionSource, Store};
-use tokio::sync::watch;
 
 fn packet(lap: i32, t_ms: i32) -> [u8; 328] {
     OwnedCarInfo {
@@ -50,18 +49,12 @@ async fn frames_laps_and_session_reach_the_hub() {
         handshake_interval: Duration::from_millis(100),
         ..ClientConfig::new(server.local_addr().unwrap())
     };
-    let (_stop, shutdown) = watch::channel(false);
-    let recording = tokio::spawn(record_live(
-        Arc::clone(&store),
-        client,
-        options,
-        shutdown,
-        None,
-    ));
-
-    while server.update_subscribers().is_empty() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let recorder = Recorder::start(Arc::clone(&store), Source::Game(client), options)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.subscribed())
+        .await
+        .unwrap();
     let mut sent = 0;
     'laps: for lap in 0..3 {
         for t in (0..1_000 + lap).step_by(4) {
@@ -75,19 +68,28 @@ async fn frames_laps_and_session_reach_the_hub() {
             }
         }
     }
-    let summary = tokio::time::timeout(Duration::from_secs(20), recording)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let recording = tokio::time::timeout(
+        Duration::from_secs(20),
+        recorder.run_until(std::future::pending()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let summary = recording.summary;
     assert_eq!(summary.laps.len(), 3); // two completed, then the one frame of lap 3
+    let session = summary.session.unwrap().id;
 
     let (mut frames, mut laps, mut states) = (0, Vec::new(), Vec::new());
+    let mut deltas: Vec<(i32, Option<f64>)> = Vec::new();
     while let Ok(Some(event)) =
         tokio::time::timeout(Duration::from_millis(200), watcher.recv()).await
     {
         match event {
-            LiveEvent::Frame(_) => frames += 1,
+            LiveEvent::Frame(live) => {
+                frames += 1;
+                assert_eq!(live.session, Some(session), "every frame names its session");
+                deltas.push((live.frame.lap_count, live.delta_s));
+            }
             LiveEvent::LapCompleted(lap) => laps.push(lap.official_time_ms),
             LiveEvent::Session { state, .. } => states.push(state),
         }
@@ -96,4 +98,16 @@ async fn frames_laps_and_session_reach_the_hub() {
     assert_eq!(laps, [Some(1_000), Some(1_001), None]);
     assert_eq!(states, [SessionState::Started, SessionState::Stopped]);
     assert_eq!(watcher.dropped(), 0);
+
+    // The live delta: none before a lap is stored, then against lap 1 (1.000 s), computed
+    // once by the recorder whether anyone watches or not.
+    assert!(
+        deltas
+            .iter()
+            .filter(|(lap, _)| *lap == 0)
+            .all(|(_, d)| d.is_none())
+    );
+    let last_of_lap_2 = deltas.iter().rev().find(|(lap, _)| *lap == 1).unwrap();
+    let delta = last_of_lap_2.1.expect("lap 2 is compared with lap 1");
+    assert!((0.0..0.002).contains(&delta), "{delta}");
 }

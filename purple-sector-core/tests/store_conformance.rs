@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use proptest::prelude::*;
+use purple_sector_core::analysis::{Severity, Suggestion, SuggestionType};
 use purple_sector_core::lap::{InvalidReason, Lap, LapKind};
 use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::CAR_INFO_LEN;
@@ -336,9 +337,21 @@ async fn lap_update_and_suggestions(store: Arc<dyn Store>) {
         .save_lap(s, &lap(0, 1, LapKind::Out, 3))
         .await
         .unwrap();
-    let suggestions = serde_json::json!([
-        {"corner": "T3", "text": "brake 32 m later", "gain_s": 0.41, "nested": {"ok": true}}
-    ]);
+    let suggestions = vec![Suggestion {
+        id: "T3-braking".into(),
+        kind: SuggestionType::Braking,
+        corner: Some("T3".into()),
+        message: "You braked 32 m earlier than your best into T3 and lost 0.41 s — é 🏁".into(),
+        severity: Severity::Critical,
+        position: 0.123_456_789,
+        distance_m: 601.2,
+        time_loss_s: 0.41,
+        evidence: [
+            ("brake_point_m".to_owned(), 412.0),
+            ("reference_brake_point_m".to_owned(), 444.1),
+        ]
+        .into(),
+    }];
     let updated = store
         .update_lap(
             record.id,
@@ -1200,6 +1213,33 @@ async fn sqlite_reports_corrupt_telemetry_with_the_lap_id() {
     assert!(matches!(
         store.lap_principal_frames(c.id).await,
         Err(StoreError::CorruptRow { table: "lap_telemetry", id, column: "principal" }) if id == c.id.0
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reports_suggestions_it_cannot_read_instead_of_dropping_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("suggestions.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let s = store
+        .create_session(NewSession::new("c", SessionSource::Live))
+        .await
+        .unwrap();
+    let a = store
+        .save_lap(s.id, &lap(0, 1, LapKind::Flying, 5))
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // The original app's free-form shape, not ours.
+    conn.execute(
+        r#"UPDATE laps SET analyzed = 1, suggestions = '[{"text": "brake later"}]' WHERE id = ?1"#,
+        [a.id.0],
+    )
+    .unwrap();
+    drop(conn);
+    assert!(matches!(
+        store.get_lap(a.id).await,
+        Err(StoreError::CorruptRow { table: "laps", id, column: "suggestions" }) if id == a.id.0
     ));
 }
 

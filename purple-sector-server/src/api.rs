@@ -71,7 +71,7 @@ pub struct LapDto {
     tags: Vec<String>,
     comments: String,
     analyzed: bool,
-    suggestions: serde_json::Value,
+    suggestions: Vec<purple_sector_core::analysis::Suggestion>,
     created_at: i64,
 }
 
@@ -91,7 +91,7 @@ impl From<LapRecord> for LapDto {
             tags: lap.tags,
             comments: lap.comments,
             analyzed: lap.analyzed,
-            suggestions: lap.suggestions.unwrap_or(serde_json::json!([])),
+            suggestions: lap.suggestions.unwrap_or_default(),
             created_at: lap.created_ms,
         }
     }

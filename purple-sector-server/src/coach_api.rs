@@ -7,15 +7,13 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use purple_sector_core::analysis::{
-    Analysis, Coach, HeuristicAnalyzer, OpenAiAnalyzer, Suggestion, heuristic_suggestions,
-};
-use purple_sector_core::review::{Against, ReviewError, review};
-use purple_sector_core::store::{ChatMessage, LapId, LapUpdate};
+use purple_sector_core::analysis::{Analysis, Coach, Suggestion, analyzer_for};
+use purple_sector_core::review::{Against, ReviewError, review, review_cached};
+use purple_sector_core::store::{ChatMessage, LapId};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, error_chain};
 
 /// A token bucket: `burst` requests at once, refilled at `per_second`.
 #[derive(Debug)]
@@ -58,8 +56,10 @@ impl From<ReviewError> for ApiError {
     fn from(error: ReviewError) -> Self {
         match error {
             ReviewError::Store(e) => e.into(),
-            ReviewError::NoReference { .. } => ApiError::unprocessable(error.to_string()),
-            other => ApiError::unprocessable(other.to_string()),
+            ReviewError::Advice { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, error_chain(&error))
+            }
+            other => ApiError::unprocessable(error_chain(&other)),
         }
     }
 }
@@ -123,52 +123,19 @@ pub async fn analyze(
         }
     };
     let started = Instant::now();
-    let reviewed = review(&*state.store, id, against).await?;
-    let stored: Option<Vec<Suggestion>> = reviewed
-        .lap
-        .suggestions
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok());
-    let (suggestions, engine) = match stored {
-        Some(s) if reviewed.lap.analyzed && !request.force_reanalyze => (s, "stored".to_owned()),
-        _ => {
-            let (suggestions, engine) = match &state.openai {
-                Some(config) => {
-                    let analyzer = OpenAiAnalyzer::new(config.clone(), Arc::new(HeuristicAnalyzer));
-                    let (suggestions, outcome) = analyzer
-                        .suggest_with_report(&reviewed.analysis)
-                        .await
-                        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
-                    let engine = if outcome.is_fallback() {
-                        "heuristic"
-                    } else {
-                        "openai"
-                    };
-                    (suggestions, engine.to_owned())
-                }
-                None => (
-                    heuristic_suggestions(&reviewed.analysis),
-                    "heuristic".to_owned(),
-                ),
-            };
-            let update = LapUpdate {
-                analyzed: Some(true),
-                suggestions: Some(Some(serde_json::to_value(&suggestions).map_err(|e| {
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-                })?)),
-                ..LapUpdate::default()
-            };
-            state.store.update_lap(id, update).await?;
-            (suggestions, engine)
-        }
+    let analyzer = analyzer_for(state.openai.clone());
+    let reviewed = if request.force_reanalyze {
+        review(&*state.store, id, against, &*analyzer).await?
+    } else {
+        review_cached(&*state.store, id, against, &*analyzer).await?
     };
     state.metrics.record_analysis(started.elapsed());
     Ok(Json(AnalyzeResponse {
         lap_id: id.0,
-        reference_lap_id: reviewed.reference_id.map(|r| r.0),
-        analysis: reviewed.analysis,
-        suggestions,
-        engine,
+        reference_lap_id: reviewed.comparison.reference_id.map(|r| r.0),
+        analysis: reviewed.comparison.analysis,
+        suggestions: reviewed.suggestions,
+        engine: reviewed.engine.to_owned(),
     }))
 }
 
@@ -209,19 +176,19 @@ pub async fn chat(
         )));
     }
     let id = LapId(body.lap_id);
-    let reviewed = review(&*state.store, id, Against::Best).await?;
-    let suggestions: Vec<Suggestion> = reviewed
-        .lap
-        .suggestions
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_else(|| heuristic_suggestions(&reviewed.analysis));
+    // The lap's stored advice; an offline analysis when it has none yet.
+    let reviewed = review_cached(&*state.store, id, Against::Best, &*analyzer_for(None)).await?;
     let coach = Coach::new(Arc::clone(&state.store), state.openai.clone());
     // An error goes back to the user; it is never stored as the coach's words.
     let answer = coach
-        .ask(id, &reviewed.analysis, &suggestions, question)
+        .ask(
+            id,
+            &reviewed.comparison.analysis,
+            &reviewed.suggestions,
+            question,
+        )
         .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, error_chain(&e)))?;
     Ok(Json(ChatResponse {
         source: match answer.source {
             purple_sector_core::analysis::AnswerSource::Llm => "llm",

@@ -35,6 +35,19 @@ impl ApiError {
     }
 }
 
+/// An error and its causes, one clause each ("lap 3 cannot be analysed: reference: 5 frames,
+/// at least 20 needed"), for messages to clients.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
@@ -53,7 +66,7 @@ impl From<StoreError> for ApiError {
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, error.to_string())
+        Self::new(status, error_chain(&error))
     }
 }
 

@@ -30,7 +30,7 @@ pub use auth::TOKEN_COOKIE;
 pub use coach_api::RateLimit;
 pub use error::ApiError;
 pub use metrics::Metrics;
-pub use recording::{DemoSettings, LiveDelta, RecorderControl};
+pub use recording::{DemoSettings, RecorderSlot, StartError};
 pub use state::{AppState, InvalidOrigin, Limits};
 pub use timed_store::TimedStore;
 
@@ -110,7 +110,7 @@ pub enum ServeError {
         addr: SocketAddr,
     },
     /// Binding or serving failed.
-    #[error("cannot serve on {addr}: {source}")]
+    #[error("cannot serve on {addr}")]
     Io {
         /// The address.
         addr: SocketAddr,
@@ -137,7 +137,9 @@ pub async fn serve(
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
-            recorder.stop().await;
+            if let Some(Err(e)) = recorder.stop().await {
+                tracing::warn!("the recording failed: {e}");
+            }
         })
         .await;
     result.map_err(|source| ServeError::Io { addr, source })

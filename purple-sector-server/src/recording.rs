@@ -1,13 +1,13 @@
-//! The one recording the server runs, and the live delta against the session's best lap.
+//! The one recording the server runs at a time, over the library's [`Recorder`].
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use purple_sector_core::record::{RecordOptions, record_simulator};
-use purple_sector_core::sim::{SimConfig, Track};
-use purple_sector_core::store::{LapRecord, SessionId, SessionSource, Store};
-use purple_sector_core::telemetry::Frame;
-use tokio::sync::watch;
+use purple_sector_core::record::{
+    RecordError, RecordOptions, Recorder, RecorderStatus, Recording, Source,
+};
+use purple_sector_core::sim::{SimConfig, Track, TrackError, demo_mistakes};
+use purple_sector_core::store::SessionSource;
+use tokio::sync::Mutex;
 
 use crate::AppState;
 
@@ -32,150 +32,103 @@ impl Default for DemoSettings {
     }
 }
 
-struct Running {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Starts and stops the one recording the server runs at a time.
-#[derive(Clone, Default)]
-pub struct RecorderControl {
-    running: Arc<tokio::sync::Mutex<Option<Running>>>,
-    busy: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl std::fmt::Debug for RecorderControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecorderControl")
-            .field("running", &self.is_running())
-            .finish()
+impl DemoSettings {
+    /// The built-in game's source for these settings, with the demo's mistakes.
+    pub fn source(&self) -> Result<Source, TrackError> {
+        let track = Track::by_name(&self.track)?;
+        let config = SimConfig {
+            laps: self.laps,
+            mistakes: demo_mistakes(&track, self.laps),
+            ..SimConfig::new(track)
+        };
+        Ok(Source::Simulator {
+            config,
+            speed: self.speed,
+        })
     }
 }
 
-impl RecorderControl {
-    /// True while a recording runs.
-    pub fn is_running(&self) -> bool {
-        self.busy.load(Ordering::Relaxed)
-    }
+/// Why a recording did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// This server records one session at a time.
+    #[error("a recording is already running")]
+    Busy,
+    /// The demo's track is not one the built-in game has.
+    #[error("the demo cannot start")]
+    Track(#[source] TrackError),
+    /// The recorder could not start.
+    #[error("the recording cannot start")]
+    Record(#[source] RecordError),
+}
 
-    /// Starts recording the built-in game, unless a recording already runs.
-    pub async fn start_demo(&self, state: &AppState) -> Result<(), String> {
-        let mut running = self.running.lock().await;
-        if let Some(r) = running.as_ref() {
-            if !r.task.is_finished() {
-                return Err("a recording is already running".to_owned());
+/// The one recording this server runs at a time (the library's [`Recorder`] would run any
+/// number: how many is the server's decision). Cheap to clone; clones share the slot.
+#[derive(Debug, Clone, Default)]
+pub struct RecorderSlot {
+    current: Arc<Mutex<Option<Recorder>>>,
+}
+
+impl RecorderSlot {
+    /// Starts recording `source` with the server's hub, unless a recording runs.
+    pub async fn start(
+        &self,
+        state: &AppState,
+        source: Source,
+        options: RecordOptions,
+    ) -> Result<(), StartError> {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|r| !r.is_finished()) {
+            return Err(StartError::Busy);
+        }
+        if let Some(done) = current.take() {
+            if let Err(e) = done.stop().await {
+                tracing::warn!("the previous recording failed: {e}");
             }
         }
-        let track = Track::by_name(&state.demo.track).map_err(|e| e.to_string())?;
-        let config = SimConfig {
-            laps: state.demo.laps,
-            mistakes: purple_sector_core::sim::demo_mistakes(&track, state.demo.laps),
-            ..SimConfig::new(track.clone())
-        };
         let options = RecordOptions {
-            session_name: Some(format!("Demo — {}", state.demo.track)),
-            source: SessionSource::Demo,
             hub: Some(state.hub.clone()),
-            ..RecordOptions::default()
+            ..options
         };
-        let (stop, shutdown) = watch::channel(false);
-        let store = Arc::clone(&state.store);
-        let speed = state.demo.speed;
-        let busy = Arc::clone(&self.busy);
-        busy.store(true, Ordering::Relaxed);
-        let task = tokio::spawn(async move {
-            if let Err(e) = record_simulator(store, config, speed, options, shutdown).await {
-                tracing::warn!("demo recording failed: {e}");
-            }
-            busy.store(false, Ordering::Relaxed);
-        });
-        *running = Some(Running { stop, task });
+        let recorder = Recorder::start(std::sync::Arc::clone(&state.store), source, options)
+            .await
+            .map_err(StartError::Record)?;
+        *current = Some(recorder);
         Ok(())
     }
 
+    /// Starts the built-in game of `state.demo`, unless a recording runs.
+    pub async fn start_demo(&self, state: &AppState) -> Result<(), StartError> {
+        let source = state.demo.source().map_err(StartError::Track)?;
+        let options = RecordOptions {
+            session_name: Some(format!("Demo — {}", state.demo.track)),
+            source: SessionSource::Demo,
+            ..RecordOptions::default()
+        };
+        self.start(state, source, options).await
+    }
+
+    /// True while a recording runs.
+    pub async fn is_running(&self) -> bool {
+        self.current
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|r| !r.is_finished())
+    }
+
+    /// The running (or last) recording's state.
+    pub async fn status(&self) -> Option<RecorderStatus> {
+        self.current.lock().await.as_ref().map(Recorder::status)
+    }
+
     /// Stops the recording, if any, and waits until its lap in progress is saved.
-    pub async fn stop(&self) {
-        let taken = self.running.lock().await.take();
-        if let Some(r) = taken {
-            let _ = r.stop.send(true);
-            let _ = r.task.await;
+    pub async fn stop(&self) -> Option<Result<Recording, RecordError>> {
+        let taken = self.current.lock().await.take();
+        match taken {
+            Some(recorder) => Some(recorder.stop().await),
+            None => None,
         }
-    }
-}
-
-#[derive(Debug, Default)]
-struct DeltaTable {
-    session: Option<SessionId>,
-    best_ms: Option<i32>,
-    /// (position, lap clock ms) of the best lap, position increasing.
-    points: Vec<(f32, i32)>,
-}
-
-/// The session's best lap as position → time, for the live delta.
-#[derive(Debug, Default)]
-pub struct LiveDelta {
-    table: Mutex<DeltaTable>,
-}
-
-impl LiveDelta {
-    fn lock(&self) -> std::sync::MutexGuard<'_, DeltaTable> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A new session: no best lap yet.
-    pub fn reset(&self, session: SessionId) {
-        *self.lock() = DeltaTable {
-            session: Some(session),
-            ..DeltaTable::default()
-        };
-    }
-
-    /// A lap was stored: if it is the session's new best valid lap, it becomes the reference.
-    pub async fn lap_stored(&self, store: &Arc<dyn Store>, lap: &LapRecord) {
-        let Some(time) = lap.official_time_ms else {
-            return;
-        };
-        {
-            let table = self.lock();
-            let same_session = table.session.is_none_or(|s| s == lap.session);
-            if !lap.valid || !same_session || table.best_ms.is_some_and(|best| best <= time) {
-                return;
-            }
-        }
-        let Ok(frames) = store.lap_principal_frames(lap.id).await else {
-            return;
-        };
-        let mut points = Vec::with_capacity(frames.len());
-        for f in &frames {
-            let monotonic = points
-                .last()
-                .is_none_or(|&(p, _)| f.position_normalized > p);
-            if monotonic && (0.0..=1.0).contains(&f.position_normalized) {
-                points.push((f.position_normalized, f.lap_time_ms));
-            }
-        }
-        let mut table = self.lock();
-        if table.best_ms.is_none_or(|best| time < best) {
-            table.session = Some(lap.session);
-            table.best_ms = Some(time);
-            table.points = points;
-        }
-    }
-
-    /// Seconds behind (+) the best lap at this frame's position, once there is a best lap.
-    pub fn delta_s(&self, frame: &Frame) -> Option<f64> {
-        let table = self.lock();
-        let points = &table.points;
-        let p = frame.position_normalized;
-        let i = points.partition_point(|&(q, _)| q < p);
-        let (lo, hi) = (points.get(i.checked_sub(1)?)?, points.get(i)?);
-        let span = f64::from(hi.0 - lo.0);
-        let t = if span > 0.0 {
-            f64::from(p - lo.0) / span
-        } else {
-            0.0
-        };
-        let best_ms = f64::from(lo.1) + t * f64::from(hi.1 - lo.1);
-        Some((f64::from(frame.lap_time_ms) - best_ms) / 1000.0)
     }
 }

@@ -8,7 +8,7 @@ use purple_sector_core::store::Store;
 
 use crate::coach_api::RateLimit;
 use crate::metrics::Metrics;
-use crate::recording::{DemoSettings, LiveDelta, RecorderControl};
+use crate::recording::{DemoSettings, RecorderSlot};
 use crate::timed_store::TimedStore;
 
 /// Everything the handlers share.
@@ -19,11 +19,9 @@ pub struct AppState {
     /// Live frames and laps from the recorder.
     pub hub: Hub,
     /// The recording the server runs.
-    pub recorder: RecorderControl,
+    pub recorder: RecorderSlot,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// The live delta's reference.
-    pub live_delta: Arc<LiveDelta>,
     /// The access token, when one is required.
     pub token: Option<Arc<str>>,
     /// What `start_demo` runs.
@@ -64,9 +62,8 @@ impl AppState {
         Self {
             store: Arc::new(TimedStore::new(store, Arc::clone(&metrics))),
             hub: Hub::default(),
-            recorder: RecorderControl::default(),
+            recorder: RecorderSlot::default(),
             metrics,
-            live_delta: Arc::default(),
             token: None,
             demo: DemoSettings::default(),
             openai: None,

@@ -11,14 +11,14 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::response::Response;
-use purple_sector_core::live::LiveEvent;
-use purple_sector_core::telemetry::Frame;
+use purple_sector_core::import::OriginalFrame;
+use purple_sector_core::live::{LiveEvent, LiveFrame};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
 use crate::api::LapDto;
-use crate::error::ApiError;
+use crate::error::{ApiError, error_chain};
 
 /// `/ws?hz=N`.
 #[derive(Debug, Deserialize)]
@@ -27,31 +27,12 @@ pub struct WsQuery {
     hz: Option<u32>,
 }
 
-/// The telemetry message's frame: the original's fields plus ours.
+/// The telemetry message's frame: the original's fields plus ours, and the live delta.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 struct TelemetryOut {
-    /// Receive time, ms since the Unix epoch (the original's field).
-    timestamp: u64,
-    /// Receive time, ns since the Unix epoch.
-    received_ns: u64,
-    throttle: f32,
-    brake: f32,
-    /// The original's −1..1 (wheel angle / 450°).
-    steering: f32,
-    steer_deg: f32,
-    speed: f32,
-    gear: i32,
-    rpm: f32,
-    lap_time: i32,
-    lap_number: i32,
-    normalized_position: f32,
-    g_lateral: f32,
-    g_longitudinal: f32,
-    x: f32,
-    z: f32,
-    in_pit: bool,
-    /// Seconds behind (+) or ahead (−) of the session's best lap at this position.
+    #[serde(flatten)]
+    frame: OriginalFrame,
+    /// Seconds behind (+) or ahead (−) of the reference lap at this position.
     delta: Option<f64>,
 }
 
@@ -59,30 +40,22 @@ fn now_ms() -> u64 {
     purple_sector_core::net::now_ns() / 1_000_000
 }
 
-fn telemetry(frame: &Frame, delta: Option<f64>) -> serde_json::Value {
-    json!({
-        "type": "telemetry",
-        "data": TelemetryOut {
-            timestamp: frame.time_ns / 1_000_000,
-            received_ns: frame.time_ns,
-            throttle: frame.gas,
-            brake: frame.brake,
-            steering: (frame.steer_deg / 450.0).clamp(-1.0, 1.0),
-            steer_deg: frame.steer_deg,
-            speed: frame.speed_kmh,
-            gear: frame.gear,
-            rpm: frame.engine_rpm,
-            lap_time: frame.lap_time_ms,
-            lap_number: frame.lap_count + 1,
-            normalized_position: frame.position_normalized,
-            g_lateral: frame.g_lateral,
-            g_longitudinal: frame.g_longitudinal,
-            x: frame.world_m[0],
-            z: frame.world_m[2],
-            in_pit: frame.flags.in_pit,
-            delta,
-        }
-    })
+/// A message with data: `{"type": kind, "data": data}`.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: T,
+}
+
+fn telemetry(live: &LiveFrame) -> Envelope<'static, TelemetryOut> {
+    Envelope {
+        kind: "telemetry",
+        data: TelemetryOut {
+            frame: OriginalFrame::from_frame(&live.frame),
+            delta: live.delta_s,
+        },
+    }
 }
 
 /// `GET /ws`.
@@ -101,11 +74,12 @@ pub async fn upgrade(
     Ok(ws.on_upgrade(move |socket| client(socket, state, hz)))
 }
 
-async fn send(socket: &mut WebSocket, value: &serde_json::Value) -> bool {
-    socket
-        .send(Message::Text(value.to_string().into()))
-        .await
-        .is_ok()
+/// Sends one message, serialised from its own types (an `f32` keeps its shortest form).
+async fn send(socket: &mut WebSocket, value: &impl Serialize) -> bool {
+    let Ok(text) = serde_json::to_string(value) else {
+        return false;
+    };
+    socket.send(Message::Text(text.into())).await.is_ok()
 }
 
 async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
@@ -117,12 +91,12 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
         "type": "connected",
         "message": "Purple Sector telemetry stream",
         "timestamp": now_ms(),
-        "recording": state.recorder.is_running(),
+        "recording": state.recorder.is_running().await,
     });
     let period = Duration::from_secs_f64(1.0 / f64::from(hz));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut latest: Option<std::sync::Arc<Frame>> = None;
+    let mut latest: Option<std::sync::Arc<LiveFrame>> = None;
     let mut open = send(&mut socket, &connected).await;
     while open {
         tokio::select! {
@@ -134,14 +108,10 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
                     }
                 }
                 Some(LiveEvent::LapCompleted(lap)) => {
-                    state.live_delta.lap_stored(&state.store, &lap).await;
-                    let message = json!({"type": "lap_completed", "data": LapDto::from((*lap).clone())});
+                    let message = Envelope { kind: "lap_completed", data: LapDto::from((*lap).clone()) };
                     open = send(&mut socket, &message).await;
                 }
                 Some(LiveEvent::Session { session, state: s }) => {
-                    if matches!(s, purple_sector_core::live::SessionState::Started) {
-                        state.live_delta.reset(session.id);
-                    }
                     let message = json!({"type": "session", "data": {"id": session.id.0, "name": session.name, "state": s, "track": session.track, "car": session.car}});
                     open = send(&mut socket, &message).await;
                 }
@@ -149,9 +119,8 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
             },
             _ = ticker.tick() => {
                 metrics.client_dropped(client_id, events.dropped());
-                if let Some(frame) = latest.take() {
-                    let delta = state.live_delta.delta_s(&frame);
-                    open = send(&mut socket, &telemetry(&frame, delta)).await;
+                if let Some(live) = latest.take() {
+                    open = send(&mut socket, &telemetry(&live)).await;
                     metrics.frames_out.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -172,7 +141,7 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
                     Some("start_demo") => {
                         let reply = match state.recorder.start_demo(&state).await {
                             Ok(()) => json!({"type": "demo", "state": "started"}),
-                            Err(e) => json!({"type": "error", "message": e}),
+                            Err(e) => json!({"type": "error", "message": error_chain(&e)}),
                         };
                         open = send(&mut socket, &reply).await;
                     }

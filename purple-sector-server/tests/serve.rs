@@ -98,7 +98,7 @@ async fn sessions_and_laps_through_the_router() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(t["count"], 5);
-    assert_eq!(t["steerDeg"][0], -45.0);
+    assert_eq!(t["steerDeg"][0], -225.0); // −0.5 of the 450° lock
 
     let (status, patched) = call(
         &s,
@@ -281,6 +281,80 @@ async fn websocket_demo_ping_and_an_injection_attempt() {
     task.await.unwrap();
 }
 
+/// Frames streamed on `/ws` and posted back to `/api/laps` are stored with the values they
+/// were streamed with: one conversion of the original app's frame, steering in degrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_streamed_and_posted_back_keep_their_values() {
+    let mut s = state();
+    // Slow enough that the demo outlasts the frames taken, even on a busy machine.
+    s.demo.speed = 10.0;
+    let (addr, stop, task) = start(s.clone()).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?hz=333"))
+        .await
+        .unwrap();
+    use futures_util_lite::{next_json, send_json};
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    send_json(&mut ws, json!({"type": "start_demo"})).await;
+    // Frames until the car has been through a corner or two.
+    let (mut streamed, mut steered): (Vec<Value>, usize) = (Vec::new(), 0);
+    while steered < 50 {
+        let m = next_json(&mut ws).await;
+        if m["type"] == "telemetry" {
+            steered += usize::from(m["data"]["steerDeg"].as_f64().unwrap().abs() > 1.0);
+            streamed.push(m["data"].clone());
+        }
+    }
+    send_json(&mut ws, json!({"type": "stop_demo"})).await;
+
+    let (status, session) = call(&s, "POST", "/api/sessions", Some(r#"{"name":"posted"}"#)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body = json!({
+        "sessionId": session["id"],
+        "lapNumber": 1,
+        "telemetryData": streamed,
+    });
+    let (status, lap) = call(&s, "POST", "/api/laps", Some(&body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{lap}");
+    let (status, t) = call(
+        &s,
+        "GET",
+        &format!("/api/laps/{}/telemetry", lap["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(t["count"], streamed.len());
+    for (i, f) in streamed.iter().enumerate() {
+        for (ours, theirs) in [
+            ("steerDeg", "steerDeg"),
+            ("speedKmh", "speed"),
+            ("gas", "throttle"),
+            ("brake", "brake"),
+            ("gear", "gear"),
+            ("rpm", "rpm"),
+            ("lapTimeMs", "lapTime"),
+            ("position", "normalizedPosition"),
+            ("gLateral", "gLateral"),
+            ("gLongitudinal", "gLongitudinal"),
+            ("x", "x"),
+            ("z", "z"),
+            ("timeNs", "receivedNs"),
+        ] {
+            assert_eq!(
+                t[ours][i].as_f64(),
+                f[theirs].as_f64(),
+                "frame {i}: {ours} stored, {theirs} streamed"
+            );
+        }
+        let steering = f["steering"].as_f64().unwrap();
+        let steer_deg = f["steerDeg"].as_f64().unwrap();
+        assert!((steering - (steer_deg / 450.0).clamp(-1.0, 1.0)).abs() < 1e-6);
+    }
+    futures_util_lite::close(&mut ws).await;
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_is_required_when_one_is_set_and_off_loopback() {
     let mut s = state();
@@ -375,23 +449,23 @@ mod futures_util_lite {
 
 /// A session the built-in game drove: out lap and two flying laps of the test track.
 async fn driven_state() -> AppState {
-    use purple_sector_core::record::record_simulator;
+    use purple_sector_core::record::{Recorder, Source};
     use purple_sector_core::sim::{SimConfig, Track};
     let s = state();
     let config = SimConfig {
         laps: 2,
         ..SimConfig::new(Track::by_name("test").unwrap())
     };
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    record_simulator(
-        Arc::clone(&s.store),
+    let source = Source::Simulator {
         config,
-        50.0,
-        Default::default(),
-        shutdown,
-    )
-    .await
-    .unwrap();
+        speed: 50.0,
+    };
+    Recorder::start(Arc::clone(&s.store), source, Default::default())
+        .await
+        .unwrap()
+        .run_until(std::future::pending())
+        .await
+        .unwrap();
     s
 }
 

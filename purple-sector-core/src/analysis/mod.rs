@@ -287,7 +287,21 @@ pub enum AnalyzerError {
     },
 }
 
-/// Turns an analysis's facts into ranked suggestions.
+/// Suggestions, and who wrote them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advice {
+    /// Ranked by time lost, largest first.
+    pub suggestions: Vec<Suggestion>,
+    /// The engine whose suggestions these are (`heuristic`, `openai`): the fallback's name
+    /// when an engine fell back.
+    pub engine: &'static str,
+    /// What the engine wants the user to know ("the LLM server answered HTTP 429: using the
+    /// offline suggestions"), if anything.
+    pub note: Option<String>,
+}
+
+/// Turns an analysis's facts into ranked suggestions. The one way an engine is called:
+/// [`crate::review::review`] runs one and keeps its suggestions on the lap.
 #[async_trait::async_trait]
 pub trait Analyzer: Send + Sync + std::fmt::Debug {
     /// A short name (`heuristic`, `openai`).
@@ -295,6 +309,28 @@ pub trait Analyzer: Send + Sync + std::fmt::Debug {
 
     /// Suggestions for this analysis, ranked by time lost (largest first).
     async fn suggest(&self, analysis: &Analysis) -> Result<Vec<Suggestion>, AnalyzerError>;
+
+    /// [`Analyzer::suggest`], saying which engine wrote them and why (an engine that falls
+    /// back to another says so).
+    async fn advise(&self, analysis: &Analysis) -> Result<Advice, AnalyzerError> {
+        Ok(Advice {
+            suggestions: self.suggest(analysis).await?,
+            engine: self.name(),
+            note: None,
+        })
+    }
+}
+
+/// The engine to use: the LLM at `openai` (validated, falling back to the heuristic coach)
+/// when one is configured, else the offline [`HeuristicAnalyzer`].
+pub fn analyzer_for(openai: Option<OpenAiConfig>) -> std::sync::Arc<dyn Analyzer> {
+    match openai {
+        Some(config) => std::sync::Arc::new(OpenAiAnalyzer::new(
+            config,
+            std::sync::Arc::new(HeuristicAnalyzer),
+        )),
+        None => std::sync::Arc::new(HeuristicAnalyzer),
+    }
 }
 
 pub mod coach;

@@ -35,7 +35,7 @@ use async_openai::types::chat::{
 use serde::Deserialize;
 
 use super::validate::{Rejected, Rejection, validate_suggestions};
-use super::{Analysis, Analyzer, AnalyzerError, Severity, Suggestion, SuggestionType};
+use super::{Advice, Analysis, Analyzer, AnalyzerError, Severity, Suggestion, SuggestionType};
 
 /// How to ask the server for JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -720,6 +720,20 @@ impl Analyzer for OpenAiAnalyzer {
         self.suggest_with_report(analysis)
             .await
             .map(|(suggestions, _)| suggestions)
+    }
+
+    async fn advise(&self, analysis: &Analysis) -> Result<Advice, AnalyzerError> {
+        let (suggestions, outcome) = self.suggest_with_report(analysis).await?;
+        let engine = if outcome.is_fallback() {
+            self.fallback.name()
+        } else {
+            self.name()
+        };
+        Ok(Advice {
+            suggestions,
+            engine,
+            note: Some(outcome.to_string()),
+        })
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::net::UdpSocket;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::protocol::{HANDSHAKE_RESPONSE_LEN, Operation, OwnedHandshakeResponse, Request};
@@ -64,6 +65,8 @@ struct State {
 pub struct GameServer {
     socket: Arc<UdpSocket>,
     state: Arc<Mutex<State>>,
+    /// The number of car-info subscribers, for [`GameServer::subscribed`].
+    subscribers: Arc<watch::Sender<usize>>,
     requests: JoinHandle<()>,
 }
 
@@ -72,14 +75,17 @@ impl GameServer {
     pub async fn bind(addr: SocketAddr, reply: OwnedHandshakeResponse) -> io::Result<Self> {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
         let state = Arc::new(Mutex::new(State::default()));
+        let subscribers = Arc::new(watch::Sender::new(0));
         let requests = tokio::spawn(serve_requests(
             Arc::clone(&socket),
             Arc::clone(&state),
+            Arc::clone(&subscribers),
             reply.encode(),
         ));
         Ok(Self {
             socket,
             state,
+            subscribers,
             requests,
         })
     }
@@ -124,6 +130,24 @@ impl GameServer {
             s.updates.clear();
             s.spots.clear();
         });
+        self.subscribers.send_replace(0);
+    }
+
+    /// Resolves once at least one client is subscribed to the car-info stream (at once if
+    /// one already is).
+    pub async fn subscribed(&self) {
+        let mut count = self.subscribers.subscribe();
+        // The sender lives as long as `self`: `wait_for` cannot fail while we borrow it.
+        let _ = count.wait_for(|n| *n > 0).await;
+    }
+
+    /// Waits, as the game does before it streams, until a client subscribed; `false` when
+    /// `shutdown` turned true (or its sender went away) first.
+    pub async fn wait_for_subscriber(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        tokio::select! {
+            () = self.subscribed() => true,
+            _ = shutdown.wait_for(|stop| *stop) => false,
+        }
     }
 
     /// Sends a car-info datagram to every update subscriber; returns how many it went to.
@@ -169,6 +193,7 @@ impl Drop for GameServer {
 async fn serve_requests(
     socket: Arc<UdpSocket>,
     state: Arc<Mutex<State>>,
+    subscribers: Arc<watch::Sender<usize>>,
     reply: [u8; HANDSHAKE_RESPONSE_LEN],
 ) {
     let mut buf = [0u8; 64];
@@ -229,6 +254,14 @@ async fn serve_requests(
                 }
             }
         };
+        subscribers.send_if_modified(|count| {
+            let now = state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .updates
+                .len();
+            std::mem::replace(count, now) != now
+        });
         if answer {
             if let Err(e) = socket.send_to(&reply, from).await {
                 tracing::debug!("handshake reply to {from} failed: {e}");

@@ -13,7 +13,7 @@
 //!   when unknown), tags.
 //! - [`LapRecord`]: a lap's metadata — stint, number, [`LapKind`], validity and
 //!   [`InvalidReason`], official time, frame count, tags, driver comments, analysis flag
-//!   and suggestions (JSON). Its telemetry is stored apart, column by column in a compact
+//!   and the analysis's [`Suggestion`]s. Its telemetry is stored apart, column by column in a compact
 //!   lossless encoding ([`codec`]), and is loaded only by [`Store::lap_frames`] (every
 //!   field) or [`Store::lap_principal_frames`] (the 16 principal channels, faster).
 //! - [`ChatMessage`]: one message of the coaching chat about a lap.
@@ -82,6 +82,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::Suggestion;
 use crate::lap::{InvalidReason, Lap, LapKind};
 use crate::telemetry::Frame;
 
@@ -354,10 +355,51 @@ pub struct LapRecord {
     pub comments: String,
     /// Has an analysis been run?
     pub analyzed: bool,
-    /// The analysis's suggestions, as JSON; `None` until set.
-    pub suggestions: Option<serde_json::Value>,
+    /// The suggestions of the lap's latest analysis; `None` until set.
+    pub suggestions: Option<Vec<Suggestion>>,
     /// First stored (first checkpoint or save), Unix ms.
     pub created_ms: i64,
+}
+
+impl LapRecord {
+    /// The time this lap is ranked by, when it can be anyone's best lap: a finished
+    /// (not in progress), valid, flying lap with an official time. Out, in and partial laps
+    /// never rank. This is the one best-lap rule; see [`best_lap`].
+    pub fn ranking_time_ms(&self) -> Option<i32> {
+        let counts = self.valid && !self.in_progress && self.kind == LapKind::Flying;
+        self.official_time_ms.filter(|_| counts)
+    }
+}
+
+/// The best lap among `laps`: the one with the lowest [`LapRecord::ranking_time_ms`]; on a
+/// tie, the first one driven (lowest id). `None` when no lap ranks.
+pub fn best_lap<'a>(laps: impl IntoIterator<Item = &'a LapRecord>) -> Option<&'a LapRecord> {
+    laps.into_iter()
+        .filter_map(|lap| lap.ranking_time_ms().map(|t| (t, lap.id, lap)))
+        .min_by_key(|&(t, id, _)| (t, id))
+        .map(|(_, _, lap)| lap)
+}
+
+/// The best lap ([`best_lap`]) of every session on this track, layout and car; `None`
+/// when none ranks. Reads lap metadata only, never telemetry.
+pub async fn best_lap_on(
+    store: &dyn Store,
+    track: &str,
+    track_config: &str,
+    car: &str,
+) -> Result<Option<LapRecord>> {
+    let sessions: Vec<SessionId> = store
+        .list_sessions()
+        .await?
+        .into_iter()
+        .filter(|s| s.track == track && s.track_config == track_config && s.car == car)
+        .map(|s| s.id)
+        .collect();
+    let mut laps = Vec::new();
+    for id in sessions {
+        laps.extend(store.list_laps(Some(id)).await?);
+    }
+    Ok(best_lap(&laps).cloned())
 }
 
 /// Changes to a lap; `None` leaves a field as it is.
@@ -370,7 +412,7 @@ pub struct LapUpdate {
     /// New analysis flag.
     pub analyzed: Option<bool>,
     /// New suggestions: `Some(None)` clears them.
-    pub suggestions: Option<Option<serde_json::Value>>,
+    pub suggestions: Option<Option<Vec<Suggestion>>>,
 }
 
 impl LapUpdate {
@@ -461,6 +503,17 @@ pub enum StoreError {
         id: i64,
         /// Column name.
         column: &'static str,
+    },
+    /// A value cannot be written in the store's format.
+    #[error("lap {lap}: the {column} cannot be stored")]
+    Unencodable {
+        /// The lap.
+        lap: LapId,
+        /// What could not be written.
+        column: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
     },
     /// SQLite failed.
     #[error("SQLite error")]

@@ -709,7 +709,15 @@ impl Store for SqliteStore {
                 tags_json(&lap.tags),
                 lap.comments,
                 lap.analyzed,
-                lap.suggestions.as_ref().map(|s| s.to_string()),
+                lap.suggestions
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|source| StoreError::Unencodable {
+                        lap: id,
+                        column: "suggestions",
+                        source,
+                    })?,
             ])?;
             tx.commit()?;
             Ok(lap)

@@ -1,17 +1,15 @@
 //! `purple-sector replay CAPTURE`: serve a recorded capture to any AC client as the game.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use purple_sector_core::capture::{CaptureReader, DEFAULT_GAME_PORT};
 use purple_sector_core::sim::{GameServer, capture_schedule, play};
-use tokio::sync::watch;
 
-use crate::Outcome;
 use crate::output::Output;
+use crate::{Global, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -34,14 +32,13 @@ pub struct ReplayArgs {
     port: u16,
 }
 
-pub fn run(args: &ReplayArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {
+pub fn run(args: &ReplayArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     if args.import {
-        return crate::import::import_files(
+        return super::import::import_files(
             std::slice::from_ref(&args.capture),
             None,
             args.port,
-            db,
-            json,
+            global,
         );
     }
     if !(args.speed.is_finite() && args.speed > 0.0) {
@@ -74,11 +71,7 @@ pub fn run(args: &ReplayArgs, db: Option<&Path>, json: bool) -> anyhow::Result<O
         let server = GameServer::bind(args.as_game, hello)
             .await
             .with_context(|| format!("cannot serve on {}", args.as_game))?;
-        let (stop, mut shutdown) = watch::channel(false);
-        tokio::spawn(async move {
-            crate::signals::stopped().await;
-            let _ = stop.send(true);
-        });
+        let mut shutdown = crate::signals::stop_flag();
         eprintln!(
             "purple-sector: serving {} datagrams of {} as the game on {}; waiting for a client",
             schedule.len(),
@@ -88,14 +81,11 @@ pub fn run(args: &ReplayArgs, db: Option<&Path>, json: bool) -> anyhow::Result<O
         let mut out = Output::stdout();
         loop {
             // Like the game, stream only once someone subscribed.
-            while server.update_subscribers().is_empty() {
-                tokio::select! {
-                    _ = shutdown.wait_for(|s| *s) => return Ok(Outcome::Done),
-                    _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-                }
+            if !server.wait_for_subscriber(&mut shutdown).await {
+                return Ok(Outcome::Done);
             }
             let stats = play(&server, schedule.iter().cloned(), args.speed, &mut shutdown).await?;
-            if json {
+            if global.json {
                 out.json("replay", &stats)?;
             } else {
                 out.line(format_args!(

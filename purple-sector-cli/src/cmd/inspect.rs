@@ -10,8 +10,8 @@ use purple_sector_core::capture::{
 use purple_sector_core::protocol::{Datagram, DatagramKind, ParseError, parse_datagram};
 use serde::Serialize;
 
-use crate::Outcome;
 use crate::output::Output;
+use crate::{Global, Outcome};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -64,7 +64,8 @@ impl Summary {
     }
 }
 
-pub fn run(args: &InspectArgs, json: bool) -> anyhow::Result<Outcome> {
+pub fn run(args: &InspectArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
+    let json = global.json;
     let mut reader = CaptureReader::open(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?
         .with_game_port(args.port);

@@ -1,6 +1,6 @@
 //! `purple-sector import FILE…`: captures, logger TSV laps and the original's demo JSON.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -11,7 +11,7 @@ use purple_sector_core::import::{
 use purple_sector_core::record::{Input, import_inputs};
 use purple_sector_core::store::{NewSession, SessionSource};
 
-use crate::Outcome;
+use crate::{Global, Outcome, report};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -26,8 +26,8 @@ pub struct ImportArgs {
     port: u16,
 }
 
-pub fn run(args: &ImportArgs, db: Option<&Path>, json: bool) -> anyhow::Result<Outcome> {
-    import_files(&args.files, args.session.clone(), args.port, db, json)
+pub fn run(args: &ImportArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
+    import_files(&args.files, args.session.clone(), args.port, global)
 }
 
 /// Imports `files` into one new session: everything or nothing.
@@ -35,8 +35,7 @@ pub fn import_files(
     files: &[PathBuf],
     session_name: Option<String>,
     port: u16,
-    db: Option<&Path>,
-    json: bool,
+    global: Global<'_>,
 ) -> anyhow::Result<Outcome> {
     // Check every file's format before anything is written.
     let formats = files
@@ -78,9 +77,9 @@ pub fn import_files(
         }
     }
 
-    let store = crate::db::open(db)?;
+    let store = crate::db::open(global.db)?;
     let summary = crate::runtime()?
         .block_on(import_inputs(store, session, inputs.into_iter().flatten()))
         .context("import failed; nothing was kept")??;
-    crate::record::report(&summary, json)
+    report::recording(&summary, global.json)
 }

@@ -11,7 +11,7 @@ use purple_sector_core::protocol::{Name, OwnedHandshakeResponse};
 use purple_sector_core::store::{LapId, LapRecord, Session, SessionId, Store};
 use purple_sector_core::telemetry::Frame;
 
-use crate::Outcome;
+use crate::{Global, Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -39,8 +39,8 @@ pub struct ExportArgs {
     output: PathBuf,
 }
 
-pub fn run(args: &ExportArgs, db: Option<&Path>) -> anyhow::Result<Outcome> {
-    let store = crate::db::open(db)?;
+pub fn run(args: &ExportArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
+    let store = crate::db::open(global.db)?;
     crate::runtime()?.block_on(export(args, &*store))
 }
 

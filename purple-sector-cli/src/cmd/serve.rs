@@ -1,17 +1,17 @@
 //! `purple-sector serve`: the web app over the database, recording inside the server.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use purple_sector_core::analysis::OpenAiConfig;
 use purple_sector_core::net::ClientConfig;
-use purple_sector_core::record::{RecordOptions, record_live};
+use purple_sector_core::record::{RecordOptions, Source};
 use purple_sector_server::{AppState, DemoSettings, serve};
-use tokio::sync::watch;
 
-use crate::Outcome;
+use crate::args::game_address;
+use crate::{Global, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -41,12 +41,12 @@ pub struct ServeArgs {
     cors_origin: Option<String>,
 }
 
-pub fn run(args: &ServeArgs, db: Option<&Path>) -> anyhow::Result<Outcome> {
-    let store = crate::db::open(db)?;
+pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
+    let store = crate::db::open(global.db)?;
     crate::runtime()?.block_on(async move {
         let mut state = AppState::new(Arc::clone(&store));
         state.token = args.token.clone().filter(|t| !t.is_empty()).map(Into::into);
-        state.openai = purple_sector_core::analysis::OpenAiConfig::from_env();
+        state.openai = OpenAiConfig::from_env();
         if let Some(origin) = &args.cors_origin {
             state.allow_origin(origin).context("bad --cors-origin")?;
         }
@@ -62,36 +62,16 @@ pub fn run(args: &ServeArgs, db: Option<&Path>) -> anyhow::Result<Outcome> {
             "purple-sector: serving http://{} (Ctrl-C to stop)",
             listener.local_addr()?
         );
-        let (stop, shutdown) = watch::channel(false);
-        let live = if let Some(ac) = &args.ac {
-            let game = crate::record::game_address(ac)?;
-            let options = RecordOptions {
-                hub: Some(state.hub.clone()),
-                ..RecordOptions::default()
-            };
-            let store = Arc::clone(&store);
-            let shutdown = shutdown.clone();
-            Some(tokio::spawn(async move {
-                record_live(store, ClientConfig::new(game), options, shutdown, None).await
-            }))
-        } else {
-            if args.demo {
-                state
-                    .recorder
-                    .start_demo(&state)
-                    .await
-                    .map_err(anyhow::Error::msg)?;
-            }
-            None
-        };
-        serve(listener, state, async move {
-            crate::signals::stopped().await;
-            let _ = stop.send(true);
-        })
-        .await?;
-        if let Some(live) = live {
-            live.await??;
+        if let Some(ac) = &args.ac {
+            let source = Source::Game(ClientConfig::new(game_address(ac)?));
+            state
+                .recorder
+                .start(&state, source, RecordOptions::default())
+                .await?;
+        } else if args.demo {
+            state.recorder.start_demo(&state).await?;
         }
+        serve(listener, state, crate::signals::stopped()).await?;
         Ok(Outcome::Done)
     })
 }

@@ -1,0 +1,94 @@
+//! Flags shared by several commands, and their checks.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use purple_sector_core::net::GAME_PORT;
+use purple_sector_core::sim::{SimConfig, Track, demo_mistakes, parse_mistakes};
+
+/// What a simulated session is: where, how long, which mistakes (`demo` and `simulate`).
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// Track: imola, or test (a 1.3 km circuit for quick runs).
+    #[arg(long, default_value = "imola")]
+    pub track: String,
+    /// Flying laps after the out lap.
+    #[arg(long, default_value_t = 3)]
+    pub laps: u32,
+    /// Mistakes to make, e.g. `lap=3:corner=T4:early_braking=25,lap=4:corner=T2:late_throttle=40`
+    /// (laps as the game counts them: 1 is the out lap). Kinds: early_braking (m),
+    /// over_slowing (%), late_throttle (m), coasting (m).
+    #[arg(long, value_name = "SPEC")]
+    pub mistakes: Option<String>,
+    /// Seed: the same seed gives the same session, byte for byte.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl SessionArgs {
+    /// The simulator's configuration; without `--mistakes`, the demo's mistakes when
+    /// `default_mistakes`, else none.
+    pub fn config(&self, default_mistakes: bool) -> anyhow::Result<SimConfig> {
+        let track = Track::by_name(&self.track).with_context(|| {
+            format!(
+                "unknown track {:?} (built in: {})",
+                self.track,
+                Track::names().join(", ")
+            )
+        })?;
+        let mistakes = match &self.mistakes {
+            Some(spec) => parse_mistakes(spec, &track).context("bad --mistakes")?,
+            None if default_mistakes => demo_mistakes(&track, self.laps),
+            None => Vec::new(),
+        };
+        Ok(SimConfig {
+            laps: self.laps,
+            seed: self.seed,
+            mistakes,
+            ..SimConfig::new(track)
+        })
+    }
+}
+
+/// `--speed`: a time scale in (0, 1000].
+pub fn check_speed(speed: f64) -> anyhow::Result<()> {
+    if !(speed.is_finite() && speed > 0.0 && speed <= 1_000.0) {
+        bail!("--speed must be in (0, 1000], got {speed}");
+    }
+    Ok(())
+}
+
+/// `HOST`, `HOST:PORT`, `[v6]:PORT` → the game's address.
+pub fn game_address(text: &str) -> anyhow::Result<SocketAddr> {
+    let with_port = if text.parse::<std::net::IpAddr>().is_ok() || !text.contains(':') {
+        if text.contains(':') {
+            format!("[{text}]:{GAME_PORT}")
+        } else {
+            format!("{text}:{GAME_PORT}")
+        }
+    } else {
+        text.to_owned()
+    };
+    with_port
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve the game address {text:?}"))?
+        .next()
+        .with_context(|| format!("no address for {text:?}"))
+}
+
+/// A number of seconds given for `flag`.
+pub fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value).with_context(|| format!("{flag} must be ≥ 0 seconds"))
+}
+
+/// A review error, with what to do about a missing reference.
+pub fn review_error(error: purple_sector_core::review::ReviewError) -> anyhow::Error {
+    match error {
+        purple_sector_core::review::ReviewError::NoReference { .. } => {
+            anyhow::anyhow!("{error}; give --against LAP")
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,72 @@
+//! `purple-sector demo`: the built-in game recorded into the database, then a report.
+
+use std::sync::Arc;
+
+use clap::Args;
+use purple_sector_core::record::{RecordOptions, Recorder, Source};
+use purple_sector_core::store::{SessionSource, best_lap};
+
+use crate::args::{SessionArgs, check_speed};
+use crate::output::Output;
+use crate::{Global, Outcome, report, tables};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    session: SessionArgs,
+    /// Speed of time (the demo's default plays a 7-minute session in about 20 s).
+    #[arg(long, default_value_t = 25.0)]
+    speed: f64,
+}
+
+pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
+    check_speed(args.speed)?;
+    let config = args.session.config(true)?;
+    let track = config.track.clone();
+    let store = crate::db::open(global.db)?;
+    if !global.json {
+        eprintln!(
+            "purple-sector: demo — the built-in game drives {} flying laps of {} at {}×, recorded into {}",
+            config.laps,
+            config.track.name(),
+            args.speed,
+            crate::db::path(global.db).display()
+        );
+    }
+    let options = RecordOptions {
+        session_name: Some(format!("Demo — {}", config.track.name())),
+        source: SessionSource::Demo,
+        ..RecordOptions::default()
+    };
+    let source = Source::Simulator {
+        config,
+        speed: args.speed,
+    };
+    let runtime = crate::runtime()?;
+    let recording = runtime.block_on(async {
+        let recorder = Recorder::start(Arc::clone(&store), source, options).await?;
+        recorder.run_until(crate::signals::stopped()).await
+    })?;
+    let summary = &recording.summary;
+    let outcome = report::recording(summary, global.json)?;
+    let mut out = Output::stdout();
+    if !global.json {
+        if let Some(best) = best_lap(&summary.laps) {
+            out.line(format_args!(
+                "best lap: lap {} in {}",
+                best.number,
+                tables::lap_time(best.official_time_ms)
+            ))?;
+        }
+        out.line(format_args!("what the simulator did:"))?;
+    }
+    report::sim_laps(&mut out, &recording.sim_laps, &track, global.json)?;
+    runtime.block_on(report::demo_coaching(
+        &store,
+        &summary.laps,
+        &mut out,
+        global.json,
+    ))?;
+    out.flush()?;
+    Ok(outcome)
+}
