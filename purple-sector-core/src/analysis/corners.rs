@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::thresholds::Thresholds;
 use super::trace::LapTrace;
 use super::{Corner, SegmentKind};
-
-/// Standard gravity, m/s².
-const G: f64 = 9.80665;
+use crate::telemetry::STANDARD_GRAVITY_MS2;
 
 /// A stretch of the lap: a corner's window or a straight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,7 +256,7 @@ fn kinks(
                 f64::from(g_channel[k]).abs()
             } else {
                 let v = speed[k] / 3.6;
-                v * v * kappa[k].abs() / G
+                v * v * kappa[k].abs() / STANDARD_GRAVITY_MS2
             }
         })
         .collect();
