@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{CarInfo, OwnedCarInfo};
 
+/// Standard gravity, m/s²: one g, the unit of a [`Frame`]'s accelerations (`g_vertical`,
+/// `g_lateral`, `g_longitudinal`), to convert them to and from m/s².
+pub const STANDARD_GRAVITY_MS2: f64 = 9.806_65;
+
 /// The six on/off states of a car-info packet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Flags {

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use purple_sector_core::analysis::{
-    Analysis, AnalysisError, Analyzer, Delta, HeuristicAnalyzer, LapRole, LapTrace, PEDAL_OFF,
-    SegmentKind, SuggestionType, analyze, analyze_laps, analyze_traces, consistency,
-    detect_corners, heuristic_suggestions, ideal_lap, validate_suggestions,
+    Analysis, AnalysisError, Analyzer, Delta, HeuristicAnalyzer, LapRole, LapTrace, SegmentKind,
+    SuggestionType, Thresholds, analyze, analyze_laps, analyze_traces, consistency, detect_corners,
+    heuristic_suggestions, ideal_lap, validate_suggestions,
 };
 use purple_sector_core::import::logger_input;
 use purple_sector_core::lap::Lap;
@@ -250,7 +250,8 @@ fn judge(session: &Session, mistake: &Mistake, reference: &Reference) -> Outcome
             lap_trace.index_at(corner.corner.start_m),
             lap_trace.index_at(until),
         );
-        let off_brake = lap_trace.brake()[s..e].iter().all(|&b| b < PEDAL_OFF);
+        let pedal_off = Thresholds::default().pedal_off;
+        let off_brake = lap_trace.brake()[s..e].iter().all(|&b| b < pedal_off);
         found_as_coasting =
             off_brake && at_corner.is_some_and(|s| s.kind == SuggestionType::Coasting);
     }

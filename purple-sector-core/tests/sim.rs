@@ -8,9 +8,10 @@ use std::hash::{Hash, Hasher};
 use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::{CarInfo, NAME_TERMINATOR};
 use purple_sector_core::sim::{
-    Car, G, LapReport, Mistake, MistakeKind, MistakeSpecError, PHYSICS_STEP_NS, PHYSICS_STEP_S,
+    Car, LapReport, Mistake, MistakeKind, MistakeSpecError, PHYSICS_STEP_NS, PHYSICS_STEP_S,
     SimConfig, SimStep, Simulator, SpeedProfile, Track, parse_mistakes,
 };
+use purple_sector_core::telemetry::STANDARD_GRAVITY_MS2;
 
 const IMOLA_LAP2: &str = include_str!("fixtures/imola-c7r-lap2.tsv");
 const IMOLA_CSV_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sim/data/imola.csv");
@@ -376,7 +377,7 @@ fn every_frame_is_self_consistent() {
         }
         // Lateral g = v²κ/g, steering the same way.
         let kappa = track.curvature_at(run.distance(step));
-        let lateral = v * v * kappa / G;
+        let lateral = v * v * kappa / STANDARD_GRAVITY_MS2;
         assert!(
             close(
                 f64::from(c.acc_g_horizontal),
@@ -415,7 +416,7 @@ fn every_frame_is_self_consistent() {
         if a.lap_count != b.lap_count && (a.speed_ms - b.speed_ms).abs() > 0.05 {
             continue;
         }
-        let dvdt = f64::from(b.speed_ms - a.speed_ms) / PHYSICS_STEP_S / G;
+        let dvdt = f64::from(b.speed_ms - a.speed_ms) / PHYSICS_STEP_S / STANDARD_GRAVITY_MS2;
         let (lo, hi) = (
             f64::from(a.acc_g_frontal.min(b.acc_g_frontal)),
             f64::from(a.acc_g_frontal.max(b.acc_g_frontal)),

@@ -1,17 +1,16 @@
 //! [`analyze`]: one lap against a reference, from frames to the fact table.
 
-use super::corners::detect_corners;
+use super::corners::detect_corners_with;
 use super::delta::Delta;
 use super::error::{AnalysisError, LapRole};
-use super::metrics::{corner_metrics, search_ends_m, segment_losses, turn_in_threshold_deg};
+use super::metrics::{
+    corner_metrics_with, search_ends_m, segment_losses, turn_in_threshold_deg_with,
+};
+use super::thresholds::Thresholds;
 use super::trace::LapTrace;
 use super::{Analysis, Corner, CornerReport};
 use crate::lap::Lap;
 use crate::telemetry::Frame;
-
-/// Largest relative difference between the lap's own length and the reference's before the
-/// two are taken for different tracks (5 %; two racing lines differ by well under 1 %).
-pub const MAX_LENGTH_MISMATCH: f64 = 0.05;
 
 /// Analyses one lap's frames against a reference's: both on the reference's distance grid
 /// ([`LapTrace`]), the [`Delta`], the corners found on the reference, each corner's metrics
@@ -19,7 +18,9 @@ pub const MAX_LENGTH_MISMATCH: f64 = 0.05;
 ///
 /// `lap_official_ms` and `reference_official_ms` are the official lap times when known
 /// ([`Lap::official_time_ms`]); `None` takes the lap clock of the last frame. The delta at
-/// the line, [`Analysis::gap_s`], equals the difference of those two times.
+/// the line, [`Analysis::gap_s`], equals the difference of those two times. Everything is
+/// measured with the default [`Thresholds`]; two laps whose lengths differ by more than
+/// [`Thresholds::max_length_mismatch`] (5 %) are not compared.
 ///
 /// ```
 /// use purple_sector_core::analysis::analyze;
@@ -59,19 +60,25 @@ pub fn analyze(
     reference: &[Frame],
     reference_official_ms: Option<i32>,
 ) -> Result<Analysis, AnalysisError> {
-    let reference = LapTrace::new(reference, reference_official_ms)
+    let thresholds = Thresholds::default();
+    let reference = LapTrace::build(reference, reference_official_ms, None, &thresholds)
         .map_err(|e| e.with_role(LapRole::Reference))?;
-    let lap = LapTrace::with_length(lap, lap_official_ms, reference.length_m())
-        .map_err(|e| e.with_role(LapRole::Lap))?;
+    let lap = LapTrace::build(
+        lap,
+        lap_official_ms,
+        Some(reference.length_m()),
+        &thresholds,
+    )
+    .map_err(|e| e.with_role(LapRole::Lap))?;
     let mismatch = (lap.measured_length_m() / reference.length_m() - 1.0).abs();
-    if mismatch > MAX_LENGTH_MISMATCH {
+    if mismatch > thresholds.max_length_mismatch {
         return Err(AnalysisError::LengthMismatch {
             lap_m: lap.measured_length_m(),
             reference_m: reference.length_m(),
         });
     }
-    let corners = detect_corners(&reference);
-    Ok(analyze_traces(&lap, &reference, &corners))
+    let corners = detect_corners_with(&reference, &thresholds);
+    Ok(analyze_traces_with(&lap, &reference, &corners, &thresholds))
 }
 
 /// [`analyze`] for two stored laps, each timed by its official time when it has one.
@@ -87,20 +94,30 @@ pub fn analyze_laps(lap: &Lap, reference: &Lap) -> Result<Analysis, AnalysisErro
 /// The analysis of two traces already on the same grid (the lap built
 /// [`LapTrace::with_length`] the reference's length) at given corners (usually
 /// [`super::detect_corners`] of the reference; pass the same corners to compare several laps
-/// with one reference).
+/// with one reference). The corner metrics use the default [`Thresholds`].
 pub fn analyze_traces(lap: &LapTrace, reference: &LapTrace, corners: &[Corner]) -> Analysis {
+    analyze_traces_with(lap, reference, corners, &Thresholds::default())
+}
+
+/// [`analyze_traces`] with the given thresholds.
+fn analyze_traces_with(
+    lap: &LapTrace,
+    reference: &LapTrace,
+    corners: &[Corner],
+    thresholds: &Thresholds,
+) -> Analysis {
     let delta = Delta::new(lap, reference);
     let ends = search_ends_m(corners, reference.length_m());
     let reports = corners
         .iter()
         .zip(&ends)
         .map(|(corner, &end)| {
-            let threshold = turn_in_threshold_deg(reference, corner);
+            let threshold = turn_in_threshold_deg_with(reference, corner, thresholds);
             CornerReport {
                 corner: corner.clone(),
                 time_loss_s: delta.lost_between(corner.start_m, corner.end_m),
-                lap: corner_metrics(lap, corner, end, threshold),
-                reference: corner_metrics(reference, corner, end, threshold),
+                lap: corner_metrics_with(lap, corner, end, threshold, thresholds),
+                reference: corner_metrics_with(reference, corner, end, threshold, thresholds),
             }
         })
         .collect();
@@ -117,12 +134,14 @@ pub fn analyze_traces(lap: &LapTrace, reference: &LapTrace, corners: &[Corner]) 
 /// The analysis of `lap` against the ideal lap of `laps` (the best segments of the valid
 /// laps, all on the lap's grid): each corner and segment is compared with the lap that drove
 /// it fastest, so every row is time lost against the best that was done there. The gap is
-/// the lap's time minus the ideal time. `None` without laps.
+/// the lap's time minus the ideal time. `None` without laps. The corner metrics use the
+/// default [`Thresholds`].
 pub fn analyze_against_ideal(
     lap: &LapTrace,
     laps: &[LapTrace],
     corners: &[Corner],
 ) -> Option<(Analysis, super::IdealLap)> {
+    let thresholds = Thresholds::default();
     let ideal = super::ideal_lap(laps, corners)?;
     let mut by_reference: Vec<Option<Analysis>> = vec![None; laps.len()];
     let mut segments = Vec::with_capacity(ideal.segments.len());
@@ -131,7 +150,7 @@ pub fn analyze_against_ideal(
         let source = laps.get(segment.lap)?;
         let analysis = by_reference
             .get_mut(segment.lap)?
-            .get_or_insert_with(|| analyze_traces(lap, source, corners));
+            .get_or_insert_with(|| analyze_traces_with(lap, source, corners, &thresholds));
         if let Some(loss) = analysis
             .segments
             .iter()

@@ -2,67 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::thresholds::Thresholds;
 use super::trace::LapTrace;
 use super::{Corner, SegmentKind};
-
-/// Standard gravity, m/s².
-const G: f64 = 9.80665;
-
-/// Throttle at and above which a lap is flat out.
-pub const FLAT_OUT_THROTTLE: f32 = 0.9;
-
-/// Brake pedal at and above which a lap is braking.
-pub const BRAKE_ON: f32 = 0.1;
-
-/// The detection's settings; [`Default`] is tuned for cars from road cars to GT3 and real and
-/// simulated data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CornerConfig {
-    /// Half-width of the box filter on speed before looking for minima, m.
-    pub smoothing_m: f64,
-    /// Least prominence of a speed minimum, km/h.
-    pub min_prominence_kmh: f64,
-    /// The apex is the middle of the stretch within this of the minimum speed, km/h.
-    pub apex_band_kmh: f64,
-    /// Lead before the reference's lift or brake point, s at the speed there.
-    pub lead_s: f64,
-    /// Shortest lead, m.
-    pub min_lead_m: f64,
-    /// Longest lead, m.
-    pub max_lead_m: f64,
-    /// The window ends where the reference has recovered this share of its speed's rise from
-    /// the apex to the peak before the next corner.
-    pub exit_recovery: f64,
-    /// Shortest exit after the apex (or a kink's bend), m.
-    pub min_exit_m: f64,
-    /// Least lateral acceleration of a flat-out kink, g.
-    pub kink_min_lateral_g: f64,
-    /// Least heading change of a flat-out kink, degrees.
-    pub kink_min_turn_deg: f64,
-    /// Half-length of the chords the curvature is measured over, m.
-    pub curvature_chord_m: f64,
-}
-
-impl Default for CornerConfig {
-    /// 5 m smoothing, 8 km/h prominence, 0.5 km/h apex band, lead 1.2 s (30–150 m), exit
-    /// at 90 % speed recovery (at least 10 m), kinks from 1.0 g and 10°, curvature over ±8 m
-    /// chords.
-    fn default() -> Self {
-        Self {
-            smoothing_m: 5.0,
-            min_prominence_kmh: 8.0,
-            apex_band_kmh: 0.5,
-            lead_s: 1.2,
-            min_lead_m: 30.0,
-            max_lead_m: 150.0,
-            exit_recovery: 0.9,
-            min_exit_m: 10.0,
-            kink_min_lateral_g: 1.0,
-            kink_min_turn_deg: 10.0,
-            curvature_chord_m: 8.0,
-        }
-    }
-}
+use crate::telemetry::STANDARD_GRAVITY_MS2;
 
 /// A stretch of the lap: a corner's window or a straight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,10 +20,10 @@ pub struct Segment {
     pub end_m: f64,
 }
 
-/// The corners of a reference lap with the default settings; the rules are
+/// The corners of a reference lap with the default [`Thresholds`]; the rules are
 /// [`detect_corners_with`]'s.
 pub fn detect_corners(reference: &LapTrace) -> Vec<Corner> {
-    detect_corners_with(reference, &CornerConfig::default())
+    detect_corners_with(reference, &Thresholds::default())
 }
 
 /// One candidate: its apex and the stretch it spans before windows are drawn.
@@ -95,11 +38,11 @@ struct Candidate {
 ///
 /// # Detection
 ///
-/// - **Speed corners.** The reference's speed, smoothed over ±[`CornerConfig::smoothing_m`],
+/// - **Speed corners.** The reference's speed, smoothed over ±[`Thresholds::smoothing_m`],
 ///   has a local minimum at each corner taken below flat out. A minimum counts when its
 ///   prominence (how far the speed must rise before reaching a lower minimum on either side,
-///   the smaller of the two climbs) is at least [`CornerConfig::min_prominence_kmh`]. The
-///   apex is the middle of the stretch within [`CornerConfig::apex_band_kmh`] of the
+///   the smaller of the two climbs) is at least [`Thresholds::min_prominence_kmh`]. The
+///   apex is the middle of the stretch within [`Thresholds::apex_band_kmh`] of the
 ///   minimum (so a constant-radius corner's apex is its middle, not wherever the noise put
 ///   the lowest sample).
 /// - **Chicanes.** Two minima make two corners when the reference speeds up by at least the
@@ -108,9 +51,9 @@ struct Candidate {
 ///   below), so each keeps its own window.
 /// - **Flat-out kinks.** Where the lateral acceleration (the lateral-g channel, or v²κ with
 ///   the curvature κ from the x/z coordinates when the channel is empty) stays above
-///   [`CornerConfig::kink_min_lateral_g`] over a bend turning at least
-///   [`CornerConfig::kink_min_turn_deg`], flat out at its apex (the curvature's peak) and
-///   more than [`CornerConfig::min_lead_m`] from any speed corner's apex, the bend is a corner
+///   [`Thresholds::kink_min_lateral_g`] over a bend turning at least
+///   [`Thresholds::kink_min_turn_deg`], flat out at its apex (the curvature's peak) and
+///   more than [`Thresholds::min_lead_m`] from any speed corner's apex, the bend is a corner
 ///   too, its apex at the curvature's peak.
 /// - Corners are numbered `T1`, `T2` … by apex from the line.
 ///
@@ -118,15 +61,16 @@ struct Candidate {
 ///
 /// Each corner's window runs from its entry to its exit, on the reference:
 ///
-/// - **Entry**: where the reference stops being flat out (throttle ≥ 90 %, brake < 10 %)
+/// - **Entry**: where the reference stops being flat out (throttle ≥
+///   [`Thresholds::flat_out_throttle`], 90 %, brake < [`Thresholds::brake_on`], 10 %)
 ///   after its speed peak since the previous corner — where it lifts or brakes (for a kink
-///   taken flat, the start of the bend) — moved earlier by a lead of [`CornerConfig::lead_s`]
-///   at the speed there (between [`CornerConfig::min_lead_m`] and
-///   [`CornerConfig::max_lead_m`]), so that an earlier brake point or lift of the lap falls
+///   taken flat, the start of the bend) — moved earlier by a lead of [`Thresholds::lead_s`]
+///   at the speed there (between [`Thresholds::min_lead_m`] and
+///   [`Thresholds::max_lead_m`]), so that an earlier brake point or lift of the lap falls
 ///   inside the window.
-/// - **Exit**: where the reference has recovered [`CornerConfig::exit_recovery`] (90 %) of
+/// - **Exit**: where the reference has recovered [`Thresholds::exit_recovery`] (90 %) of
 ///   its speed's rise from the apex to the peak before the next corner (at least
-///   [`CornerConfig::min_exit_m`] past the apex or the bend). Not at the full-throttle
+///   [`Thresholds::min_exit_m`] past the apex or the bend). Not at the full-throttle
 ///   point: a slower exit costs time all the way down the following straight — on the
 ///   simulator a late throttle out of the hairpin lost 15 % of its cost before the reference
 ///   was back on full throttle and 95 % before 90 % speed recovery — so the window keeps
@@ -139,7 +83,7 @@ struct Candidate {
 ///
 /// The gaps between windows are the straights. The same windows are applied to every lap
 /// compared with the reference.
-pub fn detect_corners_with(reference: &LapTrace, config: &CornerConfig) -> Vec<Corner> {
+pub fn detect_corners_with(reference: &LapTrace, thresholds: &Thresholds) -> Vec<Corner> {
     let n = reference.len();
     if n < 8 {
         return Vec::new();
@@ -151,20 +95,20 @@ pub fn detect_corners_with(reference: &LapTrace, config: &CornerConfig) -> Vec<C
             .iter()
             .map(|&v| f64::from(v))
             .collect::<Vec<_>>(),
-        half_width(config.smoothing_m, ds),
+        half_width(thresholds.smoothing_m, ds),
     );
-    let mut candidates: Vec<Candidate> = speed_minima(&speed, config)
+    let mut candidates: Vec<Candidate> = speed_minima(&speed, thresholds)
         .into_iter()
         .map(|apex| Candidate {
             apex,
             region: (apex, apex),
         })
         .collect();
-    let kinks = kinks(reference, &speed, &candidates, config);
+    let kinks = kinks(reference, &speed, &candidates, thresholds);
     candidates.extend(kinks);
     candidates.sort_by_key(|c| c.apex);
     candidates.dedup_by_key(|c| c.apex);
-    windows(reference, &speed, &candidates, config)
+    windows(reference, &speed, &candidates, thresholds)
 }
 
 fn half_width(metres: f64, spacing_m: f64) -> usize {
@@ -194,7 +138,7 @@ pub(crate) fn smooth(values: &[f64], h: usize) -> Vec<f64> {
 }
 
 /// Indices of the prominent speed minima (apexes), in order.
-fn speed_minima(speed: &[f64], config: &CornerConfig) -> Vec<usize> {
+fn speed_minima(speed: &[f64], thresholds: &Thresholds) -> Vec<usize> {
     let n = speed.len();
     let mut out = Vec::new();
     let mut i = 1;
@@ -207,8 +151,8 @@ fn speed_minima(speed: &[f64], config: &CornerConfig) -> Vec<usize> {
             }
             if j + 1 < n && speed[j + 1] > speed[i] {
                 let m = (i + j) / 2;
-                if prominence(speed, i, j) >= config.min_prominence_kmh {
-                    out.push(apex_of(speed, m, config.apex_band_kmh));
+                if prominence(speed, i, j) >= thresholds.min_prominence_kmh {
+                    out.push(apex_of(speed, m, thresholds.apex_band_kmh));
                 }
             }
             i = j + 1;
@@ -299,11 +243,11 @@ fn kinks(
     reference: &LapTrace,
     speed: &[f64],
     speed_corners: &[Candidate],
-    config: &CornerConfig,
+    thresholds: &Thresholds,
 ) -> Vec<Candidate> {
     let n = reference.len();
     let ds = reference.spacing_m();
-    let kappa = curvature_per_m(reference, config.curvature_chord_m);
+    let kappa = curvature_per_m(reference, thresholds.curvature_chord_m);
     let g_channel = reference.g_lateral();
     let has_g = g_channel.iter().any(|&g| g != 0.0);
     let lateral_g: Vec<f64> = (0..n)
@@ -312,28 +256,28 @@ fn kinks(
                 f64::from(g_channel[k]).abs()
             } else {
                 let v = speed[k] / 3.6;
-                v * v * kappa[k].abs() / G
+                v * v * kappa[k].abs() / STANDARD_GRAVITY_MS2
             }
         })
         .collect();
     let brake = reference.brake();
     let gas = reference.gas();
-    let keep_away = half_width(config.min_lead_m, ds);
+    let keep_away = half_width(thresholds.min_lead_m, ds);
     let mut out = Vec::new();
     let mut k = 0;
     while k < n {
-        if lateral_g[k] < config.kink_min_lateral_g {
+        if lateral_g[k] < thresholds.kink_min_lateral_g {
             k += 1;
             continue;
         }
         let start = k;
-        while k + 1 < n && lateral_g[k + 1] >= config.kink_min_lateral_g {
+        while k + 1 < n && lateral_g[k + 1] >= thresholds.kink_min_lateral_g {
             k += 1;
         }
         let end = k;
         k += 1;
         let turn_deg: f64 = kappa[start..=end].iter().map(|c| c.abs()).sum::<f64>() * ds;
-        if turn_deg.to_degrees() < config.kink_min_turn_deg {
+        if turn_deg.to_degrees() < thresholds.kink_min_turn_deg {
             continue;
         }
         let near_speed_corner = speed_corners
@@ -347,7 +291,7 @@ fn kinks(
             .unwrap_or(start);
         // Flat out at the apex: a braking zone that merely starts in the bend is the next
         // corner's, and a bend the reference lifts for is part of a slower corner.
-        if !(gas[apex] >= FLAT_OUT_THROTTLE && brake[apex] < BRAKE_ON) {
+        if !(gas[apex] >= thresholds.flat_out_throttle && brake[apex] < thresholds.brake_on) {
             continue;
         }
         out.push(Candidate {
@@ -369,14 +313,15 @@ fn windows(
     reference: &LapTrace,
     speed: &[f64],
     candidates: &[Candidate],
-    config: &CornerConfig,
+    thresholds: &Thresholds,
 ) -> Vec<Corner> {
     let n = reference.len();
     let last = n - 1;
     let ds = reference.spacing_m();
     let gas = reference.gas();
     let brake = reference.brake();
-    let flat_out = |k: usize| gas[k] >= FLAT_OUT_THROTTLE && brake[k] < BRAKE_ON;
+    let flat_out =
+        |k: usize| gas[k] >= thresholds.flat_out_throttle && brake[k] < thresholds.brake_on;
     let metres = |s: f64| (s / ds).round().max(0.0) as usize;
 
     struct Window {
@@ -407,11 +352,13 @@ fn windows(
                 .unwrap_or(peak_after)
         };
         let half_recovered = recovered(0.5);
-        let lead =
-            metres((config.lead_s * speed[lift] / 3.6).clamp(config.min_lead_m, config.max_lead_m));
+        let lead = metres(
+            (thresholds.lead_s * speed[lift] / 3.6)
+                .clamp(thresholds.min_lead_m, thresholds.max_lead_m),
+        );
         let start = lift.saturating_sub(lead).min(apex.saturating_sub(1));
-        let end = recovered(config.exit_recovery)
-            .max(region_end + metres(config.min_exit_m))
+        let end = recovered(thresholds.exit_recovery)
+            .max(region_end + metres(thresholds.min_exit_m))
             .min(peak_after)
             .max(apex + 1)
             .min(last);
@@ -500,8 +447,7 @@ mod tests {
             *v -= 80.0 * (-((x - 260.0) / 30.0).powi(2)).exp();
             *v -= 3.0 * (-((x - 450.0) / 5.0).powi(2)).exp();
         }
-        let config = CornerConfig::default();
-        let minima = speed_minima(&speed, &config);
+        let minima = speed_minima(&speed, &Thresholds::default());
         assert_eq!(minima.len(), 2, "{minima:?}");
         assert!(minima[0] < 230 && minima[1] > 230);
     }

@@ -3,41 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::thresholds::Thresholds;
 use super::{
     Analysis, Analyzer, AnalyzerError, CornerReport, SegmentKind, SegmentLoss, Severity,
     Suggestion, SuggestionType,
 };
-
-/// Smallest loss worth a suggestion, s.
-pub const MIN_LOSS_S: f64 = 0.02;
-/// Smallest loss on a straight worth a suggestion of its own, s.
-pub const STRAIGHT_LOSS_S: f64 = 0.1;
-/// Loss from which a suggestion is critical, s.
-pub const CRITICAL_S: f64 = 0.3;
-/// Loss from which a suggestion is a warning, s.
-pub const WARNING_S: f64 = 0.1;
-/// A brake point this much earlier (or later) counts, m.
-pub const BRAKE_POINT_M: f64 = 5.0;
-/// Full throttle or pick-up this much later counts, m.
-pub const THROTTLE_M: f64 = 5.0;
-/// This much more coasting counts, m.
-pub const COASTING_M: f64 = 10.0;
-/// A minimum speed this share lower counts (0.02 = 2 %).
-pub const MIN_SPEED_SHARE: f64 = 0.02;
-/// … and at least this much lower, km/h.
-pub const MIN_SPEED_KMH: f64 = 0.5;
-/// A peak brake this much lower (0..1) counts as a weak sign.
-pub const PEAK_BRAKE_DROP: f64 = 0.15;
-/// A turn-in this far from the reference's counts as a weak sign, m.
-pub const TURN_IN_M: f64 = 8.0;
-/// An exit this much slower makes the following segment's loss carried, km/h.
-const CARRY_KMH: f64 = 1.0;
-/// A weak exit-speed sign, km/h.
-const EXIT_KMH: f64 = 2.0;
-/// A lap whose lowest speed is this close to the window's start arrived slow, m.
-const ARRIVED_SLOW_M: f64 = 3.0;
-/// A weak minimum-speed sign, share.
-const WEAK_SPEED_SHARE: f64 = 0.01;
 
 /// The offline analyzer: deterministic, no network, the default. Its suggestions are
 /// [`heuristic_suggestions`] (the rules are there).
@@ -70,11 +40,17 @@ impl Analyzer for HeuristicAnalyzer {
     }
 }
 
-/// Severity of a loss: ≥ 0.3 s critical, ≥ 0.1 s warning, else info.
+/// Severity of a loss with the default [`Thresholds`]: ≥ 0.3 s
+/// ([`Thresholds::critical_loss_s`]) critical, ≥ 0.1 s ([`Thresholds::warning_loss_s`])
+/// warning, else info.
 pub fn severity_for(time_loss_s: f64) -> Severity {
-    if time_loss_s >= CRITICAL_S {
+    severity(time_loss_s, &Thresholds::default())
+}
+
+fn severity(time_loss_s: f64, thresholds: &Thresholds) -> Severity {
+    if time_loss_s >= thresholds.critical_loss_s {
         Severity::Critical
-    } else if time_loss_s >= WARNING_S {
+    } else if time_loss_s >= thresholds.warning_loss_s {
         Severity::Warning
     } else {
         Severity::Info
@@ -108,12 +84,12 @@ fn diff(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(a? - b?)
 }
 
-fn diagnose(report: &CornerReport) -> Diagnosis {
+fn diagnose(report: &CornerReport, thresholds: &Thresholds) -> Diagnosis {
     let (lap, reference) = (&report.lap, &report.reference);
     // A lap slowest right at the window's start arrived slow: its lower minimum was carried
     // in from before, not lost in this corner.
-    let arrived_slow = lap.apex_m - report.corner.start_m < ARRIVED_SLOW_M
-        && reference.apex_m - report.corner.start_m >= ARRIVED_SLOW_M;
+    let arrived_slow = lap.apex_m - report.corner.start_m < thresholds.arrived_slow_m
+        && reference.apex_m - report.corner.start_m >= thresholds.arrived_slow_m;
     let speed_deficit = if arrived_slow {
         0.0
     } else {
@@ -131,47 +107,55 @@ fn diagnose(report: &CornerReport) -> Diagnosis {
     let coasted_more = lap.coasting_m - reference.coasting_m;
     let d = |kind, symptom| Diagnosis { kind, symptom };
 
-    if brake_earlier.is_some_and(|e| e >= BRAKE_POINT_M) {
+    if brake_earlier.is_some_and(|e| e >= thresholds.brake_point_shift_m) {
         return d(SuggestionType::Braking, Symptom::BrakedEarlier);
     }
-    if full_later.is_some_and(|l| l >= THROTTLE_M) {
+    if full_later.is_some_and(|l| l >= thresholds.throttle_shift_m) {
         return d(SuggestionType::Throttle, Symptom::FullThrottleLater);
     }
-    if pickup_later.is_some_and(|l| l >= THROTTLE_M) {
+    if pickup_later.is_some_and(|l| l >= thresholds.throttle_shift_m) {
         return d(SuggestionType::Throttle, Symptom::PickupLater);
     }
     if lap.full_throttle_m.is_none() && reference.full_throttle_m.is_some() {
         return d(SuggestionType::Throttle, Symptom::NoFullThrottle);
     }
-    if coasted_more >= COASTING_M {
+    if coasted_more >= thresholds.extra_coasting_m {
         // Off both pedals after the apex (holding speed on a whiff of throttle) leaves the
         // exit slower with the brake point where it was; a lift before braking moves the
         // brake point later (or drops the braking altogether).
-        let braked_later = brake_earlier.is_none_or(|e| e <= -BRAKE_POINT_M);
-        if !braked_later && reference.exit_speed_kmh - lap.exit_speed_kmh >= EXIT_KMH {
+        let braked_later = brake_earlier.is_none_or(|e| e <= -thresholds.brake_point_shift_m);
+        if !braked_later
+            && reference.exit_speed_kmh - lap.exit_speed_kmh >= thresholds.weak_exit_kmh
+        {
             return d(SuggestionType::Throttle, Symptom::SlowerExit);
         }
         return d(SuggestionType::Coasting, Symptom::Coasted);
     }
-    if relative_deficit >= MIN_SPEED_SHARE && speed_deficit >= MIN_SPEED_KMH {
-        if brake_earlier.is_some_and(|e| e <= -BRAKE_POINT_M) {
+    if relative_deficit >= thresholds.min_speed_drop_share
+        && speed_deficit >= thresholds.min_speed_drop_kmh
+    {
+        if brake_earlier.is_some_and(|e| e <= -thresholds.brake_point_shift_m) {
             return d(SuggestionType::Braking, Symptom::Overshoot);
         }
         return d(SuggestionType::CornerSpeed, Symptom::SlowerApex);
     }
-    if relative_deficit >= WEAK_SPEED_SHARE && speed_deficit >= MIN_SPEED_KMH {
+    if relative_deficit >= thresholds.weak_speed_drop_share
+        && speed_deficit >= thresholds.min_speed_drop_kmh
+    {
         return d(SuggestionType::CornerSpeed, Symptom::SlowerApex);
     }
     // Softer braking from a later brake point is arriving slower, not braking gently.
-    if reference.peak_brake - lap.peak_brake >= PEAK_BRAKE_DROP
-        && brake_earlier.is_none_or(|e| e > -BRAKE_POINT_M)
+    if reference.peak_brake - lap.peak_brake >= thresholds.peak_brake_drop
+        && brake_earlier.is_none_or(|e| e > -thresholds.brake_point_shift_m)
     {
         return d(SuggestionType::Braking, Symptom::GentleBrake);
     }
-    if reference.exit_speed_kmh - lap.exit_speed_kmh >= EXIT_KMH {
+    if reference.exit_speed_kmh - lap.exit_speed_kmh >= thresholds.weak_exit_kmh {
         return d(SuggestionType::Throttle, Symptom::SlowerExit);
     }
-    if diff(lap.turn_in_m, reference.turn_in_m).is_some_and(|t| t.abs() >= TURN_IN_M) {
+    if diff(lap.turn_in_m, reference.turn_in_m)
+        .is_some_and(|t| t.abs() >= thresholds.turn_in_shift_m)
+    {
         return d(SuggestionType::Line, Symptom::TurnIn);
     }
     d(SuggestionType::General, Symptom::Unexplained)
@@ -190,82 +174,96 @@ fn segment_from(analysis: &Analysis, at_m: f64) -> Option<&SegmentLoss> {
 }
 
 /// True when the lap left `corner` slower than the reference (its losses after run on).
-fn left_slower(corner: &CornerReport) -> bool {
-    corner.reference.exit_speed_kmh - corner.lap.exit_speed_kmh >= CARRY_KMH
+fn left_slower(corner: &CornerReport, thresholds: &Thresholds) -> bool {
+    corner.reference.exit_speed_kmh - corner.lap.exit_speed_kmh >= thresholds.carry_exit_kmh
 }
 
 /// Turns an analysis into ranked suggestions. Deterministic; no I/O.
 ///
 /// # Rules
 ///
-/// One suggestion per corner that lost at least [`MIN_LOSS_S`], its `time_loss_s` the
-/// corner's measured loss (the fact, never an estimate). Its type is the first of these
-/// symptoms the corner shows (lap against reference):
+/// With the default [`Thresholds`]: one suggestion per corner that lost at least
+/// [`Thresholds::min_loss_s`], its `time_loss_s` the corner's measured loss (the fact, never
+/// an estimate). Its type is the first of these symptoms the corner shows (lap against
+/// reference):
 ///
-/// 1. **braking** — brake point at least [`BRAKE_POINT_M`] (5 m) earlier.
-/// 2. **throttle** — full throttle, or the throttle pick-up, at least [`THROTTLE_M`] (5 m)
-///    later, or no full throttle before the next corner where the reference had it.
-/// 3. **coasting** — both pedals off for at least [`COASTING_M`] (10 m) longer (a lift
-///    before braking also costs apex speed when the coast runs into the corner, so it is
-///    checked before the apex speed) — unless the brake point is not later and the exit is
-///    at least 2 km/h slower: that coasting came after the apex, waiting for the throttle
-///    (**throttle**).
-/// 4. **corner_speed** — minimum speed lower by at least [`MIN_SPEED_SHARE`] (2 %) and
-///    [`MIN_SPEED_KMH`]; reported as **braking** instead when the lap also braked at least
-///    [`BRAKE_POINT_M`] later (an overshoot: the late brake point is the cause). A lap whose
-///    lowest speed is at the very start of the window arrived slow: that is not counted.
-/// 5. Weaker signs, in this order: minimum speed lower by 1 % (**corner_speed**); peak
-///    brake at least [`PEAK_BRAKE_DROP`] lower without braking later (**braking**: braked
+/// 1. **braking** — brake point at least [`Thresholds::brake_point_shift_m`] (5 m) earlier.
+/// 2. **throttle** — full throttle, or the throttle pick-up, at least
+///    [`Thresholds::throttle_shift_m`] (5 m) later, or no full throttle before the next
+///    corner where the reference had it.
+/// 3. **coasting** — both pedals off for at least [`Thresholds::extra_coasting_m`] (10 m)
+///    longer (a lift before braking also costs apex speed when the coast runs into the
+///    corner, so it is checked before the apex speed) — unless the brake point is not later
+///    and the exit is at least [`Thresholds::weak_exit_kmh`] (2 km/h) slower: that coasting
+///    came after the apex, waiting for the throttle (**throttle**).
+/// 4. **corner_speed** — minimum speed lower by at least
+///    [`Thresholds::min_speed_drop_share`] (2 %) and [`Thresholds::min_speed_drop_kmh`];
+///    reported as **braking** instead when the lap also braked at least
+///    [`Thresholds::brake_point_shift_m`] later (an overshoot: the late brake point is the
+///    cause). A lap whose lowest speed is within [`Thresholds::arrived_slow_m`] of the start
+///    of the window arrived slow: that is not counted.
+/// 5. Weaker signs, in this order: minimum speed lower by
+///    [`Thresholds::weak_speed_drop_share`] (1 %) (**corner_speed**); peak brake at least
+///    [`Thresholds::peak_brake_drop`] lower without braking later (**braking**: braked
 ///    gently — softer braking from a later point is only arriving slower); exit speed at
-///    least 2 km/h lower (**throttle**); turn-in at least [`TURN_IN_M`] away from the
-///    reference's (**line**).
+///    least [`Thresholds::weak_exit_kmh`] (2 km/h) lower (**throttle**); turn-in at least
+///    [`Thresholds::turn_in_shift_m`] away from the reference's (**line**).
 /// 6. Otherwise **general** — unless the loss is *carried*: the corner's window starts where
-///    the previous corner's ends and the lap left that corner at least 1 km/h slower. A slower
-///    exit costs time until the next braking zone, so that loss belongs to the previous
-///    corner: no suggestion here, and the previous corner's message says how much went on.
+///    the previous corner's ends and the lap left that corner at least
+///    [`Thresholds::carry_exit_kmh`] (1 km/h) slower. A slower exit costs time until the next
+///    braking zone, so that loss belongs to the previous corner: no suggestion here, and the
+///    previous corner's message says how much went on.
 ///
-/// A straight that lost at least [`STRAIGHT_LOSS_S`] gets a **general** suggestion without a
-/// corner, unless the corner before it was left slower (then it is that corner's carried
-/// loss, mentioned in its message).
+/// A straight that lost at least [`Thresholds::min_straight_loss_s`] gets a **general**
+/// suggestion without a corner, unless the corner before it was left slower (then it is that
+/// corner's carried loss, mentioned in its message).
 ///
 /// Suggestions are ranked by time lost, largest first (ties by track order). Severity by
-/// size: [`CRITICAL_S`] (0.3 s) and more critical, [`WARNING_S`] (0.1 s) and more warning,
-/// below that info. Every number in a message is a fact of the analysis or the difference of
-/// two facts of the same corner and unit, so [`super::validate_suggestions`] keeps them.
+/// size: [`Thresholds::critical_loss_s`] (0.3 s) and more critical,
+/// [`Thresholds::warning_loss_s`] (0.1 s) and more warning, below that info. Every number in
+/// a message is a fact of the analysis or the difference of two facts of the same corner and
+/// unit, so [`super::validate_suggestions`] keeps them.
 pub fn heuristic_suggestions(analysis: &Analysis) -> Vec<Suggestion> {
+    let thresholds = Thresholds::default();
     let mut out: Vec<(usize, Suggestion)> = Vec::new();
     let corners = &analysis.corners;
     for (index, report) in corners.iter().enumerate() {
         let loss = report.time_loss_s;
-        if loss < MIN_LOSS_S {
+        if loss < thresholds.min_loss_s {
             continue;
         }
-        let diagnosis = diagnose(report);
+        let diagnosis = diagnose(report, &thresholds);
         if diagnosis.symptom == Symptom::Unexplained {
             let carried = index
                 .checked_sub(1)
                 .map(|p| &corners[p])
                 .is_some_and(|prev| {
-                    (prev.corner.end_m - report.corner.start_m).abs() < 1e-6 && left_slower(prev)
+                    (prev.corner.end_m - report.corner.start_m).abs() < 1e-6
+                        && left_slower(prev, &thresholds)
                 });
             if carried {
                 continue;
             }
         }
-        out.push((index, corner_suggestion(analysis, report, diagnosis)));
+        out.push((
+            index,
+            corner_suggestion(analysis, report, diagnosis, &thresholds),
+        ));
     }
     // Straights that lost time not carried from the corner before them.
     for (index, segment) in analysis.segments.iter().enumerate() {
-        if segment.kind != SegmentKind::Straight || segment.time_loss_s < STRAIGHT_LOSS_S {
+        if segment.kind != SegmentKind::Straight
+            || segment.time_loss_s < thresholds.min_straight_loss_s
+        {
             continue;
         }
-        let carried = corners
-            .iter()
-            .any(|c| (c.corner.end_m - segment.start_m).abs() < 1e-6 && left_slower(c));
+        let carried = corners.iter().any(|c| {
+            (c.corner.end_m - segment.start_m).abs() < 1e-6 && left_slower(c, &thresholds)
+        });
         if carried {
             continue;
         }
-        out.push((index, straight_suggestion(analysis, segment)));
+        out.push((index, straight_suggestion(analysis, segment, &thresholds)));
     }
     out.sort_by(|a, b| {
         b.1.time_loss_s
@@ -276,7 +274,11 @@ pub fn heuristic_suggestions(analysis: &Analysis) -> Vec<Suggestion> {
     out.into_iter().map(|(_, s)| s).collect()
 }
 
-fn straight_suggestion(analysis: &Analysis, segment: &SegmentLoss) -> Suggestion {
+fn straight_suggestion(
+    analysis: &Analysis,
+    segment: &SegmentLoss,
+    thresholds: &Thresholds,
+) -> Suggestion {
     let mut evidence = BTreeMap::new();
     evidence.insert("time_loss_s".to_owned(), segment.time_loss_s);
     evidence.insert("start_m".to_owned(), segment.start_m);
@@ -291,7 +293,7 @@ fn straight_suggestion(analysis: &Analysis, segment: &SegmentLoss) -> Suggestion
             secs(segment.time_loss_s),
             segment.name
         ),
-        severity: severity_for(segment.time_loss_s),
+        severity: severity(segment.time_loss_s, thresholds),
         position: analysis.position(segment.start_m),
         distance_m: segment.start_m,
         time_loss_s: segment.time_loss_s,
@@ -303,6 +305,7 @@ fn corner_suggestion(
     analysis: &Analysis,
     report: &CornerReport,
     diagnosis: Diagnosis,
+    thresholds: &Thresholds,
 ) -> Suggestion {
     let (lap, reference) = (&report.lap, &report.reference);
     let name = &report.corner.name;
@@ -455,13 +458,13 @@ fn corner_suggestion(
     // The slower exit's cost carries down the following straight (or a corner that shows
     // nothing wrong of its own).
     let mut message = message;
-    if left_slower(report) {
+    if left_slower(report, thresholds) {
         if let Some(next) = segment_from(analysis, report.corner.end_m) {
             let own_fault = next.kind == SegmentKind::Corner
                 && analysis
                     .corner(&next.name)
-                    .is_some_and(|c| diagnose(c).symptom != Symptom::Unexplained);
-            if next.time_loss_s >= MIN_LOSS_S && !own_fault {
+                    .is_some_and(|c| diagnose(c, thresholds).symptom != Symptom::Unexplained);
+            if next.time_loss_s >= thresholds.min_loss_s && !own_fault {
                 evidence.insert("carried_loss_s".to_owned(), next.time_loss_s);
                 message.push_str(&format!(
                     " The slower exit cost another {} in {}.",
@@ -476,7 +479,7 @@ fn corner_suggestion(
         kind: diagnosis.kind,
         corner: Some(name.clone()),
         message,
-        severity: severity_for(loss),
+        severity: severity(loss, thresholds),
         position: analysis.position(distance_m),
         distance_m,
         time_loss_s: loss,

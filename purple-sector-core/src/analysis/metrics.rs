@@ -4,23 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::corners::{Segment, segments};
 use super::delta::Delta;
+use super::thresholds::Thresholds;
 use super::trace::LapTrace;
 use super::{Corner, CornerMetrics, SegmentKind, SegmentLoss};
-
-/// Brake pedal that marks the brake point.
-pub const BRAKE_POINT: f32 = 0.10;
-/// Throttle that marks the pick-up.
-pub const THROTTLE_ON: f32 = 0.10;
-/// Throttle that counts as full.
-pub const FULL_THROTTLE: f32 = 0.95;
-/// Below this both pedals are off (coasting).
-pub const PEDAL_OFF: f32 = 0.05;
-/// Turn-in threshold as a share of the reference's largest steering in the corner.
-pub const TURN_IN_SHARE: f64 = 0.3;
-/// Smallest turn-in threshold, degrees of steering wheel.
-pub const MIN_TURN_IN_DEG: f64 = 3.0;
-/// The apex is the middle of the stretch within this of the lowest speed, km/h.
-const APEX_BAND_KMH: f32 = 0.5;
 
 /// Grid indices of a window on a trace.
 fn span(trace: &LapTrace, start_m: f64, end_m: f64) -> (usize, usize) {
@@ -29,14 +15,25 @@ fn span(trace: &LapTrace, start_m: f64, end_m: f64) -> (usize, usize) {
     (s, e)
 }
 
-/// The steering threshold for turn-in at `corner`, from the reference, degrees.
+/// The steering threshold for turn-in at `corner`, from the reference, degrees, with the
+/// default [`Thresholds`]: [`Thresholds::turn_in_share`] of the reference's largest
+/// \|steering\| in the window, at least [`Thresholds::min_turn_in_deg`].
 pub fn turn_in_threshold_deg(reference: &LapTrace, corner: &Corner) -> f64 {
+    turn_in_threshold_deg_with(reference, corner, &Thresholds::default())
+}
+
+/// [`turn_in_threshold_deg`] with the given thresholds.
+pub(super) fn turn_in_threshold_deg_with(
+    reference: &LapTrace,
+    corner: &Corner,
+    thresholds: &Thresholds,
+) -> f64 {
     let (s, e) = span(reference, corner.start_m, corner.end_m);
     let peak = reference.steer_deg()[s..=e]
         .iter()
         .map(|v| f64::from(v.abs()))
         .fold(0.0, f64::max);
-    (TURN_IN_SHARE * peak).max(MIN_TURN_IN_DEG)
+    (thresholds.turn_in_share * peak).max(thresholds.min_turn_in_deg)
 }
 
 /// What `trace` did in `corner`'s window. `search_end_m` bounds the search for full
@@ -45,15 +42,17 @@ pub fn turn_in_threshold_deg(reference: &LapTrace, corner: &Corner) -> f64 {
 ///
 /// # Thresholds
 ///
+/// The default [`Thresholds`]:
+///
 /// | what | rule |
 /// |---|---|
-/// | brake point | brake ≥ [`BRAKE_POINT`] (10 %), first in the window |
-/// | turn-in | \|steering\| ≥ the corner's threshold: [`TURN_IN_SHARE`] of the reference's largest \|steering\| in the window, at least [`MIN_TURN_IN_DEG`]; the rising crossing that leads into the apex |
-/// | trail braking | brake ≥ 10 % while \|steering\| ≥ the threshold |
-/// | apex | the middle of the stretch within 0.5 km/h of the window's lowest speed |
-/// | throttle pick-up | the throttle application (≥ [`THROTTLE_ON`], 10 %, brake off) in effect at the apex, or the first after it |
-/// | full throttle | throttle ≥ [`FULL_THROTTLE`] (95 %), first from the apex, looked for up to the next corner's window |
-/// | coasting | throttle and brake both < [`PEDAL_OFF`] (5 %) |
+/// | brake point | brake ≥ [`Thresholds::brake_on`] (10 %), first in the window |
+/// | turn-in | \|steering\| ≥ the corner's threshold: [`Thresholds::turn_in_share`] of the reference's largest \|steering\| in the window, at least [`Thresholds::min_turn_in_deg`]; the rising crossing that leads into the apex |
+/// | trail braking | brake ≥ [`Thresholds::brake_on`] (10 %) while \|steering\| ≥ the threshold |
+/// | apex | the middle of the stretch within [`Thresholds::apex_band_kmh`] (0.5 km/h) of the window's lowest speed |
+/// | throttle pick-up | the throttle application (≥ [`Thresholds::throttle_on`], 10 %, brake off) in effect at the apex, or the first after it |
+/// | full throttle | throttle ≥ [`Thresholds::full_throttle`] (95 %), brake off, first from the apex, looked for up to the next corner's window |
+/// | coasting | throttle and brake both < [`Thresholds::pedal_off`] (5 %) |
 ///
 /// The lap's metrics use the reference's turn-in threshold, so the two are comparable.
 pub fn corner_metrics(
@@ -61,6 +60,23 @@ pub fn corner_metrics(
     corner: &Corner,
     search_end_m: f64,
     turn_in_deg: f64,
+) -> CornerMetrics {
+    corner_metrics_with(
+        trace,
+        corner,
+        search_end_m,
+        turn_in_deg,
+        &Thresholds::default(),
+    )
+}
+
+/// [`corner_metrics`] with the given thresholds.
+pub(super) fn corner_metrics_with(
+    trace: &LapTrace,
+    corner: &Corner,
+    search_end_m: f64,
+    turn_in_deg: f64,
+    thresholds: &Thresholds,
 ) -> CornerMetrics {
     let (s, e) = span(trace, corner.start_m, corner.end_m);
     let search_end = trace.index_at(search_end_m.max(corner.end_m)).max(e);
@@ -75,7 +91,7 @@ pub fn corner_metrics(
     let low = (s..=e)
         .min_by(|&a, &b| speed[a].total_cmp(&speed[b]))
         .unwrap_or(s);
-    let limit = speed[low] + APEX_BAND_KMH;
+    let limit = speed[low] + thresholds.apex_band_kmh as f32;
     let (mut lo, mut hi) = (low, low);
     while lo > s && speed[lo - 1] <= limit {
         lo -= 1;
@@ -85,7 +101,7 @@ pub fn corner_metrics(
     }
     let apex = (lo + hi) / 2;
 
-    let brake_point = (s..=e).find(|&k| brake[k] >= BRAKE_POINT);
+    let brake_point = (s..=e).find(|&k| brake[k] >= thresholds.brake_on);
     let peak_brake = brake[s..=e].iter().copied().fold(0.0f32, f32::max);
 
     let rising: Vec<usize> = (s + 1..=e)
@@ -100,10 +116,10 @@ pub fn corner_metrics(
         .or_else(|| turning(s).then_some(s));
 
     let trail = (s..=e)
-        .filter(|&k| brake[k] >= BRAKE_POINT && turning(k))
+        .filter(|&k| brake[k] >= thresholds.brake_on && turning(k))
         .count();
 
-    let on_throttle = |k: usize| gas[k] >= THROTTLE_ON && brake[k] < BRAKE_POINT;
+    let on_throttle = |k: usize| gas[k] >= thresholds.throttle_on && brake[k] < thresholds.brake_on;
     let pickup = if on_throttle(apex) {
         let mut k = apex;
         while k > s && on_throttle(k - 1) {
@@ -113,9 +129,10 @@ pub fn corner_metrics(
     } else {
         (apex..=search_end).find(|&k| on_throttle(k))
     };
-    let full = (apex..=search_end).find(|&k| gas[k] >= FULL_THROTTLE && brake[k] < BRAKE_POINT);
+    let full = (apex..=search_end)
+        .find(|&k| gas[k] >= thresholds.full_throttle && brake[k] < thresholds.brake_on);
     let coasting = (s..=e)
-        .filter(|&k| gas[k] < PEDAL_OFF && brake[k] < PEDAL_OFF)
+        .filter(|&k| gas[k] < thresholds.pedal_off && brake[k] < thresholds.pedal_off)
         .count();
 
     CornerMetrics {
@@ -257,8 +274,10 @@ pub fn standard_deviation(values: &[f64]) -> f64 {
 }
 
 /// Consistency over `traces` (on the same track length) at `corners`. Standard deviations
-/// are sample ones (n − 1).
+/// are sample ones (n − 1). The corner metrics use the default [`Thresholds`], with the
+/// smallest turn-in threshold ([`Thresholds::min_turn_in_deg`]) for every lap.
 pub fn consistency(traces: &[LapTrace], corners: &[Corner]) -> Consistency {
+    let thresholds = Thresholds::default();
     let times: Vec<f64> = traces
         .iter()
         .map(|t| f64::from(t.lap_time_ms()) / 1000.0)
@@ -271,7 +290,9 @@ pub fn consistency(traces: &[LapTrace], corners: &[Corner]) -> Consistency {
         .map(|(corner, &end)| {
             let metrics: Vec<CornerMetrics> = traces
                 .iter()
-                .map(|t| corner_metrics(t, corner, end, MIN_TURN_IN_DEG))
+                .map(|t| {
+                    corner_metrics_with(t, corner, end, thresholds.min_turn_in_deg, &thresholds)
+                })
                 .collect();
             let brakes: Vec<f64> = metrics.iter().filter_map(|m| m.brake_point_m).collect();
             let speeds: Vec<f64> = metrics.iter().map(|m| m.min_speed_kmh).collect();

@@ -25,7 +25,10 @@
 //!   the same corners.
 //! - [`LapTrace`] (how a lap is put on the grid, wraps at the line, jitter, sub-millisecond
 //!   time), [`Delta`], [`detect_corners_with`] (the corner and window rules),
-//!   [`corner_metrics`] (the thresholds), [`segment_losses`], [`ideal_lap`], [`consistency`].
+//!   [`corner_metrics`] (what is measured in a corner), [`segment_losses`], [`ideal_lap`],
+//!   [`consistency`].
+//! - [`Thresholds`]: every tuning value (pedal levels, corner detection, the coach's rules),
+//!   with its default.
 //! - [`heuristic_suggestions`] (the rules that turn losses into advice, and severities) behind
 //!   [`HeuristicAnalyzer`].
 //! - [`AnalysisError`]: why a lap cannot be analysed, with the numbers.
@@ -40,28 +43,20 @@ mod delta;
 mod error;
 mod heuristic;
 mod metrics;
+mod thresholds;
 mod trace;
 
-pub use analyze::{
-    MAX_LENGTH_MISMATCH, analyze, analyze_against_ideal, analyze_laps, analyze_traces,
-};
-pub use corners::{
-    BRAKE_ON, CornerConfig, FLAT_OUT_THROTTLE, Segment, curvature_per_m, detect_corners,
-    detect_corners_with, segments,
-};
+pub use analyze::{analyze, analyze_against_ideal, analyze_laps, analyze_traces};
+pub use corners::{Segment, curvature_per_m, detect_corners, detect_corners_with, segments};
 pub use delta::Delta;
 pub use error::{AnalysisError, LapRole};
-pub use heuristic::{
-    BRAKE_POINT_M, COASTING_M, CRITICAL_S, HeuristicAnalyzer, MIN_LOSS_S, MIN_SPEED_KMH,
-    MIN_SPEED_SHARE, PEAK_BRAKE_DROP, STRAIGHT_LOSS_S, THROTTLE_M, TURN_IN_M, WARNING_S,
-    heuristic_suggestions, severity_for,
-};
+pub use heuristic::{HeuristicAnalyzer, heuristic_suggestions, severity_for};
 pub use metrics::{
-    BRAKE_POINT, Consistency, CornerConsistency, FULL_THROTTLE, IdealLap, IdealSegment,
-    MIN_TURN_IN_DEG, PEDAL_OFF, THROTTLE_ON, TURN_IN_SHARE, consistency, corner_metrics, ideal_lap,
+    Consistency, CornerConsistency, IdealLap, IdealSegment, consistency, corner_metrics, ideal_lap,
     search_ends_m, segment_losses, standard_deviation, turn_in_threshold_deg,
 };
-pub use trace::{LapTrace, MIN_COVERAGE, MIN_FRAMES};
+pub use thresholds::Thresholds;
+pub use trace::LapTrace;
 
 /// What kind of advice a suggestion is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -3,14 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{AnalysisError, LapRole};
+use super::thresholds::Thresholds;
 use crate::lap::Lap;
 use crate::telemetry::{Flags, Frame};
-
-/// Fewest frames a lap must have (after dropping duplicates and jitter).
-pub const MIN_FRAMES: usize = 20;
-
-/// Least share of the lap the frames must cover, 0..1.
-pub const MIN_COVERAGE: f64 = 0.95;
 
 /// Shortest plausible track, m.
 const MIN_LENGTH_M: f64 = 50.0;
@@ -106,9 +101,11 @@ struct Cleaned<'a> {
 
 impl LapTrace {
     /// A lap on its own length (from its coordinates, or its speed). `lap_time_ms` is the
-    /// official time when known; `None` takes the lap clock of the last frame.
+    /// official time when known; `None` takes the lap clock of the last frame. It needs at
+    /// least [`Thresholds::min_frames`] frames covering [`Thresholds::min_coverage`] of the
+    /// lap (the defaults).
     pub fn new(frames: &[Frame], lap_time_ms: Option<i32>) -> Result<Self, AnalysisError> {
-        Self::build(frames, lap_time_ms, None)
+        Self::build(frames, lap_time_ms, None, &Thresholds::default())
     }
 
     /// A lap on a given track length (the reference's), placed by normalized position.
@@ -117,7 +114,7 @@ impl LapTrace {
         lap_time_ms: Option<i32>,
         length_m: f64,
     ) -> Result<Self, AnalysisError> {
-        Self::build(frames, lap_time_ms, Some(length_m))
+        Self::build(frames, lap_time_ms, Some(length_m), &Thresholds::default())
     }
 
     /// A stored lap on its own length, timed by its official time when it has one.
@@ -125,21 +122,24 @@ impl LapTrace {
         Self::new(&lap.frames, lap.official_time_ms)
     }
 
-    fn build(
+    /// [`LapTrace::new`] (`length_m` `None`) or [`LapTrace::with_length`] with the given
+    /// thresholds.
+    pub(super) fn build(
         frames: &[Frame],
         lap_time_ms: Option<i32>,
         length_m: Option<f64>,
+        thresholds: &Thresholds,
     ) -> Result<Self, AnalysisError> {
         let role = LapRole::Lap;
-        let cleaned = clean(frames)?;
+        let cleaned = clean(frames, thresholds.min_frames)?;
         let n = cleaned.frames.len();
         let (first, last) = (cleaned.position[0], cleaned.position[n - 1]);
         let coverage = last - first;
-        if coverage < MIN_COVERAGE {
+        if coverage < thresholds.min_coverage {
             return Err(AnalysisError::IncompleteLap {
                 role,
                 covered_percent: coverage * 100.0,
-                min_percent: MIN_COVERAGE * 100.0,
+                min_percent: thresholds.min_coverage * 100.0,
             });
         }
         let measured_length_m = measured_length(&cleaned, coverage)?;
@@ -301,14 +301,15 @@ pub(crate) fn interpolate(values: &[f64], f: f64) -> f64 {
     values[i] + (values[i + 1] - values[i]) * w
 }
 
-/// Unwraps, drops duplicates and jitter, and times the frames.
-fn clean(frames: &[Frame]) -> Result<Cleaned<'_>, AnalysisError> {
+/// Unwraps, drops duplicates and jitter, and times the frames; at least `min_frames` must
+/// be left.
+fn clean(frames: &[Frame], min_frames: usize) -> Result<Cleaned<'_>, AnalysisError> {
     let role = LapRole::Lap;
-    if frames.len() < MIN_FRAMES {
+    if frames.len() < min_frames {
         return Err(AnalysisError::TooFewFrames {
             role,
             found: frames.len(),
-            min: MIN_FRAMES,
+            min: min_frames,
         });
     }
     // Unwrap the position into one run.
@@ -345,11 +346,11 @@ fn clean(frames: &[Frame]) -> Result<Cleaned<'_>, AnalysisError> {
             position.push(u);
         }
     }
-    if kept.len() < MIN_FRAMES {
+    if kept.len() < min_frames {
         return Err(AnalysisError::TooFewFrames {
             role,
             found: kept.len(),
-            min: MIN_FRAMES,
+            min: min_frames,
         });
     }
     let (first_ms, last_ms) = (kept[0].lap_time_ms, kept[kept.len() - 1].lap_time_ms);
@@ -649,9 +650,9 @@ mod tests {
             LapTrace::new(&frames[..5], None),
             Err(AnalysisError::TooFewFrames {
                 found: 5,
-                min: MIN_FRAMES,
+                min,
                 ..
-            })
+            }) if min == Thresholds::default().min_frames
         ));
         let half = &frames[..frames.len() / 2];
         assert!(matches!(

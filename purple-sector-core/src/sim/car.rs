@@ -6,8 +6,7 @@
 //! angular speed = speed / loaded radius, rpm = wheel speed × gear ratio × final drive,
 //! lateral g = v²κ / g, longitudinal g = dv/dt / g.
 
-/// Standard gravity, m/s².
-pub const G: f64 = 9.80665;
+use crate::telemetry::STANDARD_GRAVITY_MS2;
 
 /// The car's parameters. [`Car::corvette_c7r`] is a GT3-class car like the one in the real
 /// Imola laps; every field can be changed.
@@ -126,7 +125,8 @@ impl Car {
     /// Greatest lateral acceleration at `speed_ms`, m/s², with the tyres' grip scaled by `grip`
     /// (1 = nominal).
     pub fn max_lateral_accel(&self, speed_ms: f64, grip: f64) -> f64 {
-        grip * self.lateral_grip * (G + self.downforce_per_v2() * speed_ms * speed_ms)
+        grip * self.lateral_grip
+            * (STANDARD_GRAVITY_MS2 + self.downforce_per_v2() * speed_ms * speed_ms)
     }
 
     /// Highest speed through a curvature of `curvature_per_m` (either sign), m/s; infinite when
@@ -137,14 +137,14 @@ impl Car {
         if denominator <= 0.0 {
             f64::INFINITY
         } else {
-            (mu * G / denominator).sqrt()
+            (mu * STANDARD_GRAVITY_MS2 / denominator).sqrt()
         }
     }
 
     /// Deceleration by drag and rolling resistance alone, m/s² (positive).
     pub fn resistance_decel(&self, speed_ms: f64) -> f64 {
         let drag = 0.5 * self.air_density_kg_m3 * self.drag_area_m2 * speed_ms * speed_ms;
-        (drag + self.rolling_resistance * self.mass_kg * G) / self.mass_kg
+        (drag + self.rolling_resistance * self.mass_kg * STANDARD_GRAVITY_MS2) / self.mass_kg
     }
 
     /// Deceleration when coasting (off both pedals, in gear): resistance plus engine braking,
@@ -170,7 +170,7 @@ impl Car {
         let traction = grip
             * self.traction_grip
             * self.driven_axle_share
-            * (G + self.downforce_per_v2() * speed_ms * speed_ms)
+            * (STANDARD_GRAVITY_MS2 + self.downforce_per_v2() * speed_ms * speed_ms)
             * self.ellipse_share(speed_ms, curvature_per_m, grip);
         (power.min(traction) - self.resistance_decel(speed_ms)).max(0.0)
     }
@@ -179,14 +179,14 @@ impl Car {
     /// braking grip, plus resistance.
     pub fn brake_decel(&self, speed_ms: f64, curvature_per_m: f64, grip: f64) -> f64 {
         grip * self.braking_grip
-            * (G + self.downforce_per_v2() * speed_ms * speed_ms)
+            * (STANDARD_GRAVITY_MS2 + self.downforce_per_v2() * speed_ms * speed_ms)
             * self.ellipse_share(speed_ms, curvature_per_m, grip)
             + self.resistance_decel(speed_ms)
     }
 
     /// Braking deceleration from the tyres alone at full pedal, straight ahead, m/s².
     pub fn full_brake_decel(&self, speed_ms: f64) -> f64 {
-        self.braking_grip * (G + self.downforce_per_v2() * speed_ms * speed_ms)
+        self.braking_grip * (STANDARD_GRAVITY_MS2 + self.downforce_per_v2() * speed_ms * speed_ms)
     }
 
     /// Top speed, m/s: the rev limiter in top gear.
@@ -247,7 +247,7 @@ impl Car {
         let power = force * speed_ms / (self.engine_power_w * self.drivetrain_efficiency);
         let traction = self.traction_grip
             * self.driven_axle_share
-            * (self.mass_kg * G + self.downforce_n(speed_ms));
+            * (self.mass_kg * STANDARD_GRAVITY_MS2 + self.downforce_n(speed_ms));
         power.max(force / traction).clamp(0.0, 1.0)
     }
 
@@ -275,8 +275,8 @@ mod tests {
             let lateral = v * v / radius;
             assert!((lateral - car.max_lateral_accel(v, 1.0)).abs() < 1e-9);
         }
-        let g_100 = car.max_lateral_accel(100.0 / 3.6, 1.0) / G;
-        let g_200 = car.max_lateral_accel(200.0 / 3.6, 1.0) / G;
+        let g_100 = car.max_lateral_accel(100.0 / 3.6, 1.0) / STANDARD_GRAVITY_MS2;
+        let g_200 = car.max_lateral_accel(200.0 / 3.6, 1.0) / STANDARD_GRAVITY_MS2;
         assert!((1.4..1.55).contains(&g_100), "{g_100}");
         assert!((1.65..1.85).contains(&g_200), "{g_200}");
         assert!(car.corner_speed(1e-6, 1.0).is_infinite());
@@ -294,7 +294,7 @@ mod tests {
         let v = car.corner_speed(0.02, 1.0);
         assert_eq!(car.drive_accel(v, 0.02, 1.0), 0.0);
         assert!(car.brake_decel(v, 0.02, 1.0) < car.brake_decel(v, 0.0, 1.0));
-        let braking_g = car.brake_decel(200.0 / 3.6, 0.0, 1.0) / G;
+        let braking_g = car.brake_decel(200.0 / 3.6, 0.0, 1.0) / STANDARD_GRAVITY_MS2;
         assert!((1.55..1.75).contains(&braking_g), "{braking_g}");
     }
 

@@ -29,7 +29,7 @@ mod server;
 mod simulator;
 mod track;
 
-pub use car::{Car, G};
+pub use car::Car;
 pub use driver::{Driver, PROFILE_SPACING_M, SpeedProfile};
 pub use mistakes::{
     Mistake, MistakeKind, MistakeSpecError, SpecPart, demo_mistakes, parse_mistakes,

@@ -30,12 +30,13 @@
 //!   when it speeds up or holds speed against drag, brake when it slows faster than
 //!   coasting, neither when coasting.
 
-use super::car::{Car, G};
+use super::car::Car;
 use super::driver::{self, Driver, Dynamics, Grid, SpeedProfile};
 use super::mistakes::Mistake;
 use super::rng::SplitMix64;
 use super::track::Track;
 use crate::protocol::{Name, OwnedCarInfo, OwnedHandshakeResponse, OwnedLapCompleted};
+use crate::telemetry::STANDARD_GRAVITY_MS2;
 
 /// Length of one physics step, ns (3 ms).
 pub const PHYSICS_STEP_NS: u64 = 3_000_000;
@@ -549,7 +550,7 @@ impl Simulator {
 
         let lateral = v * v * kappa;
         let downforce = car.downforce_n(v);
-        let weight = car.mass_kg * G + downforce;
+        let weight = car.mass_kg * STANDARD_GRAVITY_MS2 + downforce;
         let front_share = 1.0 - car.driven_axle_share;
         let long_transfer = car.mass_kg * a * car.cg_height_m / car.wheelbase_m;
         let lat_transfer = car.mass_kg * lateral * car.cg_height_m / car.track_width_m;
@@ -572,7 +573,7 @@ impl Simulator {
         ];
         let usage = (lateral.abs() / car.max_lateral_accel(v, grip)).min(1.0);
         let slip_deg = 4.0 * usage * kappa.signum();
-        let squat = 0.012 * downforce / (car.mass_kg * G);
+        let squat = 0.012 * downforce / (car.mass_kg * STANDARD_GRAVITY_MS2);
 
         let position = track.offset_position_at(s, if in_pit { pit.offset_at(s) } else { 0.0 });
         let mut normalized = (s / track.length_m()) as f32;
@@ -594,9 +595,10 @@ impl Simulator {
             is_tc_enabled: true,
             is_in_pit: in_pit,
             is_engine_limiter_on: rpm >= car.limiter_rpm - 10.0,
-            acc_g_vertical: (v * v * track.vertical_curvature_at(s) / G).clamp(-0.5, 0.5) as f32,
-            acc_g_horizontal: (lateral / G) as f32,
-            acc_g_frontal: (a / G) as f32,
+            acc_g_vertical: (v * v * track.vertical_curvature_at(s) / STANDARD_GRAVITY_MS2)
+                .clamp(-0.5, 0.5) as f32,
+            acc_g_horizontal: (lateral / STANDARD_GRAVITY_MS2) as f32,
+            acc_g_frontal: (a / STANDARD_GRAVITY_MS2) as f32,
             lap_time_ms,
             last_lap_ms: self.last_lap_ms,
             best_lap_ms: self.best_lap_ms,

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::logger::LoggerLap;
-use crate::telemetry::{Flags, Frame, Wheels};
+use crate::telemetry::{Flags, Frame, STANDARD_GRAVITY_MS2, Wheels};
 
 /// Receive time of the first frame of the generated laps, ns since the Unix epoch
 /// (2023-11-14 22:13:20 UTC).
@@ -71,8 +71,6 @@ struct Derived {
     grade: f64,
 }
 
-const G: f64 = 9.806_65;
-
 fn derive(lap: &LoggerLap) -> Vec<Derived> {
     let rows = &lap.rows;
     let n = rows.len();
@@ -94,7 +92,7 @@ fn derive(lap: &LoggerLap) -> Vec<Derived> {
         if b <= a || dt <= 0.0 {
             continue;
         }
-        d.long_g = (v(b) - v(a)) / dt / G;
+        d.long_g = (v(b) - v(a)) / dt / STANDARD_GRAVITY_MS2;
         let ds = lap.distance_m[b] - lap.distance_m[a];
         if ds > 0.5 {
             d.grade = (y(b) - y(a)) / ds;
@@ -115,7 +113,7 @@ fn derive(lap: &LoggerLap) -> Vec<Derived> {
         while dh < -std::f64::consts::PI {
             dh += std::f64::consts::TAU;
         }
-        d.lat_g = (dh / (dt / 2.0)) * v(i) / G;
+        d.lat_g = (dh / (dt / 2.0)) * v(i) / STANDARD_GRAVITY_MS2;
     }
     // Vertical g from the change of grade (crests and compressions), and a light smoothing
     // of everything: the logged positions are 1 m apart, their differences are rough.
@@ -124,7 +122,8 @@ fn derive(lap: &LoggerLap) -> Vec<Derived> {
         let b = (i + H).min(n.saturating_sub(1));
         let dt = t(b) - t(a);
         if b > a && dt > 0.0 {
-            raw[i].vert_g = ((raw[b].grade - raw[a].grade) * v(i) / dt / G).clamp(-1.5, 1.5);
+            raw[i].vert_g =
+                ((raw[b].grade - raw[a].grade) * v(i) / dt / STANDARD_GRAVITY_MS2).clamp(-1.5, 1.5);
         }
     }
     (0..n)

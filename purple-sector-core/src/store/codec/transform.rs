@@ -1,0 +1,309 @@
+//! The per-channel transforms (raw, xor, delta, delta of delta) on 32- and 64-bit words, the
+//! choice between them, and the test for byte planes not worth compressing.
+
+pub(super) trait Word: Copy + Default + Eq + std::fmt::Debug {
+    const BYTES: usize;
+    fn wrapping_sub(self, other: Self) -> Self;
+    fn wrapping_add(self, other: Self) -> Self;
+    fn xor(self, other: Self) -> Self;
+    fn or(self, other: Self) -> Self;
+    fn and(self, other: Self) -> Self;
+    fn ones() -> Self;
+    /// Reads the word as two's complement and maps it to 0, -1 → 1, 1 → 2, …
+    fn zigzag(self) -> Self;
+    fn unzigzag(self) -> Self;
+    /// Significant bits (0 for zero).
+    fn significant_bits(self) -> u32;
+    fn byte(self, k: usize) -> u8;
+    fn from_byte(byte: u8, k: usize) -> Self;
+    fn write_le(self, out: &mut Vec<u8>);
+    fn read_le(bytes: &[u8]) -> Self;
+}
+
+macro_rules! word {
+    ($u:ty, $i:ty) => {
+        impl Word for $u {
+            const BYTES: usize = std::mem::size_of::<$u>();
+            #[inline]
+            fn wrapping_sub(self, other: Self) -> Self {
+                <$u>::wrapping_sub(self, other)
+            }
+            #[inline]
+            fn wrapping_add(self, other: Self) -> Self {
+                <$u>::wrapping_add(self, other)
+            }
+            #[inline]
+            fn xor(self, other: Self) -> Self {
+                self ^ other
+            }
+            #[inline]
+            fn or(self, other: Self) -> Self {
+                self | other
+            }
+            #[inline]
+            fn and(self, other: Self) -> Self {
+                self & other
+            }
+            #[inline]
+            fn ones() -> Self {
+                <$u>::MAX
+            }
+            #[inline]
+            fn zigzag(self) -> Self {
+                let s = self as $i;
+                ((s << 1) ^ (s >> (<$u>::BITS - 1))) as $u
+            }
+            #[inline]
+            fn unzigzag(self) -> Self {
+                (self >> 1) ^ (self & 1).wrapping_neg()
+            }
+            #[inline]
+            fn significant_bits(self) -> u32 {
+                <$u>::BITS - self.leading_zeros()
+            }
+            #[inline]
+            fn byte(self, k: usize) -> u8 {
+                (self >> (8 * k)) as u8
+            }
+            #[inline]
+            fn from_byte(byte: u8, k: usize) -> Self {
+                <$u>::from(byte) << (8 * k)
+            }
+            fn write_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn read_le(bytes: &[u8]) -> Self {
+                let mut le = [0u8; std::mem::size_of::<$u>()];
+                le.copy_from_slice(&bytes[..std::mem::size_of::<$u>()]);
+                <$u>::from_le_bytes(le)
+            }
+        }
+    };
+}
+
+word!(u32, i32);
+word!(u64, i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Transform {
+    Raw = 0,
+    Xor = 1,
+    Delta = 2,
+    DeltaOfDelta = 3,
+}
+
+impl Transform {
+    const ALL: [Self; 4] = [Self::Raw, Self::Xor, Self::Delta, Self::DeltaOfDelta];
+
+    pub(super) fn from_tag(tag: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| *t as u8 == tag)
+    }
+
+    /// Seed words stored in the descriptor.
+    pub(super) const fn seeds(self) -> usize {
+        match self {
+            Self::Raw => 0,
+            Self::Xor | Self::Delta => 1,
+            Self::DeltaOfDelta => 2,
+        }
+    }
+
+    /// Significant bits of the outputs for `values` (a window of consecutive words).
+    fn cost<W: Word>(self, values: &[W]) -> u64 {
+        let mut bits = 0u64;
+        let mut prev = W::default();
+        let mut prev_delta = W::default();
+        for (i, &v) in values.iter().enumerate() {
+            let out = match self {
+                Self::Raw => v,
+                Self::Xor => v.xor(prev),
+                Self::Delta => v.wrapping_sub(prev).zigzag(),
+                Self::DeltaOfDelta => {
+                    let d = v.wrapping_sub(prev);
+                    let out = d.wrapping_sub(prev_delta).zigzag();
+                    prev_delta = d;
+                    out
+                }
+            };
+            prev = v;
+            // The first outputs of a window are seeds, not planes.
+            if i >= self.seeds() {
+                bits += u64::from(out.significant_bits());
+            }
+        }
+        bits
+    }
+
+    /// Replaces `column` by the outputs; returns the seeds.
+    pub(super) fn forward<W: Word>(self, column: &mut [W]) -> [W; 2] {
+        let mut seeds = [W::default(); 2];
+        let Some(&first) = column.first() else {
+            return seeds;
+        };
+        match self {
+            Self::Raw => {}
+            Self::Xor => {
+                seeds[0] = first;
+                let mut prev = first;
+                for v in column.iter_mut() {
+                    let value = *v;
+                    *v = value.xor(prev);
+                    prev = value;
+                }
+            }
+            Self::Delta => {
+                seeds[0] = first;
+                let mut prev = first;
+                for v in column.iter_mut() {
+                    let value = *v;
+                    *v = value.wrapping_sub(prev).zigzag();
+                    prev = value;
+                }
+            }
+            Self::DeltaOfDelta => {
+                seeds[0] = first;
+                if let Some(&second) = column.get(1) {
+                    seeds[1] = second.wrapping_sub(first);
+                }
+                let mut prev = first;
+                let mut prev_delta = seeds[1];
+                for v in column.iter_mut() {
+                    let value = *v;
+                    let d = value.wrapping_sub(prev);
+                    *v = d.wrapping_sub(prev_delta).zigzag();
+                    prev = value;
+                    prev_delta = d;
+                }
+                if let Some(v) = column.get_mut(1) {
+                    *v = W::default();
+                }
+                if let Some(v) = column.get_mut(0) {
+                    *v = W::default();
+                }
+            }
+        }
+        seeds
+    }
+
+    /// Turns outputs back into values, in place.
+    pub(super) fn inverse<W: Word>(self, column: &mut [W], seeds: [W; 2]) {
+        match self {
+            Self::Raw => {}
+            Self::Xor => {
+                let mut prev = seeds[0];
+                for (i, v) in column.iter_mut().enumerate() {
+                    let value = if i == 0 { seeds[0] } else { prev.xor(*v) };
+                    *v = value;
+                    prev = value;
+                }
+            }
+            Self::Delta => {
+                let mut prev = seeds[0];
+                for (i, v) in column.iter_mut().enumerate() {
+                    let value = if i == 0 {
+                        seeds[0]
+                    } else {
+                        prev.wrapping_add(v.unzigzag())
+                    };
+                    *v = value;
+                    prev = value;
+                }
+            }
+            Self::DeltaOfDelta => {
+                let mut prev = seeds[0];
+                let mut delta = seeds[1];
+                for (i, v) in column.iter_mut().enumerate() {
+                    let value = match i {
+                        0 => seeds[0],
+                        1 => seeds[0].wrapping_add(seeds[1]),
+                        _ => {
+                            delta = delta.wrapping_add(v.unzigzag());
+                            prev.wrapping_add(delta)
+                        }
+                    };
+                    *v = value;
+                    prev = value;
+                }
+            }
+        }
+    }
+}
+
+/// The transform with the fewest significant output bits on a sample of the column: the
+/// whole column when short, else 32 windows of 64 consecutive frames spread over it.
+pub(super) fn choose_transform<W: Word>(column: &[W]) -> Transform {
+    const WINDOWS: usize = 32;
+    const WINDOW: usize = 64;
+    let mut costs = [0u64; 4];
+    let mut add = |window: &[W]| {
+        for (cost, t) in costs.iter_mut().zip(Transform::ALL) {
+            *cost += t.cost(window);
+        }
+    };
+    if column.len() <= WINDOWS * WINDOW * 2 {
+        add(column);
+    } else {
+        let stride = column.len() / WINDOWS;
+        for w in 0..WINDOWS {
+            let start = w * stride;
+            add(&column[start..start + WINDOW]);
+        }
+    }
+    let mut best = Transform::Raw;
+    let mut best_cost = u64::MAX;
+    for (cost, t) in costs.into_iter().zip(Transform::ALL) {
+        // Ties go to the simpler transform (the earlier one).
+        if cost < best_cost {
+            best = t;
+            best_cost = cost;
+        }
+    }
+    best
+}
+
+/// True when a plane is too close to uniform noise for zstd to gain anything (more than 7.9
+/// bits of entropy per byte, over at least 4 096 bytes): such planes are stored as they are.
+pub(super) fn looks_random(plane: &[u8]) -> bool {
+    if plane.len() < 4096 {
+        return false;
+    }
+    let mut counts = [[0u32; 256]; 4];
+    let mut chunks = plane.chunks_exact(4);
+    for c in &mut chunks {
+        counts[0][usize::from(c[0])] += 1;
+        counts[1][usize::from(c[1])] += 1;
+        counts[2][usize::from(c[2])] += 1;
+        counts[3][usize::from(c[3])] += 1;
+    }
+    for &b in chunks.remainder() {
+        counts[0][usize::from(b)] += 1;
+    }
+    let n = plane.len() as f64;
+    let mut bits = 0.0;
+    let [c0, c1, c2, c3] = &counts;
+    for (((a, b), c), d) in c0.iter().zip(c1).zip(c2).zip(c3) {
+        let c = a + b + c + d;
+        if c > 0 {
+            let p = f64::from(c) / n;
+            bits -= p * p.log2();
+        }
+    }
+    bits > 7.9
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transforms_invert_on_extremes() {
+        let column: Vec<u32> = vec![0, u32::MAX, 1, 0x8000_0000, 0x7fff_ffff, 5, 5, 5, 0];
+        for t in Transform::ALL {
+            let mut c = column.clone();
+            let seeds = t.forward(&mut c);
+            t.inverse(&mut c, seeds);
+            assert_eq!(c, column, "{t:?}");
+        }
+    }
+}
