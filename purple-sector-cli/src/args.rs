@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use purple_sector_core::net::GAME_PORT;
+use purple_sector_core::protocol::GAME_PORT;
 use purple_sector_core::sim::{SimConfig, Track, demo_mistakes, parse_mistakes};
 
 /// What a simulated session is: where, how long, which mistakes (`demo` and `simulate`).

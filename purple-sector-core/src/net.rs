@@ -25,12 +25,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout_at};
 
 use crate::protocol::{
-    HANDSHAKE_RESPONSE_LEN, HandshakeResponse, Operation, OwnedHandshakeResponse, Request,
-    parse_datagram,
+    GAME_PORT, HANDSHAKE_RESPONSE_LEN, HandshakeResponse, Operation, OwnedHandshakeResponse,
+    Request, parse_datagram,
 };
-
-/// The port the game listens on.
-pub const GAME_PORT: u16 = 9996;
 
 /// Receive buffer the client asks the kernel for: about 3 s of car info at 333 Hz.
 pub const RECEIVE_BUFFER_BYTES: usize = 1 << 20;

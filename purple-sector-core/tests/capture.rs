@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use proptest::prelude::*;
 use purple_sector_core::capture::{
     CaptureError, CaptureFormat, CaptureReader, CaptureStats, CaptureWriter, CapturedDatagram,
-    DEFAULT_GAME_PORT, Direction, LinkType, MalformedReason, OwnedCapturedDatagram, read_all,
+    Direction, LinkType, MalformedReason, OwnedCapturedDatagram, read_all,
 };
+use purple_sector_core::protocol::GAME_PORT;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -35,7 +36,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 /// Reads every datagram and the final stats; panics on error.
 fn read_bytes(bytes: &[u8]) -> (Vec<OwnedCapturedDatagram>, CaptureStats) {
-    read_bytes_port(bytes, DEFAULT_GAME_PORT)
+    read_bytes_port(bytes, GAME_PORT)
 }
 
 fn read_bytes_port(bytes: &[u8], port: u16) -> (Vec<OwnedCapturedDatagram>, CaptureStats) {
@@ -350,7 +351,7 @@ fn round_trip_both_link_types() {
         let bytes = write_all(link, &datagrams);
         let reader = CaptureReader::new(bytes.as_slice()).unwrap();
         assert_eq!(reader.format(), CaptureFormat::Pcap);
-        assert_eq!(reader.game_port(), DEFAULT_GAME_PORT);
+        assert_eq!(reader.game_port(), GAME_PORT);
         let (read, stats) = read_bytes(&bytes);
         assert_eq!(read, datagrams, "{link:?}");
         assert_eq!(
@@ -540,13 +541,13 @@ fn arb_datagram() -> impl Strategy<Value = OwnedCapturedDatagram> {
     )
         .prop_map(|(payload, a, b, port, to_game, sec, usec)| {
             let (src_port, dst_port) = if to_game {
-                (port, DEFAULT_GAME_PORT)
+                (port, GAME_PORT)
             } else {
-                (DEFAULT_GAME_PORT, port)
+                (GAME_PORT, port)
             };
             OwnedCapturedDatagram {
                 timestamp_ns: sec * 1_000_000_000 + usec * 1_000,
-                direction: if to_game || port == DEFAULT_GAME_PORT {
+                direction: if to_game || port == GAME_PORT {
                     Direction::ToGame
                 } else {
                     Direction::FromGame

@@ -111,3 +111,65 @@ async fn frames_laps_and_session_reach_the_hub() {
     let delta = last_of_lap_2.1.expect("lap 2 is compared with lap 1");
     assert!((0.0..0.002).contains(&delta), "{delta}");
 }
+
+/// A capture recorded as if it were the game gives the laps its import gives: same kinds,
+/// times and frames (but for the receive times, which are the recording's own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_recorded_live_gives_the_laps_its_import_gives() {
+    use purple_sector_core::import::capture_inputs;
+    use purple_sector_core::protocol::GAME_PORT;
+    use purple_sector_core::record::import_inputs;
+    use purple_sector_core::store::NewSession;
+
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/imola-lap2.pcap");
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let imported = import_inputs(
+        Arc::clone(&store),
+        NewSession::new("imported", SessionSource::Import),
+        capture_inputs(&path, GAME_PORT).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let source = Source::Capture {
+        path: path.clone(),
+        game_port: GAME_PORT,
+        speed: 100.0,
+    };
+    let recorder = Recorder::start(Arc::clone(&store), source, RecordOptions::default())
+        .await
+        .unwrap();
+    let recorded = tokio::time::timeout(
+        Duration::from_secs(60),
+        recorder.run_until(std::future::pending()),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .summary;
+    assert_eq!(recorded.client.dropped, 0);
+    let session = recorded.session.as_ref().unwrap();
+    assert_eq!(
+        (session.track.as_str(), session.car.as_str()),
+        ("imola", "ks_corvette_c7r")
+    );
+    let shape = |laps: &[purple_sector_core::store::LapRecord]| {
+        laps.iter()
+            .map(|l| (l.number, l.kind, l.official_time_ms, l.frame_count))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shape(&recorded.laps), shape(&imported.laps));
+    for (live, import) in recorded.laps.iter().zip(&imported.laps) {
+        let without_time = |frames: Vec<purple_sector_core::telemetry::Frame>| {
+            frames
+                .into_iter()
+                .map(|f| purple_sector_core::telemetry::Frame { time_ns: 0, ..f })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            without_time(store.lap_frames(live.id).await.unwrap()),
+            without_time(store.lap_frames(import.id).await.unwrap())
+        );
+    }
+}

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use purple_sector_core::capture::DEFAULT_GAME_PORT;
 use purple_sector_core::import::{
     ImportError, ImportFormat, capture_inputs, demo_json_inputs, detect_file, logger_input,
 };
+use purple_sector_core::protocol::GAME_PORT;
 use purple_sector_core::record::{Input, import_inputs};
 use purple_sector_core::store::{NewSession, SessionSource};
 
@@ -22,7 +22,7 @@ pub struct ImportArgs {
     #[arg(long)]
     session: Option<String>,
     /// The game's UDP port in captures.
-    #[arg(long, default_value_t = DEFAULT_GAME_PORT)]
+    #[arg(long, default_value_t = GAME_PORT)]
     port: u16,
 }
 

@@ -4,10 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use purple_sector_core::capture::{
-    CaptureReader, CaptureStats, CapturedDatagram, DEFAULT_GAME_PORT, Direction,
-};
-use purple_sector_core::protocol::{Datagram, DatagramKind, ParseError, parse_datagram};
+use purple_sector_core::capture::{CaptureReader, CaptureStats, CapturedDatagram, Direction};
+use purple_sector_core::protocol::{Datagram, DatagramKind, GAME_PORT, ParseError, parse_datagram};
 use serde::Serialize;
 
 use crate::output::Output;
@@ -19,7 +17,7 @@ pub struct InspectArgs {
     file: PathBuf,
 
     /// The game's UDP port: datagrams to it are requests, from it the game's answers.
-    #[arg(long, default_value_t = DEFAULT_GAME_PORT)]
+    #[arg(long, default_value_t = GAME_PORT)]
     port: u16,
 }
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use purple_sector_core::capture::{CaptureReader, DEFAULT_GAME_PORT};
+use purple_sector_core::capture::CaptureReader;
+use purple_sector_core::protocol::GAME_PORT;
 use purple_sector_core::sim::{GameServer, capture_schedule, play};
 
 use crate::output::Output;
@@ -28,7 +29,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     import: bool,
     /// The game's UDP port in the capture.
-    #[arg(long, default_value_t = DEFAULT_GAME_PORT)]
+    #[arg(long, default_value_t = GAME_PORT)]
     port: u16,
 }
 

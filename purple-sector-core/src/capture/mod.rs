@@ -4,7 +4,7 @@
 //! timestamps) and pcapng (any number of sections and interfaces, each with its own link type
 //! and `if_tsresol`/`if_tsoffset`), unwraps the link layer (raw IP, Ethernet with up to two
 //! VLAN tags, Linux cooked SLL/SLL2, BSD NULL/LOOP loopback), IPv4 or IPv6, and UDP, and hands
-//! out the UDP datagrams sent to or from the game's port ([`DEFAULT_GAME_PORT`], 9996) as
+//! out the UDP datagrams sent to or from the game's port ([`GAME_PORT`](crate::protocol::GAME_PORT), 9996) as
 //! [`CapturedDatagram`]s whose payload borrows the reader's buffer. Every other packet is
 //! skipped and counted in [`CaptureStats`]. Parsing never panics, whatever the input.
 //!
@@ -24,9 +24,6 @@ mod writer;
 
 pub use reader::{CaptureReader, read_all};
 pub use writer::{CaptureWriter, LinkType};
-
-/// The UDP port Assetto Corsa's Remote Telemetry listens on.
-pub const DEFAULT_GAME_PORT: u16 = 9996;
 
 /// Which way a datagram went, relative to the game's port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

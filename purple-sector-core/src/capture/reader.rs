@@ -12,8 +12,8 @@ use pcap_parser::{Block, LegacyPcapReader, OptionCode, PcapBlockOwned, PcapError
 
 use super::decode::{Skip, decode_frame};
 use super::{
-    CaptureError, CaptureFormat, CaptureStats, CapturedDatagram, DEFAULT_GAME_PORT, Direction,
-    MalformedReason, OwnedCapturedDatagram,
+    CaptureError, CaptureFormat, CaptureStats, CapturedDatagram, Direction, MalformedReason,
+    OwnedCapturedDatagram,
 };
 
 /// Size of the reader's buffer; also the largest record (pcap record or pcapng block) it reads.
@@ -507,7 +507,7 @@ impl<R: Read> CaptureReader<R> {
         Ok(CaptureReader {
             inner,
             state: State {
-                game_port: DEFAULT_GAME_PORT,
+                game_port: crate::protocol::GAME_PORT,
                 stats: CaptureStats::default(),
                 legacy_link: 0,
                 legacy_nanos: false,
@@ -520,7 +520,7 @@ impl<R: Read> CaptureReader<R> {
         })
     }
 
-    /// Sets the game's UDP port (default [`DEFAULT_GAME_PORT`]).
+    /// Sets the game's UDP port (default [`GAME_PORT`](crate::protocol::GAME_PORT)).
     pub fn with_game_port(mut self, port: u16) -> Self {
         self.state.game_port = port;
         self
@@ -612,7 +612,7 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
-/// Reads every datagram to or from [`DEFAULT_GAME_PORT`] in a capture.
+/// Reads every datagram to or from [`GAME_PORT`](crate::protocol::GAME_PORT) in a capture.
 pub fn read_all<R: Read>(reader: R) -> Result<Vec<OwnedCapturedDatagram>, CaptureError> {
     CaptureReader::new(reader)?.into_owned_vec()
 }

@@ -25,6 +25,9 @@
 //! assert!(parse_datagram(&[0u8; 7]).is_err());
 //! ```
 
+/// The UDP port Assetto Corsa's Remote Telemetry listens on.
+pub const GAME_PORT: u16 = 9996;
+
 mod car_info;
 mod handshake_response;
 mod lap_completed;
