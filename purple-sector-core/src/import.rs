@@ -32,7 +32,7 @@ pub enum ImportFormat {
 #[non_exhaustive]
 pub enum ImportError {
     /// The file cannot be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -49,7 +49,7 @@ pub enum ImportError {
         head: Vec<u8>,
     },
     /// A broken capture.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Capture {
         /// The file.
         path: PathBuf,
@@ -58,7 +58,7 @@ pub enum ImportError {
         source: CaptureError,
     },
     /// A broken logger file.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Logger {
         /// The file.
         path: PathBuf,

@@ -136,7 +136,7 @@ pub enum ClientEvent {
 #[non_exhaustive]
 pub enum NetError {
     /// Binding or configuring the socket failed.
-    #[error("cannot open a UDP socket for {game}: {source}")]
+    #[error("cannot open a UDP socket for {game}")]
     Bind {
         /// The game's address.
         game: SocketAddr,
@@ -145,7 +145,7 @@ pub enum NetError {
         source: io::Error,
     },
     /// Sending or receiving failed.
-    #[error("UDP I/O with {game} failed: {source}")]
+    #[error("UDP I/O with {game} failed")]
     Io {
         /// The game's address.
         game: SocketAddr,

@@ -3,7 +3,6 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Args;
 use purple_sector_core::analysis::{Coach, OpenAiConfig, analyzer_for};
 use purple_sector_core::review::{Against, review_cached};
@@ -39,8 +38,7 @@ pub fn run(args: &ChatArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
         let ask = async |question: &str, out: &mut Output| -> anyhow::Result<()> {
             let answer = coach
                 .ask(args.lap, analysis, &reviewed.suggestions, question)
-                .await
-                .context("the coach could not answer")?;
+                .await?;
             if global.json {
                 out.json("chat", &answer.answer)?;
             } else {

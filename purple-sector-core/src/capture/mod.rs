@@ -187,7 +187,7 @@ pub enum MalformedReason {
 #[non_exhaustive]
 pub enum CaptureError {
     /// Reading or writing the underlying stream failed.
-    #[error("capture I/O failed: {0}")]
+    #[error("capture I/O failed")]
     Io(#[from] io::Error),
     /// The input starts with neither a pcap magic number nor a pcapng section header.
     #[error("not a pcap or pcapng file (first four bytes, little-endian: {magic:#010x})")]
