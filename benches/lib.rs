@@ -1,4 +1,7 @@
-//! Shared inputs for the benchmarks: a realistic lap of car-info packets.
+//! Shared inputs for the benchmarks: a realistic lap of car-info packets, and the store's
+//! laps ([`store_data`]).
+
+pub mod store_data;
 
 use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::{CAR_INFO_LEN, OwnedCarInfo};

@@ -17,7 +17,7 @@
 //! Bytes per frame (principal and full, on the synthetic 333 Hz lap and on the real Imola
 //! lap's ~45 Hz rows as they are, plus the JSON baseline) and where the principal bytes go
 //! are printed to stderr before the timings. The 333 Hz lap is made by
-//! `purple_sector_core::store::testing::resampled_333hz` (its docs say how: the real lap
+//! `purple_sector_benches::store_data::resampled_333hz` (its docs say how: the real lap
 //! interpolated, modelled channels with sensor noise).
 
 use std::hint::black_box;
@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use purple_sector_benches::imola_lap;
+use purple_sector_benches::store_data::{self as testing, JsonTextBaseline};
 use purple_sector_core::lap::{Lap, LapKind};
 use purple_sector_core::store::codec::{self, PRINCIPAL_CHANNEL_NAMES};
-use purple_sector_core::store::testing::{self, JsonTextBaseline};
 use purple_sector_core::store::{NewSession, SessionSource, SqliteStore, Store};
 use purple_sector_core::telemetry::Frame;
 

@@ -14,10 +14,15 @@ use purple_sector_core::protocol::CAR_INFO_LEN;
 use purple_sector_core::store::codec::{self, CodecError};
 use purple_sector_core::store::{
     ChatRole, LapId, LapUpdate, MemoryStore, NewSession, SessionId, SessionSource, SessionStatus,
-    SessionUpdate, SqliteStore, Store, StoreError, testing,
+    SessionUpdate, SqliteStore, Store, StoreError,
 };
 use purple_sector_core::telemetry::{Flags, Frame};
 use tempfile::TempDir;
+
+/// The laps the store benchmark uses, made from the real logged lap: the same inputs here.
+#[path = "../../benches/store_data.rs"]
+#[allow(dead_code)]
+mod testing;
 
 const IMOLA_TSV: &str = include_str!("fixtures/imola-c7r-lap2.tsv");
 

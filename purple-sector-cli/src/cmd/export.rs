@@ -1,13 +1,11 @@
 //! `purple-sector export (LAP | --session ID) --format csv|json|pcap -o PATH`.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use purple_sector_core::capture::{CaptureWriter, LinkType};
-use purple_sector_core::protocol::{Name, OwnedHandshakeResponse};
+use purple_sector_core::capture::SessionCapture;
 use purple_sector_core::store::{LapId, LapRecord, Session, SessionId, Store};
 use purple_sector_core::telemetry::Frame;
 
@@ -169,38 +167,11 @@ fn write_pcap(
     session: &Session,
     laps: &[(LapRecord, Vec<Frame>)],
 ) -> anyhow::Result<()> {
-    let game = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9996);
-    let client = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50_000);
-    let mut writer = CaptureWriter::create(path, LinkType::Ethernet)?;
-    let name = |text: &str| Name::new(text).unwrap_or_default();
-    let track_config = if session.track_config.is_empty() {
-        &session.track
-    } else {
-        &session.track_config
-    };
-    let hello = OwnedHandshakeResponse {
-        car_name: name(&session.car),
-        driver_name: name(&session.driver),
-        identifier: 4242,
-        version: 1,
-        track_name: name(&session.track),
-        track_config: name(track_config),
-    };
-    let first_ns = laps
-        .iter()
-        .find_map(|(_, frames)| frames.first())
-        .map_or(0, |f| f.time_ns);
-    writer.write_datagram(
-        first_ns.saturating_sub(1_000_000),
-        game,
-        client,
-        &hello.encode(),
-    )?;
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut capture = SessionCapture::new(file, session)?;
     for (_, frames) in laps {
-        for f in frames {
-            writer.write_datagram(f.time_ns, game, client, &f.to_car_info().encode())?;
-        }
+        capture.write_lap(frames)?;
     }
-    writer.finish()?.flush()?;
+    capture.finish()?.flush()?;
     Ok(())
 }

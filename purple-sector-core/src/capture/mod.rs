@@ -9,7 +9,8 @@
 //! skipped and counted in [`CaptureStats`]. Parsing never panics, whatever the input.
 //!
 //! [`CaptureWriter`] writes classic little-endian microsecond pcap files, with raw IPv4 or
-//! Ethernet framing and correct IPv4 and UDP checksums, that Wireshark and tshark open.
+//! Ethernet framing and correct IPv4 and UDP checksums, that Wireshark and tshark open;
+//! [`SessionCapture`] writes a stored session back as the game's traffic.
 //!
 //! A file that ends in the middle of a record (a capture tool killed while writing) is read up
 //! to its last complete record and then ends cleanly; the number of bytes left over is reported
@@ -20,9 +21,11 @@ use std::net::SocketAddr;
 
 mod decode;
 mod reader;
+mod session;
 mod writer;
 
 pub use reader::{CaptureReader, read_all};
+pub use session::{SESSION_CLIENT_ADDR, SESSION_GAME_ADDR, SessionCapture, handshake_for};
 pub use writer::{CaptureWriter, LinkType};
 
 /// Which way a datagram went, relative to the game's port.

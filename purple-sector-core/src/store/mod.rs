@@ -71,8 +71,6 @@
 pub mod codec;
 mod memory;
 mod sqlite;
-#[doc(hidden)]
-pub mod testing;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -59,7 +59,7 @@
 //!
 //! | lap | principal | full frame |
 //! |---|---|---|
-//! | synthetic 333 Hz Imola lap (see `store::testing`) | 16.2 B/frame | 142.6 B/frame |
+//! | synthetic 333 Hz Imola lap (see `benches/store_data.rs`) | 16.2 B/frame | 142.6 B/frame |
 //! | real Imola lap, ~45 Hz rows as logged | 13.9 B/frame | 17.9 B/frame |
 //!
 //! The smooth channels cost little (11 of the 16 principal channels: 3 B/frame together on the

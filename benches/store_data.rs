@@ -1,4 +1,5 @@
-//! Shared test and benchmark inputs for the store (hidden from the docs; not a stable API).
+//! The store benchmark's inputs: laps made from the real logged one, and the original app's
+//! layout to compare with.
 //!
 //! - [`logged_frames`]: the real logged lap as frames, as they are (~45 Hz rows).
 //! - [`resampled_333hz`]: a realistic 333 Hz lap made from the logged one (see its docs for
@@ -12,8 +13,9 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::logger::LoggerLap;
-use crate::telemetry::{Flags, Frame, STANDARD_GRAVITY_MS2, Wheels};
+use purple_sector_core::import::OriginalFrame;
+use purple_sector_core::logger::LoggerLap;
+use purple_sector_core::telemetry::{Flags, Frame, STANDARD_GRAVITY_MS2, Wheels};
 
 /// Receive time of the first frame of the generated laps, ns since the Unix epoch
 /// (2023-11-14 22:13:20 UTC).
@@ -316,30 +318,13 @@ pub fn resampled_333hz(lap: &LoggerLap) -> Vec<Frame> {
 }
 
 /// One frame in the original app's layout: its `TelemetryFrame` fields (camelCase, time in
-/// ms, steering −1..1), plus every field of ours under `frame`.
+/// ms, steering −1..1, the one conversion of [`OriginalFrame`]), plus every field of ours
+/// under `frame`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct JsonFrame {
-    /// Unix time, ms.
-    pub timestamp: u64,
-    /// 0..1.
-    pub throttle: f32,
-    /// 0..1.
-    pub brake: f32,
-    /// −1..1 (steer over a 450° lock).
-    pub steering: f32,
-    /// km/h.
-    pub speed: f32,
-    /// Gear.
-    pub gear: i32,
-    /// rpm.
-    pub rpm: f32,
-    /// Lap clock, ms.
-    pub lap_time: i32,
-    /// Lap number.
-    pub lap_number: i32,
-    /// 0..1.
-    pub normalized_position: f32,
+    /// The original's fields.
+    #[serde(flatten)]
+    pub original: OriginalFrame,
     /// Every field of the frame.
     pub frame: Frame,
 }
@@ -347,16 +332,7 @@ pub struct JsonFrame {
 impl From<&Frame> for JsonFrame {
     fn from(f: &Frame) -> Self {
         Self {
-            timestamp: f.time_ns / 1_000_000,
-            throttle: f.gas,
-            brake: f.brake,
-            steering: f.steer_deg / 450.0,
-            speed: f.speed_kmh,
-            gear: f.gear,
-            rpm: f.engine_rpm,
-            lap_time: f.lap_time_ms,
-            lap_number: f.lap_count + 1,
-            normalized_position: f.position_normalized,
+            original: OriginalFrame::from_frame(f),
             frame: *f,
         }
     }
