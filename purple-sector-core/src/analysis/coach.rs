@@ -54,11 +54,13 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+#[cfg(feature = "openai")]
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
 };
 
+#[cfg(feature = "openai")]
 use super::openai::{LlmClient, OpenAiConfig, compact_json};
 use super::{Analysis, AnalyzerError, CornerMetrics, CornerReport, SegmentLoss, Suggestion};
 use crate::store::{ChatMessage, ChatRole, LapId, Store, StoreError};
@@ -107,11 +109,13 @@ pub enum CoachError {
 #[derive(Debug, Clone)]
 pub struct Coach {
     store: Arc<dyn Store>,
+    #[cfg(feature = "openai")]
     llm: Option<LlmClient>,
 }
 
 impl Coach {
     /// A coach that asks the LLM of `config` when given, else answers offline.
+    #[cfg(feature = "openai")]
     pub fn new(store: Arc<dyn Store>, config: Option<OpenAiConfig>) -> Self {
         Self {
             store,
@@ -121,16 +125,20 @@ impl Coach {
 
     /// A coach that answers offline only ([`OfflineCoach`]).
     pub fn offline(store: Arc<dyn Store>) -> Self {
-        Self::new(store, None)
+        Self {
+            store,
+            #[cfg(feature = "openai")]
+            llm: None,
+        }
     }
 
     /// Who will answer.
     pub fn source(&self) -> AnswerSource {
+        #[cfg(feature = "openai")]
         if self.llm.is_some() {
-            AnswerSource::Llm
-        } else {
-            AnswerSource::Offline
+            return AnswerSource::Llm;
         }
+        AnswerSource::Offline
     }
 
     /// The lap's chat, oldest first.
@@ -153,18 +161,7 @@ impl Coach {
         if question.is_empty() {
             return Err(CoachError::EmptyQuestion);
         }
-        let history = self.store.list_chat_messages(lap).await?;
-        let (content, source) = match &self.llm {
-            Some(llm) => {
-                let messages = chat_messages(analysis, suggestions, &history, question);
-                let content = llm.complete(messages, None).await?;
-                (content.trim().to_owned(), AnswerSource::Llm)
-            }
-            None => (
-                OfflineCoach.answer(analysis, suggestions, question),
-                AnswerSource::Offline,
-            ),
-        };
+        let (content, source) = self.answer(lap, analysis, suggestions, question).await?;
         let question = self
             .store
             .add_chat_message(lap, ChatRole::User, question.to_owned())
@@ -182,6 +179,32 @@ impl Coach {
     }
 }
 
+impl Coach {
+    /// The answer and who gave it; nothing stored yet.
+    async fn answer(
+        &self,
+        lap: LapId,
+        analysis: &Analysis,
+        suggestions: &[Suggestion],
+        question: &str,
+    ) -> Result<(String, AnswerSource), CoachError> {
+        #[cfg(feature = "openai")]
+        if let Some(llm) = &self.llm {
+            let history = self.store.list_chat_messages(lap).await?;
+            let messages = chat_messages(analysis, suggestions, &history, question);
+            let content = llm.complete(messages, None).await?;
+            return Ok((content.trim().to_owned(), AnswerSource::Llm));
+        }
+        // The lap must exist, whoever answers.
+        self.store.get_lap(lap).await?;
+        Ok((
+            OfflineCoach.answer(analysis, suggestions, question),
+            AnswerSource::Offline,
+        ))
+    }
+}
+
+#[cfg(feature = "openai")]
 const COACH_PROMPT: &str = "You are a motorsport driving coach talking with the driver about one \
 lap. Answer from the measurements below only: the lap against a reference lap (the driver's \
 best), distances in m from the line, speeds in km/h, brake 0..1, time_loss_s positive = time \
@@ -190,6 +213,7 @@ plainly. Never estimate or invent a number. Be brief: two to five sentences. Wri
 2 or 3 decimals, metres as whole numbers, km/h with one decimal.";
 
 /// System prompt with the facts, the recent history, the question.
+#[cfg(feature = "openai")]
 fn chat_messages(
     analysis: &Analysis,
     suggestions: &[Suggestion],

@@ -318,6 +318,7 @@ pub trait Analyzer: Send + Sync + std::fmt::Debug {
 
 /// The engine to use: the LLM at `openai` (validated, falling back to the heuristic coach)
 /// when one is configured, else the offline [`HeuristicAnalyzer`].
+#[cfg(feature = "openai")]
 pub fn analyzer_for(openai: Option<OpenAiConfig>) -> std::sync::Arc<dyn Analyzer> {
     match openai {
         Some(config) => std::sync::Arc::new(OpenAiAnalyzer::new(
@@ -329,10 +330,12 @@ pub fn analyzer_for(openai: Option<OpenAiConfig>) -> std::sync::Arc<dyn Analyzer
 }
 
 pub mod coach;
+#[cfg(feature = "openai")]
 pub mod openai;
 pub mod validate;
 
 pub use coach::{AnswerSource, ChatAnswer, Coach, CoachError, Intent, OfflineCoach};
+#[cfg(feature = "openai")]
 pub use openai::{
     FallbackReason, JsonMode, LlmReply, OpenAiAnalyzer, OpenAiConfig, Outcome, SuggestionSource,
 };

@@ -70,6 +70,7 @@
 
 pub mod codec;
 mod memory;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::fmt;
@@ -86,6 +87,7 @@ use crate::telemetry::Frame;
 
 pub use codec::CodecError;
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// The result of every store operation.
@@ -514,6 +516,7 @@ pub enum StoreError {
         source: serde_json::Error,
     },
     /// SQLite failed.
+    #[cfg(feature = "sqlite")]
     #[error("SQLite error")]
     Sqlite {
         /// SQLite's error.
@@ -529,7 +532,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The blocking task that ran the operation panicked or was cancelled.
+    /// The task that ran the operation panicked or was cancelled.
+    #[cfg(any(feature = "sqlite", feature = "net"))]
     #[error("storage task failed")]
     Task {
         /// Tokio's error.
@@ -614,6 +618,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn list_malformed(&self, session: SessionId) -> Result<Vec<MalformedDatagram>>;
 }
 
+#[cfg(feature = "sqlite")]
 /// Where the database lives by default: `$PURPLE_SECTOR_DB` when set and not empty, else
 /// `purple-sector.db` in the platform's data directory (Linux
 /// `~/.local/share/purple-sector`, macOS `~/Library/Application Support/purple-sector`,
@@ -623,8 +628,10 @@ pub fn default_db_path() -> PathBuf {
 }
 
 /// The database file name in the data directory.
+#[cfg(feature = "sqlite")]
 pub const DB_FILE_NAME: &str = "purple-sector.db";
 
+#[cfg(feature = "sqlite")]
 fn db_path_from(env: Option<std::ffi::OsString>) -> PathBuf {
     if let Some(path) = env.filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
@@ -750,6 +757,7 @@ mod tests {
         assert_eq!(tags, ["wet", "pb"]);
     }
 
+    #[cfg(feature = "sqlite")]
     #[test]
     fn db_path_honours_the_environment() {
         assert_eq!(
