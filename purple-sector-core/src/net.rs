@@ -163,6 +163,38 @@ pub fn now_ns() -> u64 {
 }
 
 /// A client bound to a local port, ready to [`run`](AcClient::run).
+///
+/// ```
+/// use std::time::Duration;
+/// use purple_sector_core::net::{AcClient, ClientConfig, ClientEvent};
+/// use purple_sector_core::protocol::{Name, OwnedCarInfo, OwnedHandshakeResponse};
+/// use purple_sector_core::sim::GameServer;
+///
+/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(async {
+/// // A game on this machine (the built-in one, standing in for Assetto Corsa).
+/// let hello = OwnedHandshakeResponse { track_name: Name::new("imola")?, ..Default::default() };
+/// let game = GameServer::bind("127.0.0.1:0".parse()?, hello).await?;
+///
+/// let client = AcClient::bind(ClientConfig::new(game.local_addr()?))?;
+/// let (events_tx, mut events) = tokio::sync::mpsc::channel(1_024);
+/// let (stop, shutdown) = tokio::sync::watch::channel(false);
+/// let running = tokio::spawn(client.run(events_tx, shutdown));
+///
+/// // DISMISS, HANDSHAKE, the game's reply, SUBSCRIBE: then the stream.
+/// let Some(ClientEvent::Connected(reply)) = events.recv().await else { panic!("no reply") };
+/// assert_eq!(reply.track_name.to_string_lossy(), "imola");
+/// game.subscribed().await;
+/// game.send_car_info(&OwnedCarInfo { speed_kmh: 251.0, ..Default::default() }.encode()).await?;
+/// let Some(ClientEvent::Datagram { bytes, .. }) = events.recv().await else { panic!("no data") };
+/// assert_eq!(bytes.len(), 328);
+///
+/// stop.send(true)?; // DISMISS, and the counts
+/// let counters = running.await??;
+/// assert_eq!((counters.received, counters.dropped), (1, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct AcClient {
     socket: UdpSocket,
