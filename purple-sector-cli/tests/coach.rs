@@ -192,3 +192,28 @@ fn compare_chat_and_plot() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lap 99 not found"));
 }
+
+/// One best-lap rule: `laps list` marks one lap of the session `(best)`, and `laps show`
+/// marks a lap only when it is that one.
+#[test]
+fn only_the_best_lap_is_marked_best() {
+    let db = session("coach-best");
+    let laps: Vec<Value> = ok(run(&db, &["laps", "list", "--json"]))
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["data"].clone())
+        .collect();
+    let best = laps
+        .iter()
+        .filter(|l| l["kind"] == "flying" && l["valid"] == true && l["lap_time_ms"].is_i64())
+        .min_by_key(|l| l["lap_time_ms"].as_i64())
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let table = ok(run(&db, &["laps", "list"]));
+    assert_eq!(table.matches("(best)").count(), 1, "{table}");
+    for lap in &laps {
+        let id = lap["id"].as_i64().unwrap();
+        let shown = ok(run(&db, &["laps", "show", &id.to_string()]));
+        assert_eq!(shown.contains("(best)"), id == best, "lap {id}: {shown}");
+    }
+}

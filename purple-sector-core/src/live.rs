@@ -5,26 +5,6 @@
 //!
 //! Each frame travels as a [`LiveFrame`] with its session and the live delta, computed once
 //! by the recorder ([`LiveDelta`]) however many subscribers there are.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use purple_sector_core::live::{Hub, LiveEvent, LiveFrame};
-//! use purple_sector_core::telemetry::Frame;
-//!
-//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-//! let hub = Hub::default();
-//! let mut display = hub.subscribe();
-//! let frame = Frame { speed_kmh: 212.5, ..Frame::default() };
-//! hub.publish(LiveEvent::Frame(Arc::new(LiveFrame { session: None, frame, delta_s: None })));
-//! match display.recv().await {
-//!     Some(LiveEvent::Frame(live)) => assert_eq!(live.frame.speed_kmh, 212.5),
-//!     other => panic!("expected a frame, got {other:?}"),
-//! }
-//! assert_eq!(display.dropped(), 0);
-//! # Ok::<(), std::io::Error>(())
-//! # })?;
-//! # Ok::<(), std::io::Error>(())
-//! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -73,6 +53,26 @@ pub enum LiveEvent {
 }
 
 /// Broadcasts [`LiveEvent`]s; cheap to clone (all clones share one ring).
+///
+/// ```
+/// use std::sync::Arc;
+/// use purple_sector_core::live::{Hub, LiveEvent, LiveFrame};
+/// use purple_sector_core::telemetry::Frame;
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let hub = Hub::default();
+/// let mut display = hub.subscribe();
+/// let frame = Frame { speed_kmh: 212.5, ..Frame::default() };
+/// hub.publish(LiveEvent::Frame(Arc::new(LiveFrame { session: None, frame, delta_s: None })));
+/// match display.recv().await {
+///     Some(LiveEvent::Frame(live)) => assert_eq!(live.frame.speed_kmh, 212.5),
+///     other => panic!("expected a frame, got {other:?}"),
+/// }
+/// assert_eq!(display.dropped(), 0);
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Hub {
     tx: broadcast::Sender<LiveEvent>,

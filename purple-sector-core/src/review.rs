@@ -4,50 +4,6 @@
 //! The one path from [`store`](crate::store) to [`analysis`](crate::analysis) that the CLI's
 //! `analyze`, `compare`, `chat`, `plot` and `demo` and the server's
 //! `/api/laps/{id}/analyze` and `/api/chat` share.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use purple_sector_core::analysis::HeuristicAnalyzer;
-//! use purple_sector_core::lap::{Lap, LapKind};
-//! use purple_sector_core::review::{Against, review};
-//! use purple_sector_core::store::{MemoryStore, NewSession, SessionSource, Store};
-//! use purple_sector_core::telemetry::Frame;
-//!
-//! /// A 1 km lap at a steady speed: `lap_ms` to go round.
-//! fn lap(number: i32, lap_ms: i32) -> Lap {
-//!     let frames = (0..=1_000)
-//!         .map(|k| Frame {
-//!             position_normalized: k as f32 / 1_000.0,
-//!             lap_time_ms: lap_ms * k / 1_000,
-//!             speed_kmh: 3_600.0 / lap_ms as f32 * 1_000.0,
-//!             speed_ms: 1_000_000.0 / lap_ms as f32,
-//!             gas: 1.0,
-//!             world_m: [k as f32, 0.0, 0.0],
-//!             ..Frame::default()
-//!         })
-//!         .collect();
-//!     Lap { stint: 0, number, kind: LapKind::Flying, invalid_reason: None,
-//!           official_time_ms: Some(lap_ms), frames }
-//! }
-//!
-//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-//! let session = store.create_session(NewSession::new("practice", SessionSource::Live)).await?;
-//! let best = store.save_lap(session.id, &lap(2, 30_000)).await?;
-//! let slower = store.save_lap(session.id, &lap(3, 30_500)).await?;
-//!
-//! let reviewed = review(&*store, slower.id, Against::Best, &HeuristicAnalyzer).await?;
-//! assert_eq!(reviewed.comparison.reference_id, Some(best.id));
-//! assert!((reviewed.comparison.analysis.gap_s - 0.5).abs() < 0.01);
-//! assert_eq!(reviewed.engine, "heuristic");
-//! // The suggestions are kept on the lap.
-//! let stored = store.get_lap(slower.id).await?;
-//! assert!(stored.analyzed);
-//! assert_eq!(stored.suggestions, Some(reviewed.suggestions));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! # })?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use crate::analysis::{
     Analysis, AnalysisError, Analyzer, AnalyzerError, LapTrace, Suggestion, analyze_against_ideal,
@@ -230,6 +186,50 @@ pub async fn compare(
 
 /// Reviews lap `id` against `against`: compares, lets `analyzer` advise, and keeps the
 /// suggestions on the lap (`analyzed` set).
+///
+/// ```
+/// use std::sync::Arc;
+/// use purple_sector_core::analysis::HeuristicAnalyzer;
+/// use purple_sector_core::lap::{Lap, LapKind};
+/// use purple_sector_core::review::{Against, review};
+/// use purple_sector_core::store::{MemoryStore, NewSession, SessionSource, Store};
+/// use purple_sector_core::telemetry::Frame;
+///
+/// /// A 1 km lap at a steady speed: `lap_ms` to go round.
+/// fn lap(number: i32, lap_ms: i32) -> Lap {
+///     let frames = (0..=1_000)
+///         .map(|k| Frame {
+///             position_normalized: k as f32 / 1_000.0,
+///             lap_time_ms: lap_ms * k / 1_000,
+///             speed_kmh: 3_600.0 / lap_ms as f32 * 1_000.0,
+///             speed_ms: 1_000_000.0 / lap_ms as f32,
+///             gas: 1.0,
+///             world_m: [k as f32, 0.0, 0.0],
+///             ..Frame::default()
+///         })
+///         .collect();
+///     Lap { stint: 0, number, kind: LapKind::Flying, invalid_reason: None,
+///           official_time_ms: Some(lap_ms), frames }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// let session = store.create_session(NewSession::new("practice", SessionSource::Live)).await?;
+/// let best = store.save_lap(session.id, &lap(2, 30_000)).await?;
+/// let slower = store.save_lap(session.id, &lap(3, 30_500)).await?;
+///
+/// let reviewed = review(&*store, slower.id, Against::Best, &HeuristicAnalyzer).await?;
+/// assert_eq!(reviewed.comparison.reference_id, Some(best.id));
+/// assert!((reviewed.comparison.analysis.gap_s - 0.5).abs() < 0.01);
+/// assert_eq!(reviewed.engine, "heuristic");
+/// // The suggestions are kept on the lap.
+/// let stored = store.get_lap(slower.id).await?;
+/// assert!(stored.analyzed);
+/// assert_eq!(stored.suggestions, Some(reviewed.suggestions));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn review(
     store: &dyn Store,
     id: LapId,

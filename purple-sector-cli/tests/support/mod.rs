@@ -78,13 +78,9 @@ pub async fn stream(server: &GameServer, packets: &[[u8; 328]]) {
 }
 
 pub async fn wait_for_subscriber(server: &GameServer) {
-    for _ in 0..2_000 {
-        if !server.update_subscribers().is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("no client subscribed within 10 s");
+    tokio::time::timeout(Duration::from_secs(10), server.subscribed())
+        .await
+        .expect("no client subscribed within 10 s");
 }
 
 pub fn binary() -> Command {
