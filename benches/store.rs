@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use purple_sector_benches::imola_lap;
 use purple_sector_benches::store_data::{self as testing, JsonTextBaseline};
-use purple_sector_core::lap::{Lap, LapKind};
+use purple_sector_core::lap::{Lap, LapKind, LapTime};
 use purple_sector_core::store::codec::{self, PRINCIPAL_CHANNEL_NAMES};
 use purple_sector_core::store::{NewSession, SessionSource, SqliteStore, Store};
 use purple_sector_core::telemetry::Frame;
@@ -68,7 +68,7 @@ fn lap_of(frames: &[Frame]) -> Lap {
         number: 2,
         kind: LapKind::Flying,
         invalid_reason: None,
-        official_time_ms: Some(108_633),
+        time: Some(LapTime::official(108_633)),
         frames: frames.to_vec(),
     }
 }

@@ -53,7 +53,8 @@ impl<'a> SessionLine<'a> {
 }
 
 /// `laps list --json`: `{"type":"lap","data":{"id","session_id","number","kind","valid",
-/// "invalid_reason","lap_time_ms","frames","car","track"}}` — a public contract.
+/// "invalid_reason","lap_time_ms","lap_time_source","frames","car","track"}}` — a public
+/// contract (`lap_time_source`: `official`, `telemetry` or null).
 #[derive(Serialize)]
 pub struct LapLine<'a> {
     id: i64,
@@ -63,6 +64,7 @@ pub struct LapLine<'a> {
     valid: bool,
     invalid_reason: Option<String>,
     lap_time_ms: Option<i32>,
+    lap_time_source: Option<&'static str>,
     frames: u32,
     car: &'a str,
     track: &'a str,
@@ -77,7 +79,8 @@ impl<'a> LapLine<'a> {
             kind: lap.kind.as_str(),
             valid: lap.valid,
             invalid_reason: lap.invalid_reason.map(|r| r.to_string()),
-            lap_time_ms: lap.official_time_ms,
+            lap_time_ms: lap.time_ms(),
+            lap_time_source: lap.time.map(|t| t.source.as_str()),
             frames: lap.frame_count,
             car: session.map_or("", |s| s.car.as_str()),
             track: session.map_or("", |s| s.track.as_str()),
@@ -149,7 +152,7 @@ pub fn lap_table(out: &mut Output, laps: &[LapRecord], best: &[LapId]) -> io::Re
             lap.session,
             lap.number,
             lap.kind.as_str(),
-            lap_time(lap.official_time_ms),
+            lap_time(lap.time_ms()),
             lap.frame_count,
         ))?;
     }

@@ -155,15 +155,27 @@ fn compare_chat_and_plot() {
     let table = ok(run(&db, &["compare", "3", "2"]));
     assert!(table.contains("total"));
 
-    // The offline coach answers from the facts, and the conversation is kept.
+    // The offline coach answers from the facts, and the conversation is kept. Asked about a
+    // valid lap that is not the best (the best is the reference).
+    let laps: Vec<Value> = ok(run(&db, &["laps", "list", "--json"]))
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["data"].clone())
+        .filter(|l| l["kind"] == "flying" && l["valid"] == true)
+        .collect();
+    let slowest = laps
+        .iter()
+        .max_by_key(|l| l["lap_time_ms"].as_i64())
+        .unwrap();
+    let slowest_id = slowest["id"].as_i64().unwrap();
+    let slowest = slowest_id.to_string();
     let answer = ok(run(
         &db,
-        &["chat", "3", "--message", "where am I losing time?"],
+        &["chat", &slowest, "--message", "where am I losing time?"],
     ));
     assert!(answer.contains("slower than the reference"), "{answer}");
     let answer = ok(run(
         &db,
-        &["chat", "3", "--message", "what is the weather like?"],
+        &["chat", &slowest, "--message", "what is the weather like?"],
     ));
     assert!(
         answer.to_lowercase().contains("i can only answer"),
@@ -173,7 +185,7 @@ fn compare_chat_and_plot() {
     let history = rt.block_on(async {
         SqliteStore::open(&db)
             .unwrap()
-            .list_chat_messages(LapId(3))
+            .list_chat_messages(LapId(slowest_id))
             .await
             .unwrap()
     });

@@ -79,10 +79,7 @@ fn records_two_laps_then_stops_with_dismiss() {
 
     // The database agrees, frames bit-exact.
     let stored = rt.block_on(laps_in(&db));
-    let completed: Vec<&LapRecord> = stored
-        .iter()
-        .filter(|l| l.official_time_ms.is_some())
-        .collect();
+    let completed: Vec<&LapRecord> = stored.iter().filter(|l| l.time.is_some()).collect();
     assert_eq!(completed.len(), 2);
     let frames = rt.block_on(async {
         SqliteStore::open(&db)
@@ -131,8 +128,8 @@ fn kill_9_after_lap_2_keeps_completed_laps_and_the_last_checkpoint() {
     let laps = rt.block_on(laps_in(&db));
     let done: Vec<&LapRecord> = laps.iter().filter(|l| !l.in_progress).collect();
     assert_eq!(done.len(), 2, "{laps:?}");
-    assert_eq!(done[0].official_time_ms, Some(2_000));
-    assert_eq!(done[1].official_time_ms, Some(2_001));
+    assert_eq!(done[0].time_ms(), Some(2_000));
+    assert_eq!(done[1].time_ms(), Some(2_001));
     assert_eq!(done[1].frame_count as usize, script(1..2).len());
     // The lap in progress survives up to its last checkpoint: at most about a second lost.
     let checkpoint = laps.iter().find(|l| l.in_progress).expect("a checkpoint");

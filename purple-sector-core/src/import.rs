@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::capture::{CaptureError, CaptureReader, Direction};
-use crate::lap::{Lap, LapKind};
+use crate::lap::{Lap, LapKind, LapTime, MAX_START_CLOCK_MS, line_to_line_time_ms};
 use crate::logger::{LoggerError, LoggerLap};
 use crate::record::Input;
 use crate::telemetry::Frame;
@@ -167,8 +167,8 @@ pub fn capture_inputs(
 }
 
 /// A logged lap as one input: the logger writes one file per lap, from line to line, so it
-/// is kept whole. Kind `flying` when its first row is at the line (lap clock ≤ 400 ms),
-/// else `out`. The logger does not record the official time: it stays `None`. Frame times
+/// is kept whole ([`whole_lap`]: `flying` with its lap clock's time when it runs line to line).
+/// The logger does not record the game's time. Frame times
 /// are the lap clock (the file has no wall-clock time); the lap number comes from a
 /// `lap_N` file name (N + 1), else `default_number`.
 pub fn logger_input(path: &Path, default_number: i32) -> Result<Input, ImportError> {
@@ -188,18 +188,29 @@ pub fn logger_input(path: &Path, default_number: i32) -> Result<Input, ImportErr
             Frame::from_owned_car_info(&car, time_ns)
         })
         .collect();
-    let kind = match frames.first() {
-        Some(first) if (0..=400).contains(&first.lap_time_ms) => LapKind::Flying,
-        _ => LapKind::Out,
+    Ok(Input::Lap(whole_lap(number, frames)))
+}
+
+/// A lap a file holds whole: `flying`, timed by its lap clock, when its frames run from the
+/// line to the line ([`line_to_line_time_ms`]); `partial` when it begins at the line but does
+/// not reach it; `out` when it begins elsewhere.
+pub fn whole_lap(number: i32, frames: Vec<Frame>) -> Lap {
+    let time = line_to_line_time_ms(&frames).map(LapTime::telemetry);
+    let kind = match (time, frames.first()) {
+        (Some(_), _) => LapKind::Flying,
+        (None, Some(first)) if (0..=MAX_START_CLOCK_MS).contains(&first.lap_time_ms) => {
+            LapKind::Partial
+        }
+        (None, _) => LapKind::Out,
     };
-    Ok(Input::Lap(Lap {
+    Lap {
         stint: 0,
         number,
         kind,
         invalid_reason: None,
-        official_time_ms: None,
+        time,
         frames,
-    }))
+    }
 }
 
 fn lap_number_from_name(path: &Path) -> Option<i32> {
@@ -391,18 +402,7 @@ fn demo_lap(lap: &DemoLap) -> Lap {
         .zip(&distance)
         .map(|(f, d)| f.to_frame(if total > 0.0 { (d / total) as f32 } else { 0.0 }))
         .collect();
-    let kind = match frames.first() {
-        Some(first) if (0..=400).contains(&first.lap_time_ms) => LapKind::Flying,
-        _ => LapKind::Out,
-    };
-    Lap {
-        stint: 0,
-        number: lap.lap_number,
-        kind,
-        invalid_reason: None,
-        official_time_ms: None,
-        frames,
-    }
+    whole_lap(lap.lap_number, frames)
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@
 //!     .into_iter()
 //!     .filter_map(|e| match e { LapEvent::Lap(lap) => Some(lap), _ => None })
 //!     .collect();
-//! assert_eq!(laps.iter().map(|l| l.official_time_ms).collect::<Vec<_>>(),
+//! assert_eq!(laps.iter().map(|l| l.time_ms()).collect::<Vec<_>>(),
 //!            [Some(30_000), Some(30_500)]);
 //!
 //! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {

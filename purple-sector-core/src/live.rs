@@ -236,7 +236,7 @@ impl LiveDelta {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::lap::LapKind;
+    use crate::lap::{LapKind, LapTime};
 
     fn lap_record(id: i64, time_ms: Option<i32>, kind: LapKind) -> LapRecord {
         LapRecord {
@@ -247,7 +247,7 @@ mod tests {
             kind,
             valid: true,
             invalid_reason: None,
-            official_time_ms: time_ms,
+            time: time_ms.map(LapTime::official),
             frame_count: 0,
             in_progress: false,
             tags: Vec::new(),

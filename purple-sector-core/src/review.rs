@@ -107,8 +107,8 @@ async fn trace_of(
 ) -> Result<LapTrace, ReviewError> {
     let frames = store.lap_principal_frames(lap.id).await?;
     let trace = match length_m {
-        Some(length) => LapTrace::with_length(&frames, lap.official_time_ms, length),
-        None => LapTrace::new(&frames, lap.official_time_ms),
+        Some(length) => LapTrace::with_length(&frames, lap.time_ms(), length),
+        None => LapTrace::new(&frames, lap.time_ms()),
     };
     trace.map_err(|source| ReviewError::Analysis {
         lap: lap.id,
@@ -190,7 +190,7 @@ pub async fn compare(
 /// ```
 /// use std::sync::Arc;
 /// use purple_sector_core::analysis::HeuristicAnalyzer;
-/// use purple_sector_core::lap::{Lap, LapKind};
+/// use purple_sector_core::lap::{Lap, LapKind, LapTime};
 /// use purple_sector_core::review::{Against, review};
 /// use purple_sector_core::store::{MemoryStore, NewSession, SessionSource, Store};
 /// use purple_sector_core::telemetry::Frame;
@@ -209,7 +209,7 @@ pub async fn compare(
 ///         })
 ///         .collect();
 ///     Lap { stint: 0, number, kind: LapKind::Flying, invalid_reason: None,
-///           official_time_ms: Some(lap_ms), frames }
+///           time: Some(LapTime::official(lap_ms)), frames }
 /// }
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {

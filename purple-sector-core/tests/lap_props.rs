@@ -213,7 +213,7 @@ fn check_official_times(items: &[Item], outcome: &Outcome) -> Result<(), TestCas
     let mut index = 0;
     for lap in outcome.laps() {
         index += lap.frames.len();
-        match lap.official_time_ms {
+        match lap.time_ms() {
             Some(official) => {
                 prop_assert!(lap.kind != LapKind::Partial);
                 let next = input.get(index);
@@ -411,7 +411,7 @@ impl Expected {
             number: lap.number,
             kind: lap.kind,
             reason: lap.invalid_reason,
-            official_time_ms: lap.official_time_ms,
+            official_time_ms: lap.time_ms(),
             frames: lap.frames.len(),
         }
     }

@@ -12,7 +12,7 @@ use purple_sector_core::analysis::{
     Rejection, SegmentKind, SegmentLoss, Severity, Suggestion, SuggestionSource, SuggestionType,
     validate_suggestions,
 };
-use purple_sector_core::lap::{Lap, LapKind};
+use purple_sector_core::lap::{Lap, LapKind, LapTime};
 use purple_sector_core::store::{
     ChatRole, LapId, MemoryStore, NewSession, SessionSource, SqliteStore, Store,
 };
@@ -942,7 +942,7 @@ async fn lap_in(store: &Arc<dyn Store>) -> LapId {
         number: 1,
         kind: LapKind::Flying,
         invalid_reason: None,
-        official_time_ms: Some(100_732),
+        time: Some(LapTime::official(100_732)),
         frames: vec![Frame::default(); 2],
     };
     store.save_lap(session.id, &lap).await.unwrap().id

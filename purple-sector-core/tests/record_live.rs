@@ -90,7 +90,7 @@ async fn frames_laps_and_session_reach_the_hub() {
                 assert_eq!(live.session, Some(session), "every frame names its session");
                 deltas.push((live.frame.lap_count, live.delta_s));
             }
-            LiveEvent::LapCompleted(lap) => laps.push(lap.official_time_ms),
+            LiveEvent::LapCompleted(lap) => laps.push(lap.time_ms()),
             LiveEvent::Session { state, .. } => states.push(state),
         }
     }
@@ -156,7 +156,7 @@ async fn a_capture_recorded_live_gives_the_laps_its_import_gives() {
     );
     let shape = |laps: &[purple_sector_core::store::LapRecord]| {
         laps.iter()
-            .map(|l| (l.number, l.kind, l.official_time_ms, l.frame_count))
+            .map(|l| (l.number, l.kind, l.time, l.frame_count))
             .collect::<Vec<_>>()
     };
     assert_eq!(shape(&recorded.laps), shape(&imported.laps));

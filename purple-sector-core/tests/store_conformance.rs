@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use purple_sector_core::analysis::{Severity, Suggestion, SuggestionType};
-use purple_sector_core::lap::{InvalidReason, Lap, LapKind};
+use purple_sector_core::lap::{InvalidReason, Lap, LapKind, LapTime, LapTimeSource};
 use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::CAR_INFO_LEN;
 use purple_sector_core::store::codec::{self, CodecError};
@@ -143,7 +143,7 @@ fn lap(stint: u32, number: i32, kind: LapKind, n: usize) -> Lap {
         number,
         kind,
         invalid_reason: None,
-        official_time_ms: (kind != LapKind::Partial).then_some(90_000 + number),
+        time: (kind != LapKind::Partial).then_some(LapTime::official(90_000 + number)),
         frames: frames(n, number as f32),
     }
 }
@@ -294,7 +294,7 @@ async fn laps_crud(store: Arc<dyn Store>) {
     assert_eq!(record.kind, LapKind::Flying);
     assert!(record.valid);
     assert_eq!(record.invalid_reason, None);
-    assert_eq!(record.official_time_ms, Some(90_002));
+    assert_eq!(record.time, Some(LapTime::official(90_002)));
     assert_eq!(record.frame_count, 50);
     assert!(!record.in_progress);
     assert!(record.tags.is_empty());
@@ -315,7 +315,7 @@ async fn laps_crud(store: Arc<dyn Store>) {
     assert_bit_exact(&store.lap_frames(record.id).await.unwrap(), &flying.frames);
 
     let partial = Lap {
-        official_time_ms: None,
+        time: None,
         ..lap(0, 3, LapKind::Partial, 7)
     };
     let second = store.save_lap(s, &partial).await.unwrap();
@@ -658,7 +658,7 @@ async fn checkpoint_replace_semantics(store: Arc<dyn Store>) {
         LapKind::Partial,
         "a checkpoint is kept as partial"
     );
-    assert_eq!(first.official_time_ms, None);
+    assert_eq!(first.time, None);
     assert_eq!(first.frame_count, 10);
     let more = lap(0, 2, LapKind::Flying, 20);
     let second = store.checkpoint_lap(s, &more).await.unwrap();
@@ -692,7 +692,7 @@ async fn checkpoint_replace_semantics(store: Arc<dyn Store>) {
     assert_eq!(saved.id, first.id);
     assert!(!saved.in_progress);
     assert_eq!(saved.kind, LapKind::Flying);
-    assert_eq!(saved.official_time_ms, Some(90_002));
+    assert_eq!(saved.time, Some(LapTime::official(90_002)));
     assert_eq!(saved.frame_count, 30);
     assert_eq!(saved.tags, ["watch"]);
     assert_eq!(store.list_chat_messages(saved.id).await.unwrap().len(), 1);
@@ -787,7 +787,7 @@ async fn realistic_laps_round_trip_bit_exact(store: Arc<dyn Store>) {
             number: 3,
             kind: LapKind::Flying,
             invalid_reason: None,
-            official_time_ms: Some(108_633),
+            time: Some(LapTime::official(108_633)),
             frames,
         };
         let record = store.save_lap(s, &l).await.unwrap();
@@ -951,15 +951,18 @@ fn any_lap() -> impl Strategy<Value = Lap> {
             LapKind::In,
             LapKind::Partial,
         ]),
-        proptest::option::of(any::<i32>()),
+        proptest::option::of((
+            any::<i32>(),
+            prop::sample::select(vec![LapTimeSource::Official, LapTimeSource::Telemetry]),
+        )),
         prop::collection::vec(any_frame(), 0..120),
     )
-        .prop_map(|(stint, number, kind, official_time_ms, frames)| Lap {
+        .prop_map(|(stint, number, kind, time, frames)| Lap {
             stint,
             number,
             kind,
             invalid_reason: None,
-            official_time_ms,
+            time: time.map(|(ms, source)| LapTime { ms, source }),
             frames,
         })
 }
@@ -971,7 +974,7 @@ async fn check_round_trip(store: Arc<dyn Store>, l: Lap) -> Result<(), TestCaseE
     prop_assert_eq!(record.stint, l.stint);
     prop_assert_eq!(record.number, l.number);
     prop_assert_eq!(record.kind, l.kind);
-    prop_assert_eq!(record.official_time_ms, l.official_time_ms);
+    prop_assert_eq!(record.time, l.time);
     prop_assert_eq!(record.frame_count as usize, l.frames.len());
     let got = store.lap_frames(record.id).await.unwrap();
     prop_assert_eq!(

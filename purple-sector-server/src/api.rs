@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use purple_sector_core::lap::{Lap, LapKind};
+use purple_sector_core::lap::{Lap, LapKind, LapTime};
 use purple_sector_core::store::{
     LapId, LapRecord, LapUpdate, NewSession, Session, SessionId, SessionSource, SessionStatus,
     SessionUpdate,
@@ -60,9 +60,12 @@ pub struct LapDto {
     id: i64,
     session_id: i64,
     lap_number: i32,
-    /// Seconds, as in the original; `null` without an official time.
+    /// Seconds, as in the original; `null` for a lap without a time (partial).
     lap_time: Option<f64>,
     lap_time_ms: Option<i32>,
+    /// Where the time comes from: `official` (the game's) or `telemetry` (the lap clock of
+    /// a lap run line to line); `null` without a time.
+    lap_time_source: Option<&'static str>,
     kind: &'static str,
     valid: bool,
     invalid_reason: Option<String>,
@@ -81,8 +84,9 @@ impl From<LapRecord> for LapDto {
             id: lap.id.0,
             session_id: lap.session.0,
             lap_number: lap.number,
-            lap_time: lap.official_time_ms.map(|ms| f64::from(ms) / 1000.0),
-            lap_time_ms: lap.official_time_ms,
+            lap_time: lap.time_ms().map(|ms| f64::from(ms) / 1000.0),
+            lap_time_ms: lap.time_ms(),
+            lap_time_source: lap.time.map(|t| t.source.as_str()),
             kind: lap.kind.as_str(),
             valid: lap.valid,
             invalid_reason: lap.invalid_reason.map(|r| r.to_string()),
@@ -301,7 +305,7 @@ pub async fn create_lap(
             LapKind::Partial
         },
         invalid_reason: None,
-        official_time_ms,
+        time: official_time_ms.map(LapTime::official),
         frames,
     };
     let record = state

@@ -55,7 +55,7 @@ pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             out.line(format_args!(
                 "best lap: lap {} in {}",
                 best.number,
-                tables::lap_time(best.official_time_ms)
+                tables::lap_time(best.time_ms())
             ))?;
         }
         out.line(format_args!("what the simulator did:"))?;

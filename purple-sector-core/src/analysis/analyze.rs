@@ -17,7 +17,7 @@ use crate::telemetry::Frame;
 /// for both laps, and the time lost per corner and per straight.
 ///
 /// `lap_official_ms` and `reference_official_ms` are the official lap times when known
-/// ([`Lap::official_time_ms`]); `None` takes the lap clock of the last frame. The delta at
+/// ([`Lap::time`]); `None` takes the lap clock of the last frame. The delta at
 /// the line, [`Analysis::gap_s`], equals the difference of those two times. Everything is
 /// measured with the default [`Thresholds`]; two laps whose lengths differ by more than
 /// [`Thresholds::max_length_mismatch`] (5 %) are not compared.
@@ -85,9 +85,9 @@ pub fn analyze(
 pub fn analyze_laps(lap: &Lap, reference: &Lap) -> Result<Analysis, AnalysisError> {
     analyze(
         &lap.frames,
-        lap.official_time_ms,
+        lap.time_ms(),
         &reference.frames,
-        reference.official_time_ms,
+        reference.time_ms(),
     )
 }
 

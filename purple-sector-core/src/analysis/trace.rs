@@ -119,7 +119,7 @@ impl LapTrace {
 
     /// A stored lap on its own length, timed by its official time when it has one.
     pub fn from_lap(lap: &Lap) -> Result<Self, AnalysisError> {
-        Self::new(&lap.frames, lap.official_time_ms)
+        Self::new(&lap.frames, lap.time_ms())
     }
 
     /// [`LapTrace::new`] (`length_m` `None`) or [`LapTrace::with_length`] with the given

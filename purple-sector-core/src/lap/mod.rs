@@ -9,12 +9,16 @@
 //! nothing is merged across stints.
 
 mod segmenter;
+mod time;
 
 use serde::{Deserialize, Serialize};
 
 use crate::telemetry::Frame;
 
 pub use segmenter::{LapInProgress, LapSegmenter, SegmenterConfig};
+pub use time::{
+    LapTime, LapTimeSource, MAX_START_CLOCK_MS, MAX_TIME_TO_LINE_S, line_to_line_time_ms,
+};
 
 /// How a lap began and ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -138,9 +142,10 @@ pub struct Lap {
     pub kind: LapKind,
     /// Why it does not count; `None` when it is valid.
     pub invalid_reason: Option<InvalidReason>,
-    /// The official lap time (the game's `last_lap_ms` once the lap completed); `None` for a
-    /// lap that did not complete.
-    pub official_time_ms: Option<i32>,
+    /// The lap's time and its source: the game's (`last_lap_ms` once the lap completed), or
+    /// the lap clock's for a lap that runs line to line; `None` for a lap that did not
+    /// complete (a partial lap).
+    pub time: Option<LapTime>,
     /// The frames, in order.
     pub frames: Vec<Frame>,
 }
@@ -149,6 +154,11 @@ impl Lap {
     /// True when the lap counts.
     pub fn is_valid(&self) -> bool {
         self.invalid_reason.is_none()
+    }
+
+    /// The lap's time, ms, whatever its source.
+    pub fn time_ms(&self) -> Option<i32> {
+        self.time.map(|t| t.ms)
     }
 }
 

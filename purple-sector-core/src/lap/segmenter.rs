@@ -1,6 +1,6 @@
 //! The segmenter's state machine: see [`LapSegmenter`] for the rules.
 
-use super::{InvalidReason, Lap, LapEvent, LapKind, PartialCause};
+use super::{InvalidReason, Lap, LapEvent, LapKind, LapTime, PartialCause};
 use crate::telemetry::Frame;
 
 /// Completed laps remembered for spot events that arrive after the frame showing the lap done.
@@ -204,7 +204,7 @@ struct Spot {
 /// let laps: Vec<_> = events
 ///     .iter()
 ///     .filter_map(|event| match event {
-///         LapEvent::Lap(lap) => Some((lap.number, lap.kind, lap.official_time_ms, lap.is_valid())),
+///         LapEvent::Lap(lap) => Some((lap.number, lap.kind, lap.time_ms(), lap.is_valid())),
 ///         _ => None,
 ///     })
 ///     .collect();
@@ -541,7 +541,7 @@ impl LapSegmenter {
             number: lap.number,
             kind,
             invalid_reason: lap.invalid,
-            official_time_ms,
+            time: official_time_ms.map(LapTime::official),
             frames: lap.frames,
         }));
     }
@@ -666,12 +666,12 @@ mod tests {
                 laps[0].stint,
                 laps[0].number,
                 laps[0].kind,
-                laps[0].official_time_ms
+                laps[0].time_ms()
             ),
             (0, 5, LapKind::Out, Some(59_995))
         );
         assert_eq!(
-            (laps[1].number, laps[1].kind, laps[1].official_time_ms),
+            (laps[1].number, laps[1].kind, laps[1].time_ms()),
             (6, LapKind::Flying, Some(LAP_MS + 5))
         );
         assert!(laps.iter().all(|lap| lap.is_valid()));
@@ -926,7 +926,7 @@ mod tests {
             panic!("{:?}", events[1]);
         };
         assert_eq!((lap.stint, lap.number, lap.kind), (0, 4, LapKind::Partial));
-        assert_eq!((lap.official_time_ms, lap.invalid_reason), (None, None));
+        assert_eq!((lap.time_ms(), lap.invalid_reason), (None, None));
         assert_eq!(lap.frames.len(), 1_500);
         assert_eq!(events[2], LapEvent::StintStarted { stint: 1 });
         let current = segmenter.current_lap().unwrap();
@@ -985,7 +985,7 @@ mod tests {
         let (segmenter, events) = run(&frames);
         let lap = laps(&events)[0];
         assert_eq!(
-            (lap.number, lap.kind, lap.official_time_ms),
+            (lap.number, lap.kind, lap.time_ms()),
             (3, LapKind::Partial, None)
         );
         let current = segmenter.current_lap().unwrap();
@@ -1113,7 +1113,7 @@ mod tests {
             segmenter.finish(cause, &mut events);
             let lap = laps(&events)[0].clone();
             assert_eq!(
-                (lap.number, lap.kind, lap.official_time_ms),
+                (lap.number, lap.kind, lap.time_ms()),
                 (5, LapKind::Partial, None)
             );
             assert_eq!(lap.frames.len(), 500);
@@ -1129,10 +1129,7 @@ mod tests {
             segmenter.push_frame(with_last(at(5, 5), LAP_MS), &mut events);
             let lap = laps(&events)[1].clone();
             assert_eq!((lap.stint, lap.number, lap.kind), (0, 5, LapKind::Out));
-            assert_eq!(
-                (lap.official_time_ms, lap.invalid_reason),
-                (Some(LAP_MS), None)
-            );
+            assert_eq!((lap.time_ms(), lap.invalid_reason), (Some(LAP_MS), None));
             assert_eq!(segmenter.stint(), 0);
         }
     }
@@ -1223,7 +1220,7 @@ mod tests {
             assert_eq!(lap.number, number);
             assert_eq!(lap.kind, LapKind::Flying);
             assert_eq!(lap.invalid_reason, None, "lap {number}");
-            assert_eq!(lap.official_time_ms, Some(official));
+            assert_eq!(lap.time_ms(), Some(official));
         }
         assert_eq!(segmenter.current_lap().unwrap().number, 3);
         assert!(

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::lap::PartialCause;
 use crate::store::{NewSession, Store, StoreError};
 
 use super::writer::Writer;
@@ -55,7 +54,7 @@ pub async fn import_inputs<E>(
         }
     }
     if source_error.is_none() {
-        pipeline.finish(PartialCause::Stopped, &mut ops);
+        pipeline.end_of_source(&mut ops);
         for op in ops.drain(..) {
             let _ = ops_tx.send(op).await;
         }

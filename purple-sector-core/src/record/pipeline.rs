@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::lap::{Lap, LapEvent, LapKind, LapSegmenter, PartialCause, SegmenterConfig};
+use crate::lap::{
+    Lap, LapEvent, LapKind, LapSegmenter, LapTime, PartialCause, SegmenterConfig,
+    line_to_line_time_ms,
+};
 use crate::protocol::{Datagram, OwnedHandshakeResponse, parse_datagram};
 use crate::telemetry::Frame;
 
@@ -91,6 +94,8 @@ pub struct Pipeline {
     last_frame: Option<Frame>,
     /// Driver and car of the handshake, to pick the player's spot events.
     player: Option<(String, String)>,
+    /// The player's latest spot event: (lap, time ms).
+    spot: Option<(i32, i32)>,
 }
 
 impl Pipeline {
@@ -106,6 +111,7 @@ impl Pipeline {
             counters: PipelineCounters::default(),
             last_frame: None,
             player: None,
+            spot: None,
         }
     }
 
@@ -160,6 +166,7 @@ impl Pipeline {
                             && event.car_name().to_string_lossy() == *car
                     });
                     if is_player {
+                        self.spot = Some((event.lap(), event.time_ms()));
                         self.segmenter.push_lap_completed(
                             event.lap(),
                             event.time_ms(),
@@ -188,6 +195,49 @@ impl Pipeline {
         self.last_checkpoint_ns = None;
     }
 
+    /// The source ended (a file read to its end). The lap in progress is complete when it
+    /// was run to the line: timed by the game when its lap-completed event came (as the
+    /// game sends after the line, and as our captures carry), else by its lap clock when its
+    /// frames run from the line to the line ([`line_to_line_time_ms`]). Any other lap in
+    /// progress is partial, as with [`Pipeline::finish`].
+    pub fn end_of_source(&mut self, ops: &mut Vec<StoreOp>) {
+        let open = self
+            .segmenter
+            .current_lap()
+            .map(|l| (l.number, l.began_at_line));
+        self.segmenter
+            .finish(PartialCause::Stopped, &mut self.events);
+        if let (Some((number, began_at_line)), Some(LapEvent::Lap(lap))) =
+            (open, self.events.last_mut())
+        {
+            if lap.kind == LapKind::Partial && lap.number == number {
+                let official = self
+                    .spot
+                    .filter(|&(spot_lap, _)| spot_lap == number)
+                    .map(|(_, ms)| LapTime::official(ms));
+                let time = official.or_else(|| {
+                    began_at_line
+                        .then(|| line_to_line_time_ms(&lap.frames))
+                        .flatten()
+                        .map(LapTime::telemetry)
+                });
+                if let Some(time) = time {
+                    let in_pit = |f: Option<&Frame>| f.is_some_and(|f| f.flags.in_pit);
+                    lap.kind = if in_pit(lap.frames.last()) {
+                        LapKind::In
+                    } else if in_pit(lap.frames.first()) || !began_at_line {
+                        LapKind::Out
+                    } else {
+                        LapKind::Flying
+                    };
+                    lap.time = Some(time);
+                }
+            }
+        }
+        self.drain(ops);
+        self.last_checkpoint_ns = None;
+    }
+
     fn frame(&mut self, frame: Frame, ops: &mut Vec<StoreOp>) {
         self.counters.frames += 1;
         let time_ns = frame.time_ns;
@@ -205,7 +255,7 @@ impl Pipeline {
                         number: lap.number,
                         kind: LapKind::Partial,
                         invalid_reason: lap.invalid_reason,
-                        official_time_ms: None,
+                        time: None,
                         frames: lap.frames.to_vec(),
                     }));
                 }

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -226,7 +227,9 @@ impl Recorder {
             Source::Game(client) => {
                 let client = AcClient::bind(client)?;
                 tokio::spawn(async move {
-                    let summary = record(store, client, options, stop_rx, status_tx).await?;
+                    let never = AtomicBool::new(false);
+                    let summary =
+                        record(store, client, options, stop_rx, &never, status_tx).await?;
                     Ok(Recording {
                         summary,
                         #[cfg(feature = "sim")]
@@ -368,6 +371,7 @@ async fn play_and_record(
     /// Time for the last datagrams to reach the pipeline once the game is done.
     const DRAIN: Duration = Duration::from_millis(200);
     let (stop_game, mut game_stop) = watch::channel(false);
+    let source_ended = AtomicBool::new(false);
     let game = async {
         let mut wait = stop.subscribe();
         let played = if server.wait_for_subscriber(&mut wait).await {
@@ -379,12 +383,21 @@ async fn play_and_record(
         };
         if !*game_stop.borrow() {
             tokio::time::sleep(DRAIN).await;
+            source_ended.store(true, Ordering::Release);
             stop.send_replace(true);
         }
         played
     };
     let recording = async {
-        let summary = record(store, client, options, stop.subscribe(), status).await;
+        let summary = record(
+            store,
+            client,
+            options,
+            stop.subscribe(),
+            &source_ended,
+            status,
+        )
+        .await;
         stop_game.send_replace(true);
         summary
     };
@@ -397,12 +410,16 @@ async fn play_and_record(
 }
 
 /// Records from a bound client until `stop` turns true, the options' limits are reached, or
-/// — with `exit_on_silence` — the game goes silent.
+/// — with `exit_on_silence` — the game goes silent. When the stop comes because the source
+/// ended (`source_ended`: the capture or the built-in game has nothing more to send), the
+/// lap in progress is closed as an import closes it ([`Pipeline::end_of_source`]); otherwise
+/// it is partial.
 async fn record(
     store: Arc<dyn Store>,
     client: AcClient,
     options: RecordOptions,
     mut stop: watch::Receiver<bool>,
+    source_ended: &AtomicBool,
     status: watch::Sender<RecorderStatus>,
 ) -> Result<RecordSummary, RecordError> {
     let client_counters = client.counters();
@@ -489,7 +506,11 @@ async fn record(
     // Stop the client (it sends DISMISS), then flush the lap in progress.
     let _ = stop_client.send(true);
     let client_result = client_task.await?;
-    pipeline.finish(PartialCause::Stopped, &mut ops);
+    if source_ended.load(Ordering::Acquire) {
+        pipeline.end_of_source(&mut ops);
+    } else {
+        pipeline.finish(PartialCause::Stopped, &mut ops);
+    }
     send_ops(&ops_tx, &mut ops).await;
     drop(ops_tx);
     let (session, laps) = writer_task.await??;

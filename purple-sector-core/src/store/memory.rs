@@ -82,7 +82,7 @@ impl Inner {
                     kind: fields.kind,
                     valid: true,
                     invalid_reason: None,
-                    official_time_ms: None,
+                    time: None,
                     frame_count: 0,
                     in_progress,
                     tags: Vec::new(),

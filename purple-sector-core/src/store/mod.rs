@@ -12,7 +12,7 @@
 //!   (`active`, `paused`, `archived`), car, driver, track and track configuration (empty
 //!   when unknown), tags.
 //! - [`LapRecord`]: a lap's metadata — stint, number, [`LapKind`], validity and
-//!   [`InvalidReason`], official time, frame count, tags, driver comments, analysis flag
+//!   [`InvalidReason`], time and its source, frame count, tags, driver comments, analysis flag
 //!   and the analysis's [`Suggestion`]s. Its telemetry is stored apart, column by column in a compact
 //!   lossless encoding ([`codec`]), and is loaded only by [`Store::lap_frames`] (every
 //!   field) or [`Store::lap_principal_frames`] (the 16 principal channels, faster).
@@ -33,7 +33,7 @@
 //! in between, the last checkpoint survives.
 //!
 //! **Telling them apart:** [`LapRecord::in_progress`] is true for a checkpoint, false for a
-//! finished lap. A checkpoint always has kind [`LapKind::Partial`] and no official time.
+//! finished lap. A checkpoint always has kind [`LapKind::Partial`] and no time.
 //! An in-progress row while nothing records is the remnant of a crash; a recorder that
 //! resumes a session calls [`Store::close_checkpoint`] first, which turns it into a
 //! finished partial lap (`in_progress` false), so the next checkpoint starts a new row.
@@ -45,7 +45,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use purple_sector_core::lap::{Lap, LapKind};
+//! use purple_sector_core::lap::{Lap, LapKind, LapTime};
 //! use purple_sector_core::store::{MemoryStore, NewSession, SessionSource, Store};
 //! use purple_sector_core::telemetry::Frame;
 //!
@@ -57,7 +57,7 @@
 //!     number: 3,
 //!     kind: LapKind::Flying,
 //!     invalid_reason: None,
-//!     official_time_ms: Some(108_633),
+//!     time: Some(LapTime::official(108_633)),
 //!     frames: vec![Frame { speed_kmh: 250.0, ..Frame::default() }; 3],
 //! };
 //! let record = store.save_lap(session.id, &lap).await?;
@@ -82,7 +82,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::Suggestion;
-use crate::lap::{InvalidReason, Lap, LapKind};
+use crate::lap::{InvalidReason, Lap, LapKind, LapTime};
 use crate::telemetry::Frame;
 
 pub use codec::CodecError;
@@ -343,8 +343,9 @@ pub struct LapRecord {
     pub valid: bool,
     /// Why it does not count.
     pub invalid_reason: Option<InvalidReason>,
-    /// Official lap time, ms; `None` for a lap that did not complete (and in progress).
-    pub official_time_ms: Option<i32>,
+    /// The lap's time and its source (the game's, or the lap clock's for a lap that ran
+    /// line to line); `None` for a lap that did not complete (and in progress).
+    pub time: Option<LapTime>,
     /// Frames stored.
     pub frame_count: u32,
     /// True for the session's checkpoint of the lap being driven (see the module docs).
@@ -362,12 +363,17 @@ pub struct LapRecord {
 }
 
 impl LapRecord {
+    /// The lap's time, ms, whatever its source.
+    pub fn time_ms(&self) -> Option<i32> {
+        self.time.map(|t| t.ms)
+    }
+
     /// The time this lap is ranked by, when it can be anyone's best lap: a finished
-    /// (not in progress), valid, flying lap with an official time. Out, in and partial laps
-    /// never rank. This is the one best-lap rule; see [`best_lap`].
+    /// (not in progress), valid, flying lap with a time (the game's or the lap clock's). Out,
+    /// in and partial laps never rank. This is the one best-lap rule; see [`best_lap`].
     pub fn ranking_time_ms(&self) -> Option<i32> {
         let counts = self.valid && !self.in_progress && self.kind == LapKind::Flying;
-        self.official_time_ms.filter(|_| counts)
+        self.time_ms().filter(|_| counts)
     }
 }
 
@@ -572,7 +578,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord>;
 
     /// Stores the lap being driven as the session's checkpoint, replacing the previous one
-    /// (same id). Kept with kind [`LapKind::Partial`], no official time, `in_progress`.
+    /// (same id). Kept with kind [`LapKind::Partial`], no time, `in_progress`.
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord>;
 
     /// Turns the session's checkpoint, if any, into a finished partial lap (after a crash).
@@ -669,7 +675,7 @@ pub(crate) struct LapFields {
     pub number: i32,
     pub kind: LapKind,
     pub invalid_reason: Option<InvalidReason>,
-    pub official_time_ms: Option<i32>,
+    pub time: Option<LapTime>,
     pub frame_count: u32,
     pub in_progress: bool,
 }
@@ -692,11 +698,7 @@ impl LapFields {
                 lap.kind
             },
             invalid_reason: lap.invalid_reason,
-            official_time_ms: if in_progress {
-                None
-            } else {
-                lap.official_time_ms
-            },
+            time: if in_progress { None } else { lap.time },
             frame_count,
             in_progress,
         })
@@ -709,7 +711,7 @@ impl LapFields {
         record.kind = self.kind;
         record.valid = self.invalid_reason.is_none();
         record.invalid_reason = self.invalid_reason;
-        record.official_time_ms = self.official_time_ms;
+        record.time = self.time;
         record.frame_count = self.frame_count;
         record.in_progress = self.in_progress;
     }

@@ -19,7 +19,7 @@
 //! # Schema
 //!
 //! Versioned by `PRAGMA user_version`: 0 (a new or empty file) is migrated to 1, which
-//! creates every table; a version above [`SqliteStore::SCHEMA_VERSION`] is refused with
+//! creates every table, then to 2 (a lap's time gets its source); a version above [`SqliteStore::SCHEMA_VERSION`] is refused with
 //! [`StoreError::SchemaTooNew`]. Telemetry lives in its own table (`lap_telemetry`, one
 //! row per lap: the principal and rest blobs of [`super::codec`]), so listing laps never
 //! reads it. Tags are JSON arrays of strings; the invalid reason is the JSON of
@@ -49,7 +49,7 @@ use super::{
     MalformedDatagram, NewSession, Result, Session, SessionId, SessionStatus, SessionUpdate, Store,
     StoreError, now_ms,
 };
-use crate::lap::{InvalidReason, Lap, LapKind};
+use crate::lap::{InvalidReason, Lap, LapKind, LapTime, LapTimeSource};
 use crate::telemetry::Frame;
 
 /// Schema version 1: everything.
@@ -116,13 +116,22 @@ CREATE INDEX malformed_datagrams_by_session ON malformed_datagrams (session_id, 
 /// Page size of new databases, bytes.
 const PAGE_SIZE: i64 = 16_384;
 
+/// Schema version 2: a lap's time has a source (`official`, or `telemetry` for a lap that ran
+/// line to line); the column says time, not official time.
+const SCHEMA_V2: &str = "
+ALTER TABLE laps RENAME COLUMN official_time_ms TO time_ms;
+ALTER TABLE laps ADD COLUMN time_source TEXT
+    CHECK (time_source IS NULL OR time_source IN ('official', 'telemetry'));
+UPDATE laps SET time_source = 'official' WHERE time_ms IS NOT NULL;
+";
+
 /// Migrations: entry `k` takes the schema from version `k` to `k + 1`.
-const MIGRATIONS: [&str; 1] = [SCHEMA_V1];
+const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
 
 const SESSION_COLUMNS: &str =
     "id, name, source, status, car, driver, track, track_config, tags, created_ms, updated_ms";
-const LAP_COLUMNS: &str = "id, session_id, stint, number, kind, invalid_reason, official_time_ms, \
-     frame_count, in_progress, tags, comments, analyzed, suggestions, created_ms";
+const LAP_COLUMNS: &str = "id, session_id, stint, number, kind, invalid_reason, time_ms, \
+     frame_count, in_progress, tags, comments, analyzed, suggestions, created_ms, time_source";
 
 /// The [`Store`] on a SQLite file (see the module docs for durability and schema).
 #[derive(Debug, Clone)]
@@ -359,7 +368,8 @@ struct LapRow {
     number: i64,
     kind: String,
     invalid_reason: Option<String>,
-    official_time_ms: Option<i64>,
+    time_ms: Option<i64>,
+    time_source: Option<String>,
     frame_count: i64,
     in_progress: bool,
     tags: String,
@@ -378,7 +388,8 @@ impl LapRow {
             number: r.get(3)?,
             kind: r.get(4)?,
             invalid_reason: r.get(5)?,
-            official_time_ms: r.get(6)?,
+            time_ms: r.get(6)?,
+            time_source: r.get(14)?,
             frame_count: r.get(7)?,
             in_progress: r.get(8)?,
             tags: r.get(9)?,
@@ -416,11 +427,14 @@ impl LapRow {
             kind: LapKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?,
             valid: invalid_reason.is_none(),
             invalid_reason,
-            official_time_ms: self
-                .official_time_ms
-                .map(i32::try_from)
-                .transpose()
-                .map_err(|_| corrupt("official_time_ms"))?,
+            time: match (self.time_ms, self.time_source.as_deref()) {
+                (Some(ms), Some(source)) => Some(LapTime {
+                    ms: i32::try_from(ms).map_err(|_| corrupt("time_ms"))?,
+                    source: LapTimeSource::parse(source).ok_or_else(|| corrupt("time_source"))?,
+                }),
+                (None, None) => None,
+                _ => return Err(corrupt("time_source")),
+            },
             frame_count: u32::try_from(self.frame_count).map_err(|_| corrupt("frame_count"))?,
             in_progress: self.in_progress,
             tags: parse_tags(&self.tags, "laps", id)?,
@@ -465,8 +479,8 @@ fn write_lap(
         Some(id) => {
             tx.prepare_cached(
                 "UPDATE laps SET stint = ?2, number = ?3, kind = ?4, valid = ?5,
-                     invalid_reason = ?6, official_time_ms = ?7, frame_count = ?8,
-                     in_progress = ?9
+                     invalid_reason = ?6, time_ms = ?7, frame_count = ?8,
+                     in_progress = ?9, time_source = ?10
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -476,9 +490,10 @@ fn write_lap(
                 fields.kind.as_str(),
                 fields.invalid_reason.is_none(),
                 invalid_reason,
-                fields.official_time_ms,
+                fields.time.map(|t| t.ms),
                 fields.frame_count,
                 fields.in_progress,
+                fields.time.map(|t| t.source.as_str()),
             ])?;
             tx.prepare_cached(
                 "UPDATE lap_telemetry SET principal = ?2, rest = ?3 WHERE lap_id = ?1",
@@ -489,8 +504,8 @@ fn write_lap(
         None => {
             tx.prepare_cached(
                 "INSERT INTO laps (session_id, stint, number, kind, valid, invalid_reason,
-                     official_time_ms, frame_count, in_progress, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     time_ms, frame_count, in_progress, created_ms, time_source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 session.0,
@@ -499,10 +514,11 @@ fn write_lap(
                 fields.kind.as_str(),
                 fields.invalid_reason.is_none(),
                 invalid_reason,
-                fields.official_time_ms,
+                fields.time.map(|t| t.ms),
                 fields.frame_count,
                 fields.in_progress,
                 now_ms(),
+                fields.time.map(|t| t.source.as_str()),
             ])?;
             let id = LapId(tx.last_insert_rowid());
             tx.prepare_cached(
@@ -859,15 +875,59 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    /// A version-1 file (lap times without a source) migrates: its timed laps are the game's.
+    #[test]
+    fn version_1_laps_keep_their_times_as_official() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sessions (name, source, status, created_ms, updated_ms)
+                 VALUES ('old', 'live', 'active', 0, 0);
+             INSERT INTO laps (session_id, stint, number, kind, valid, official_time_ms,
+                 frame_count, created_ms) VALUES (1, 0, 2, 'flying', 1, 108633, 0, 0);
+             INSERT INTO laps (session_id, stint, number, kind, valid, official_time_ms,
+                 frame_count, created_ms) VALUES (1, 0, 3, 'partial', 1, NULL, 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let laps: Vec<LapRecord> = conn
+            .prepare(&format!("SELECT {LAP_COLUMNS} FROM laps ORDER BY id"))
+            .unwrap()
+            .query_map([], LapRow::read)
+            .unwrap()
+            .map(|row| row.unwrap().into_record().unwrap())
+            .collect();
+        assert_eq!(laps[0].time, Some(LapTime::official(108_633)));
+        assert_eq!(laps[1].time, None);
+        // A time without a source (edited by hand) is a corrupt row, not a guess.
+        conn.execute("UPDATE laps SET time_source = NULL WHERE id = 1", [])
+            .unwrap();
+        let row = conn
+            .query_row(
+                &format!("SELECT {LAP_COLUMNS} FROM laps WHERE id = 1"),
+                [],
+                LapRow::read,
+            )
+            .unwrap();
+        assert!(matches!(
+            row.into_record(),
+            Err(StoreError::CorruptRow {
+                column: "time_source",
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn schema_version_is_the_number_of_migrations() {
-        assert_eq!(SqliteStore::SCHEMA_VERSION, 1);
+        assert_eq!(SqliteStore::SCHEMA_VERSION, 2);
         let store = SqliteStore::open_in_memory().unwrap();
         let conn = store.conn.lock().unwrap();
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, 2);
         let fk: bool = conn
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();
