@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::lap::PartialCause;
 use crate::store::{NewSession, Store, StoreError};
 
 use super::writer::Writer;
@@ -36,7 +37,7 @@ pub async fn import_inputs<E>(
         (writer, failure)
     });
 
-    let mut pipeline = Pipeline::new(None);
+    let mut pipeline = Pipeline::new(None).completing_laps_at_the_line();
     let mut ops = Vec::new();
     let mut source_error = None;
     for input in inputs {
@@ -54,7 +55,7 @@ pub async fn import_inputs<E>(
         }
     }
     if source_error.is_none() {
-        pipeline.end_of_source(&mut ops);
+        pipeline.finish(PartialCause::Stopped, &mut ops);
         for op in ops.drain(..) {
             let _ = ops_tx.send(op).await;
         }

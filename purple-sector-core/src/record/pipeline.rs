@@ -5,8 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::lap::{
-    Lap, LapEvent, LapKind, LapSegmenter, LapTime, PartialCause, SegmenterConfig,
-    line_to_line_time_ms,
+    Lap, LapEvent, LapKind, LapSegmenter, LapTime, MAX_START_CLOCK_MS, PartialCause,
+    SegmenterConfig, line_to_line_time_ms,
 };
 use crate::protocol::{Datagram, OwnedHandshakeResponse, parse_datagram};
 use crate::telemetry::Frame;
@@ -94,9 +94,14 @@ pub struct Pipeline {
     last_frame: Option<Frame>,
     /// Driver and car of the handshake, to pick the player's spot events.
     player: Option<(String, String)>,
-    /// The player's latest spot event: (lap, time ms).
-    spot: Option<(i32, i32)>,
+    /// Complete the laps the segmenter leaves partial when they ran to the line (files).
+    complete_at_line: bool,
+    /// The player's recent spot events: (lap, time ms), newest last.
+    spots: Vec<(i32, i32)>,
 }
+
+/// Spot events remembered for laps completed by [`Pipeline::completing_laps_at_the_line`].
+const RECENT_SPOTS: usize = 16;
 
 impl Pipeline {
     /// A pipeline with the segmenter's default rules; `checkpoint_every` enables checkpoints
@@ -111,8 +116,20 @@ impl Pipeline {
             counters: PipelineCounters::default(),
             last_frame: None,
             player: None,
-            spot: None,
+            complete_at_line: false,
+            spots: Vec::new(),
         }
+    }
+
+    /// A pipeline for a finished source (a file, a capture played to its end): a lap the
+    /// segmenter leaves partial — the file ends, or the next lap number is not the next one
+    /// (laps of a file missing between) — is complete when it ran to the line: timed by the
+    /// game when its lap-completed event came (as the game sends after the line, and as our
+    /// captures carry), else by its lap clock when its frames run from the line to the line
+    /// ([`line_to_line_time_ms`]). Live, a stopped lap stays partial.
+    pub fn completing_laps_at_the_line(mut self) -> Self {
+        self.complete_at_line = true;
+        self
     }
 
     /// The counts so far.
@@ -166,7 +183,10 @@ impl Pipeline {
                             && event.car_name().to_string_lossy() == *car
                     });
                     if is_player {
-                        self.spot = Some((event.lap(), event.time_ms()));
+                        if self.spots.len() >= RECENT_SPOTS {
+                            self.spots.remove(0);
+                        }
+                        self.spots.push((event.lap(), event.time_ms()));
                         self.segmenter.push_lap_completed(
                             event.lap(),
                             event.time_ms(),
@@ -191,49 +211,6 @@ impl Pipeline {
     /// Closes the lap in progress as partial (recording stopped, or the game went silent).
     pub fn finish(&mut self, cause: PartialCause, ops: &mut Vec<StoreOp>) {
         self.segmenter.finish(cause, &mut self.events);
-        self.drain(ops);
-        self.last_checkpoint_ns = None;
-    }
-
-    /// The source ended (a file read to its end). The lap in progress is complete when it
-    /// was run to the line: timed by the game when its lap-completed event came (as the
-    /// game sends after the line, and as our captures carry), else by its lap clock when its
-    /// frames run from the line to the line ([`line_to_line_time_ms`]). Any other lap in
-    /// progress is partial, as with [`Pipeline::finish`].
-    pub fn end_of_source(&mut self, ops: &mut Vec<StoreOp>) {
-        let open = self
-            .segmenter
-            .current_lap()
-            .map(|l| (l.number, l.began_at_line));
-        self.segmenter
-            .finish(PartialCause::Stopped, &mut self.events);
-        if let (Some((number, began_at_line)), Some(LapEvent::Lap(lap))) =
-            (open, self.events.last_mut())
-        {
-            if lap.kind == LapKind::Partial && lap.number == number {
-                let official = self
-                    .spot
-                    .filter(|&(spot_lap, _)| spot_lap == number)
-                    .map(|(_, ms)| LapTime::official(ms));
-                let time = official.or_else(|| {
-                    began_at_line
-                        .then(|| line_to_line_time_ms(&lap.frames))
-                        .flatten()
-                        .map(LapTime::telemetry)
-                });
-                if let Some(time) = time {
-                    let in_pit = |f: Option<&Frame>| f.is_some_and(|f| f.flags.in_pit);
-                    lap.kind = if in_pit(lap.frames.last()) {
-                        LapKind::In
-                    } else if in_pit(lap.frames.first()) || !began_at_line {
-                        LapKind::Out
-                    } else {
-                        LapKind::Flying
-                    };
-                    lap.time = Some(time);
-                }
-            }
-        }
         self.drain(ops);
         self.last_checkpoint_ns = None;
     }
@@ -269,7 +246,10 @@ impl Pipeline {
         let mut done = false;
         for event in self.events.drain(..) {
             match event {
-                LapEvent::Lap(lap) => {
+                LapEvent::Lap(mut lap) => {
+                    if self.complete_at_line && lap.kind == LapKind::Partial {
+                        complete_at_line(&mut lap, &self.spots);
+                    }
                     self.counters.laps += 1;
                     if lap.kind != LapKind::Partial {
                         self.counters.completed_laps += 1;
@@ -289,4 +269,31 @@ impl Pipeline {
         }
         done
     }
+}
+
+/// A partial lap that ran to the line, made complete (see
+/// [`Pipeline::completing_laps_at_the_line`]).
+fn complete_at_line(lap: &mut Lap, spots: &[(i32, i32)]) {
+    let official = spots
+        .iter()
+        .rev()
+        .find(|&&(spot_lap, _)| spot_lap == lap.number)
+        .map(|&(_, ms)| LapTime::official(ms));
+    let Some(time) = official.or_else(|| line_to_line_time_ms(&lap.frames).map(LapTime::telemetry))
+    else {
+        return;
+    };
+    let began_at_line = lap
+        .frames
+        .first()
+        .is_some_and(|f| (0..=MAX_START_CLOCK_MS).contains(&f.lap_time_ms));
+    let in_pit = |f: Option<&Frame>| f.is_some_and(|f| f.flags.in_pit);
+    lap.kind = if in_pit(lap.frames.last()) {
+        LapKind::In
+    } else if in_pit(lap.frames.first()) || !began_at_line {
+        LapKind::Out
+    } else {
+        LapKind::Flying
+    };
+    lap.time = Some(time);
 }

@@ -4,7 +4,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -227,9 +226,9 @@ impl Recorder {
             Source::Game(client) => {
                 let client = AcClient::bind(client)?;
                 tokio::spawn(async move {
-                    let never = AtomicBool::new(false);
+                    let pipeline = Pipeline::new(Some(options.checkpoint_every));
                     let summary =
-                        record(store, client, options, stop_rx, &never, status_tx).await?;
+                        record(store, client, pipeline, options, stop_rx, status_tx).await?;
                     Ok(Recording {
                         summary,
                         #[cfg(feature = "sim")]
@@ -249,8 +248,9 @@ impl Recorder {
                 let stop = Arc::clone(&stop);
                 tokio::spawn(async move {
                     let schedule = crate::sim::simulator_schedule(&mut sim);
+                    let pipeline = Pipeline::new(Some(options.checkpoint_every));
                     let summary = play_and_record(
-                        &server, schedule, speed, store, client, options, stop, status_tx,
+                        &server, schedule, speed, store, client, pipeline, options, stop, status_tx,
                     )
                     .await?;
                     Ok(Recording {
@@ -280,8 +280,12 @@ impl Recorder {
                 let client = local_client(&server)?;
                 let stop = Arc::clone(&stop);
                 tokio::spawn(async move {
+                    // Played to its end, the capture's last lap is complete at the line,
+                    // as its import would be.
+                    let pipeline =
+                        Pipeline::new(Some(options.checkpoint_every)).completing_laps_at_the_line();
                     let summary = play_and_record(
-                        &server, schedule, speed, store, client, options, stop, status_tx,
+                        &server, schedule, speed, store, client, pipeline, options, stop, status_tx,
                     )
                     .await?;
                     Ok(Recording {
@@ -364,6 +368,7 @@ async fn play_and_record(
     speed: f64,
     store: Arc<dyn Store>,
     client: AcClient,
+    pipeline: Pipeline,
     options: RecordOptions,
     stop: Arc<watch::Sender<bool>>,
     status: watch::Sender<RecorderStatus>,
@@ -371,7 +376,6 @@ async fn play_and_record(
     /// Time for the last datagrams to reach the pipeline once the game is done.
     const DRAIN: Duration = Duration::from_millis(200);
     let (stop_game, mut game_stop) = watch::channel(false);
-    let source_ended = AtomicBool::new(false);
     let game = async {
         let mut wait = stop.subscribe();
         let played = if server.wait_for_subscriber(&mut wait).await {
@@ -383,21 +387,12 @@ async fn play_and_record(
         };
         if !*game_stop.borrow() {
             tokio::time::sleep(DRAIN).await;
-            source_ended.store(true, Ordering::Release);
             stop.send_replace(true);
         }
         played
     };
     let recording = async {
-        let summary = record(
-            store,
-            client,
-            options,
-            stop.subscribe(),
-            &source_ended,
-            status,
-        )
-        .await;
+        let summary = record(store, client, pipeline, options, stop.subscribe(), status).await;
         stop_game.send_replace(true);
         summary
     };
@@ -410,16 +405,14 @@ async fn play_and_record(
 }
 
 /// Records from a bound client until `stop` turns true, the options' limits are reached, or
-/// — with `exit_on_silence` — the game goes silent. When the stop comes because the source
-/// ended (`source_ended`: the capture or the built-in game has nothing more to send), the
-/// lap in progress is closed as an import closes it ([`Pipeline::end_of_source`]); otherwise
-/// it is partial.
+/// — with `exit_on_silence` — the game goes silent. The lap in progress is then closed by
+/// `pipeline`'s rules (partial, or complete at the line for a capture played to its end).
 async fn record(
     store: Arc<dyn Store>,
     client: AcClient,
+    mut pipeline: Pipeline,
     options: RecordOptions,
     mut stop: watch::Receiver<bool>,
-    source_ended: &AtomicBool,
     status: watch::Sender<RecorderStatus>,
 ) -> Result<RecordSummary, RecordError> {
     let client_counters = client.counters();
@@ -448,7 +441,6 @@ async fn record(
         writer.finish().await
     });
 
-    let mut pipeline = Pipeline::new(Some(options.checkpoint_every));
     let mut ops = Vec::new();
     let deadline = options.duration.map(|d| Instant::now() + d);
     let mut last_status = Instant::now();
@@ -506,11 +498,7 @@ async fn record(
     // Stop the client (it sends DISMISS), then flush the lap in progress.
     let _ = stop_client.send(true);
     let client_result = client_task.await?;
-    if source_ended.load(Ordering::Acquire) {
-        pipeline.end_of_source(&mut ops);
-    } else {
-        pipeline.finish(PartialCause::Stopped, &mut ops);
-    }
+    pipeline.finish(PartialCause::Stopped, &mut ops);
     send_ops(&ops_tx, &mut ops).await;
     drop(ops_tx);
     let (session, laps) = writer_task.await??;
