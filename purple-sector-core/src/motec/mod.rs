@@ -1,6 +1,6 @@
 //! MoTeC i2 log files: `.ld` (the logged data) and `.ldx` (its XML sidecar of lap beacons).
 //!
-//! A format layer only: [`LdFile`] knows nothing of frames or laps, do no I/O of
+//! A format layer only: [`LdFile`] and [`Ldx`] know nothing of frames or laps, do no I/O of
 //! their own beyond the [`Write`](std::io::Write) + [`Seek`](std::io::Seek) sink the
 //! [`LdWriter`] is given, and need no async runtime.
 //!
@@ -10,6 +10,7 @@
 //! - [`LdWriter`] writes one with bounded memory: created with the header and every channel's
 //!   sample count, it lays the whole file out up front, then takes samples for any channel in
 //!   chunks, in any order. [`LdFile::write`] writes a whole file through it.
+//! - [`Ldx::to_xml`] and [`Ldx::parse`] write and read the sidecar.
 //!
 //! # The `.ld` layout
 //!
@@ -106,9 +107,11 @@
 //!   structure, `Version="1.6"`, marker attributes, times in µs as `%.17e`).
 
 mod ld;
+mod ldx;
 
 pub use ld::{
     DEVICE_SERIAL, DEVICE_TYPE, DEVICE_VERSION, LD_MARKER, LdBlock, LdChannel, LdChannelSpec,
     LdData, LdDataType, LdDateTime, LdError, LdFile, LdHeader, LdScaling, LdWriteError, LdWriter,
     PRO_LOGGING_MAGIC, f16_to_f32,
 };
+pub use ldx::{DETAIL_FASTEST_LAP, DETAIL_FASTEST_TIME, DETAIL_TOTAL_LAPS, Ldx, LdxError};
