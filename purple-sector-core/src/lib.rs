@@ -25,6 +25,7 @@
 //! - [`review`]: a stored lap against a reference, advised by an analyzer, the advice kept.
 //! - [`record`]: the [`Recorder`] (a game, the built-in game or a capture into the store, with
 //!   the live delta), imports through the same pipeline; [`import`]: the files it reads.
+//! - [`motec`]: MoTeC i2 log files, `.ld` and its `.ldx` beacon sidecar, read and written.
 //! - [`live`]: the broadcast [`Hub`] of frames and lap events; [`net`]: the UDP client.
 //! - [`sim`]: the built-in game, [`Simulator`], which speaks the real protocol.
 //!
@@ -120,6 +121,7 @@ pub mod lap;
 #[cfg(feature = "net")]
 pub mod live;
 pub mod logger;
+pub mod motec;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod protocol;
