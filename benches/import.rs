@@ -69,7 +69,8 @@ fn import(c: &mut Criterion) {
             run += 1;
             let db = db_dir.join(format!("{run}.db"));
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("open db"));
-            let inputs = capture_inputs(&capture, 9996).expect("capture");
+            let inputs =
+                capture_inputs(&capture, &Default::default(), Default::default()).expect("capture");
             let summary = runtime
                 .block_on(import_inputs(
                     store,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use purple_sector_core::protocol::GAME_PORT;
+use purple_sector_core::review::Against;
 use purple_sector_core::sim::{SimConfig, Track, demo_mistakes, parse_mistakes};
 
 /// What a simulated session is: where, how long, which mistakes (`demo` and `simulate`).
@@ -91,4 +92,14 @@ pub fn review_error(error: purple_sector_core::review::ReviewError) -> anyhow::E
         }
         other => other.into(),
     }
+}
+
+/// `--against LAP|best|ideal`: what a lap is compared with (`analyze`, `compare`, `plot`,
+/// `chat`).
+#[derive(Debug, Clone, Args)]
+pub struct AgainstArgs {
+    /// Reference: a lap id, `best` (the best other valid flying lap of the same track and
+    /// car, any session) or `ideal` (the best segments of those laps).
+    #[arg(long, default_value = "best", value_name = "LAP|best|ideal")]
+    pub against: Against,
 }

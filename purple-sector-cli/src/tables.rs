@@ -88,34 +88,31 @@ impl<'a> LapLine<'a> {
     }
 }
 
+/// `session 3 "Imola" — live — Scott Deakin at imola — ks_corvette_c7r — active`: what is
+/// not known is left out, never printed as `?`.
 pub fn session_header(out: &mut Output, session: &Session) -> io::Result<()> {
     let track = if session.track_config.is_empty() {
         session.track.clone()
     } else {
         format!("{} ({})", session.track, session.track_config)
     };
-    out.line(format_args!(
-        "session {} \"{}\" — {} — {} at {} — {} {}",
-        session.id,
-        session.name,
-        session.source.as_str(),
-        if session.driver.is_empty() {
-            "?"
-        } else {
-            &session.driver
-        },
-        if track.is_empty() {
-            "?".to_owned()
-        } else {
-            track
-        },
-        if session.car.is_empty() {
-            "?"
-        } else {
-            &session.car
-        },
-        session.status.as_str(),
-    ))
+    let who_where = match (session.driver.is_empty(), track.is_empty()) {
+        (false, false) => format!("{} at {track}", session.driver),
+        (false, true) => session.driver.clone(),
+        (true, false) => track,
+        (true, true) => String::new(),
+    };
+    let mut parts = vec![
+        format!("session {} \"{}\"", session.id, session.name),
+        session.source.as_str().to_owned(),
+    ];
+    parts.extend(
+        [who_where, session.car.clone()]
+            .into_iter()
+            .filter(|p| !p.is_empty()),
+    );
+    parts.push(session.status.as_str().to_owned());
+    out.line(format_args!("{}", parts.join(" — ")))
 }
 
 /// The best lap of each session among `laps` (the one best-lap rule).

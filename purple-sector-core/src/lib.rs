@@ -12,7 +12,8 @@
 //!
 //! - [`protocol`]: zero-copy views over the game's datagrams ([`CarInfo`] and friends), owned
 //!   values that encode byte-exact, and [`parse_datagram`], which never panics or allocates.
-//! - [`capture`]: pcap/pcapng recordings of the traffic, read and written.
+//! - [`capture`]: pcap/pcapng recordings of the traffic, read and written; [`export`]: laps
+//!   out as CSV, JSON, pcap or a MoTeC i2 log, streamed; [`motec`]: the `.ld`/`.ldx` format.
 //! - [`telemetry`]: [`Frame`], one owned, unit-clean sample of the car.
 //! - [`lap`]: [`LapSegmenter`], the pure state machine that cuts frames into laps the way the
 //!   game keeps score.
@@ -116,6 +117,7 @@
 
 pub mod analysis;
 pub mod capture;
+pub mod export;
 pub mod import;
 pub mod lap;
 #[cfg(feature = "net")]

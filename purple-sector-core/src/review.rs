@@ -16,9 +16,10 @@ use crate::store::{LapId, LapRecord, LapUpdate, SessionId, Store, StoreError, be
 pub enum Against {
     /// A given lap.
     Lap(LapId),
-    /// The session's best lap ([`best_lap`]) other than this one.
+    /// The best lap ([`best_lap`]) other than this one of the same track, layout and car,
+    /// in any session (of the lap's own session when it does not know its track and car).
     Best,
-    /// The best segments of the session's laps that rank.
+    /// The best segments of those laps (this one included) that rank.
     Ideal,
 }
 
@@ -43,8 +44,10 @@ pub enum ReviewError {
     /// The store failed, or a lap does not exist.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The session has no other lap that ranks (valid, flying, timed) to compare with.
-    #[error("session {session} has no other valid lap with a time to compare lap {lap} with")]
+    /// No other lap that ranks (valid, flying, timed) of the same track and car.
+    #[error(
+        "no other valid flying lap with a time of the same track and car (session {session}) to compare lap {lap} with"
+    )]
     NoReference {
         /// The session.
         session: SessionId,
@@ -116,13 +119,32 @@ async fn trace_of(
     })
 }
 
-/// The session's laps that rank ([`LapRecord::ranking_time_ms`]), fastest first.
+/// The laps a lap is compared with by default: every lap of the same track, layout and car,
+/// in any session; only its own session's when its session knows neither track nor car.
+pub async fn comparable_laps(
+    store: &dyn Store,
+    session: SessionId,
+) -> Result<Vec<LapRecord>, StoreError> {
+    let own = store.get_session(session).await?;
+    if own.track.is_empty() && own.car.is_empty() {
+        return store.list_laps(Some(session)).await;
+    }
+    let mut laps = Vec::new();
+    for s in store.list_sessions().await? {
+        if s.track == own.track && s.track_config == own.track_config && s.car == own.car {
+            laps.extend(store.list_laps(Some(s.id)).await?);
+        }
+    }
+    Ok(laps)
+}
+
+/// The laps that rank ([`LapRecord::ranking_time_ms`]) among those a lap of `session` is
+/// compared with ([`comparable_laps`]), fastest first.
 pub async fn ranked_laps(
     store: &dyn Store,
     session: SessionId,
 ) -> Result<Vec<LapRecord>, StoreError> {
-    let mut laps: Vec<LapRecord> = store
-        .list_laps(Some(session))
+    let mut laps: Vec<LapRecord> = comparable_laps(store, session)
         .await?
         .into_iter()
         .filter(|l| l.ranking_time_ms().is_some())
@@ -141,7 +163,7 @@ pub async fn compare(
     let reference = match against {
         Against::Lap(r) => Some(store.get_lap(r).await?),
         Against::Best | Against::Ideal => {
-            let laps = store.list_laps(Some(lap.session)).await?;
+            let laps = comparable_laps(store, lap.session).await?;
             best_lap(laps.iter().filter(|l| l.id != lap.id)).cloned()
         }
     };

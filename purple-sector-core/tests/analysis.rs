@@ -503,7 +503,7 @@ fn imola_lap(file: &str) -> Lap {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(file);
-    match logger_input(&path, 1).unwrap() {
+    match logger_input(&path, &Default::default(), &Default::default()).unwrap() {
         Input::Lap(lap) => lap,
         other => panic!("not a lap: {other:?}"),
     }

@@ -127,7 +127,7 @@ async fn a_capture_recorded_live_gives_the_laps_its_import_gives() {
     let imported = import_inputs(
         Arc::clone(&store),
         NewSession::new("imported", SessionSource::Import),
-        capture_inputs(&path, GAME_PORT).unwrap(),
+        capture_inputs(&path, &Default::default(), Default::default()).unwrap(),
     )
     .await
     .unwrap()

@@ -7,7 +7,7 @@ use purple_sector_core::analysis::{OpenAiConfig, analyzer_for};
 use purple_sector_core::review::{Against, review};
 use purple_sector_core::store::LapId;
 
-use crate::args::review_error;
+use crate::args::{AgainstArgs, review_error};
 use crate::output::Output;
 use crate::{Global, Outcome, report, tables};
 
@@ -24,9 +24,8 @@ enum Engine {
 pub struct AnalyzeArgs {
     /// The lap to analyse.
     lap: LapId,
-    /// Reference: a lap id, `best` (the session's best valid lap but this one) or `ideal`.
-    #[arg(long, default_value = "best")]
-    against: Against,
+    #[command(flatten)]
+    against: AgainstArgs,
     /// Who writes the suggestions.
     #[arg(long, value_enum, default_value_t = Engine::Heuristic)]
     engine: Engine,
@@ -47,7 +46,7 @@ pub fn run(args: &AnalyzeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     let analyzer = analyzer_for(openai);
     let store = crate::db::open(global.db)?;
     crate::runtime()?.block_on(async {
-        let reviewed = review(&*store, args.lap, args.against, &*analyzer)
+        let reviewed = review(&*store, args.lap, args.against.against, &*analyzer)
             .await
             .map_err(review_error)?;
         if let Some(note) = &reviewed.note {
@@ -59,7 +58,7 @@ pub fn run(args: &AnalyzeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             report::analysis_json(&mut out, p, &reviewed.suggestions)?;
         } else {
             let a = &p.analysis;
-            let against = match (&args.against, p.reference_id) {
+            let against = match (&args.against.against, p.reference_id) {
                 (Against::Ideal, _) => "the ideal lap".to_owned(),
                 (_, Some(r)) => format!("lap {r}"),
                 (_, None) => "the reference".to_owned(),

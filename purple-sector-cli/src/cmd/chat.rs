@@ -5,17 +5,19 @@ use std::sync::Arc;
 
 use clap::Args;
 use purple_sector_core::analysis::{Coach, OpenAiConfig, analyzer_for};
-use purple_sector_core::review::{Against, review_cached};
+use purple_sector_core::review::review_cached;
 use purple_sector_core::store::LapId;
 
-use crate::args::review_error;
+use crate::args::{AgainstArgs, review_error};
 use crate::output::Output;
 use crate::{Global, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
-    /// The lap to talk about (compared with the session's best).
+    /// The lap to talk about.
     lap: LapId,
+    #[command(flatten)]
+    against: AgainstArgs,
     /// One question; without it, a conversation on standard input.
     #[arg(long)]
     message: Option<String>,
@@ -29,9 +31,14 @@ pub fn run(args: &ChatArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     let config = OpenAiConfig::from_env().map(|c| c.with_model(args.model.as_str()));
     crate::runtime()?.block_on(async {
         // The lap's stored advice; an offline analysis when it has none yet.
-        let reviewed = review_cached(&*store, args.lap, Against::Best, &*analyzer_for(None))
-            .await
-            .map_err(review_error)?;
+        let reviewed = review_cached(
+            &*store,
+            args.lap,
+            args.against.against,
+            &*analyzer_for(None),
+        )
+        .await
+        .map_err(review_error)?;
         let analysis = &reviewed.comparison.analysis;
         let coach = Coach::new(Arc::clone(&store), config);
         let mut out = Output::stdout();

@@ -5,6 +5,7 @@ use purple_sector_core::review::{Against, compare};
 use purple_sector_core::store::LapId;
 use serde::Serialize;
 
+use crate::args::review_error;
 use crate::output::Output;
 use crate::report::{SegmentLine, segment_lines, segment_table};
 use crate::{Global, Outcome};
@@ -13,15 +14,20 @@ use crate::{Global, Outcome};
 pub struct CompareArgs {
     /// The lap.
     lap: LapId,
-    /// The reference lap.
-    reference: LapId,
+    /// The reference lap (the same as `--against LAP`).
+    #[arg(conflicts_with = "against")]
+    reference: Option<LapId>,
+    /// Reference: a lap id, `best` (the best other valid flying lap of the same track and
+    /// car, any session) or `ideal`.
+    #[arg(long, value_name = "LAP|best|ideal")]
+    against: Option<Against>,
 }
 
 /// `compare --json`.
 #[derive(Serialize)]
 struct Comparison<'a> {
     lap_id: i64,
-    reference_lap_id: i64,
+    reference_lap_id: Option<i64>,
     gap_s: f64,
     segments: Vec<SegmentLine<'a>>,
 }
@@ -29,22 +35,32 @@ struct Comparison<'a> {
 pub fn run(args: &CompareArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     let store = crate::db::open(global.db)?;
     crate::runtime()?.block_on(async {
-        let p = compare(&*store, args.lap, Against::Lap(args.reference)).await?;
+        let against = match (args.reference, args.against) {
+            (Some(r), _) => Against::Lap(r),
+            (None, Some(against)) => against,
+            (None, None) => Against::Best,
+        };
+        let p = compare(&*store, args.lap, against)
+            .await
+            .map_err(review_error)?;
+        let reference = p
+            .reference_id
+            .map_or_else(|| "the ideal lap".to_owned(), |r| format!("lap {r}"));
         let mut out = Output::stdout();
         if global.json {
             out.json(
                 "comparison",
                 &Comparison {
                     lap_id: args.lap.0,
-                    reference_lap_id: args.reference.0,
+                    reference_lap_id: p.reference_id.map(|r| r.0),
                     gap_s: p.analysis.gap_s,
                     segments: segment_lines(&p.analysis),
                 },
             )?;
         } else {
             out.line(format_args!(
-                "lap {} against lap {}: {:+.3} s",
-                args.lap, args.reference, p.analysis.gap_s
+                "lap {} against {reference}: {:+.3} s",
+                args.lap, p.analysis.gap_s
             ))?;
             segment_table(&mut out, &p.analysis)?;
         }

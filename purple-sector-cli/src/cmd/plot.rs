@@ -4,19 +4,18 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use purple_sector_core::review::{Against, compare};
+use purple_sector_core::review::compare;
 use purple_sector_core::store::LapId;
 
-use crate::args::review_error;
+use crate::args::{AgainstArgs, review_error};
 use crate::{Global, Outcome};
 
 #[derive(Debug, Args)]
 pub struct PlotArgs {
     /// The lap to plot.
     lap: LapId,
-    /// Reference: a lap id, `best` or `ideal`.
-    #[arg(long, default_value = "best")]
-    against: Against,
+    #[command(flatten)]
+    against: AgainstArgs,
     /// The SVG file to write.
     #[arg(short, long)]
     output: PathBuf,
@@ -25,7 +24,7 @@ pub struct PlotArgs {
 pub fn run(args: &PlotArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     let store = crate::db::open(global.db)?;
     crate::runtime()?.block_on(async {
-        let p = compare(&*store, args.lap, args.against)
+        let p = compare(&*store, args.lap, args.against.against)
             .await
             .map_err(review_error)?;
         let svg = crate::svg::lap_svg(&p.lap_trace, &p.reference_trace, &p.analysis);

@@ -35,10 +35,14 @@ pub struct ReplayArgs {
 
 pub fn run(args: &ReplayArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     if args.import {
+        let options = purple_sector_core::import::ImportOptions {
+            game_port: args.port,
+            ..Default::default()
+        };
         return super::import::import_files(
             std::slice::from_ref(&args.capture),
-            None,
-            args.port,
+            Default::default(),
+            &options,
             global,
         );
     }

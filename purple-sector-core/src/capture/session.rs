@@ -5,8 +5,9 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{CaptureError, CaptureWriter, LinkType};
-use crate::protocol::{GAME_PORT, Name, OwnedHandshakeResponse};
-use crate::store::Session;
+use crate::lap::LapTimeSource;
+use crate::protocol::{GAME_PORT, Name, OwnedHandshakeResponse, OwnedLapCompleted};
+use crate::store::{LapRecord, Session};
 use crate::telemetry::Frame;
 
 /// The game's address in captures written from a stored session.
@@ -33,43 +34,81 @@ pub fn handshake_for(session: &Session) -> OwnedHandshakeResponse {
     }
 }
 
-/// Writes a session's laps as a capture: the game's handshake reply (1 ms before the first
-/// frame), then one car-info datagram per frame at its receive time, game to client.
+/// Writes a session's laps as a capture, as the game would have sent them: its handshake
+/// reply (1 ms before the first frame), then one car-info datagram per frame at its receive
+/// time, with the lap count of its lap (`number` − 1) and, from the lap after a lap the game
+/// timed, that lap's time as `lastLap`; and after each lap the game timed, its lap-completed
+/// event at the line. `import` gives back the same laps, with their times and sources.
 #[derive(Debug)]
 pub struct SessionCapture<W: Write> {
     writer: CaptureWriter<W>,
     hello: Option<OwnedHandshakeResponse>,
+    names: (Name, Name),
+    /// The lap written last: its number and its official time, if the game timed it.
+    previous: Option<(i32, Option<i32>)>,
 }
 
 impl<W: Write> SessionCapture<W> {
     /// A capture of `session` on `writer`, Ethernet-framed.
     pub fn new(writer: W, session: &Session) -> Result<Self, CaptureError> {
+        let hello = handshake_for(session);
         Ok(Self {
             writer: CaptureWriter::new(writer, LinkType::Ethernet)?,
-            hello: Some(handshake_for(session)),
+            names: (hello.driver_name, hello.car_name),
+            hello: Some(hello),
+            previous: None,
         })
     }
 
-    /// Appends one lap's frames.
-    pub fn write_lap(&mut self, frames: &[Frame]) -> Result<(), CaptureError> {
+    fn send(&mut self, at_ns: u64, datagram: &[u8]) -> Result<(), CaptureError> {
+        self.writer
+            .write_datagram(at_ns, SESSION_GAME_ADDR, SESSION_CLIENT_ADDR, datagram)
+    }
+
+    /// Appends one lap's frames (and its lap-completed event when the game timed it).
+    pub fn write_lap(&mut self, lap: &LapRecord, frames: &[Frame]) -> Result<(), CaptureError> {
         if let (Some(first), Some(hello)) = (frames.first(), self.hello.take()) {
-            let at_ns = first.time_ns.saturating_sub(1_000_000);
-            self.writer.write_datagram(
-                at_ns,
-                SESSION_GAME_ADDR,
-                SESSION_CLIENT_ADDR,
-                &hello.encode(),
-            )?;
+            self.send(first.time_ns.saturating_sub(1_000_000), &hello.encode())?;
         }
+        let last_lap_ms = match self.previous {
+            Some((number, Some(official_ms))) if number + 1 == lap.number => Some(official_ms),
+            _ => None,
+        };
         for f in frames {
-            self.writer.write_datagram(
-                f.time_ns,
-                SESSION_GAME_ADDR,
-                SESSION_CLIENT_ADDR,
-                &f.to_car_info().encode(),
-            )?;
+            let mut car = f.to_car_info();
+            car.lap_count = lap.number.saturating_sub(1);
+            if let Some(ms) = last_lap_ms {
+                car.last_lap_ms = ms;
+            }
+            self.send(f.time_ns, &car.encode())?;
         }
+        let official = lap
+            .time
+            .filter(|t| t.source == LapTimeSource::Official)
+            .map(|t| t.ms);
+        if let (Some(ms), Some(last)) = (official, frames.last()) {
+            // At the line: the lap's time after the moment its clock read 0.
+            let line_ns = last
+                .time_ns
+                .saturating_sub(u64::try_from(last.lap_time_ms.max(0)).unwrap_or(0) * 1_000_000)
+                .saturating_add(u64::try_from(ms.max(0)).unwrap_or(0) * 1_000_000)
+                .max(last.time_ns);
+            let event = OwnedLapCompleted {
+                car_identifier_number: 0,
+                lap: lap.number,
+                driver_name: self.names.0,
+                car_name: self.names.1,
+                time_ms: ms,
+            };
+            self.send(line_ns, &event.encode())?;
+        }
+        self.previous = Some((lap.number, official));
         Ok(())
+    }
+
+    /// Flushes the output.
+    pub fn flush(&mut self) -> Result<(), CaptureError> {
+        self.writer.flush()
     }
 
     /// Datagrams written so far.

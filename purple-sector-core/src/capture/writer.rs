@@ -196,6 +196,11 @@ impl<W: Write> CaptureWriter<W> {
         self.link_type
     }
 
+    /// Flushes the underlying writer.
+    pub fn flush(&mut self) -> Result<(), CaptureError> {
+        Ok(self.out.flush()?)
+    }
+
     /// Flushes and returns the underlying writer.
     pub fn finish(mut self) -> Result<W, CaptureError> {
         self.out.flush()?;

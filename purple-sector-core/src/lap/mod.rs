@@ -99,6 +99,8 @@ pub enum InvalidReason {
         /// Lap clock between the two frames, ms.
         within_ms: i32,
     },
+    /// The file it was imported from marked it invalid (and did not say why).
+    Imported,
     /// Part of the lap was driven in the pit lane.
     PitLane {
         /// Lap clock when the car was first seen in the pit lane, ms.
@@ -127,6 +129,7 @@ impl std::fmt::Display for InvalidReason {
                 "position jumped from {from_position:.4} to {to_position:.4} within {within_ms} ms"
             ),
             Self::PitLane { at_ms } => write!(f, "in the pit lane at {at_ms} ms"),
+            Self::Imported => f.write_str("marked invalid in the imported file"),
         }
     }
 }

@@ -139,7 +139,8 @@ struct Spot {
 ///   lap's number equals the new count). Every frame goes to exactly one lap, in order;
 ///   identical frames (the game repeats its last packet while paused) are kept and are not
 ///   a fault. If `lap_count` jumps by more than one (a whole lap missed), the lap in progress
-///   is closed as [`LapKind::Partial`]: we never saw it end.
+///   is closed as [`LapKind::Partial`]: we never saw it end; so is a lap whose next frame
+///   carries no `last_lap_ms` (0 or less: the game always times a lap it counts).
 /// - **Kinds**, first match wins: `Partial` (closed by [`finish`](Self::finish), a session
 ///   restart, a lap-count decrease or jump); `In` (its last frame is in the pit lane); `Out`
 ///   (its first frame is in the pit lane, or it did not begin at the line); `Flying`.
@@ -412,7 +413,9 @@ impl LapSegmenter {
         events: &mut Vec<LapEvent>,
     ) {
         let increments = i64::from(frame.lap_count) - i64::from(previous.count);
-        if increments != 1 {
+        // A lap the game does not time (no `lastLap`: a stream rebuilt from a file without
+        // the game's times) is closed like one whose crossing was not seen.
+        if increments != 1 || frame.last_lap_ms <= 0 {
             self.emit(lap, LapKind::Partial, None, events);
             self.open(
                 frame,

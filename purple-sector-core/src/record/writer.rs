@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::live::{Hub, LiveDelta, LiveEvent, SessionState};
 use crate::store::{
-    LapRecord, NewSession, Session, SessionId, SessionUpdate, Store, StoreError, best_lap_on,
+    LapRecord, NewSession, Session, SessionId, SessionUpdate, Store, StoreError, best_lap,
 };
 
 use super::StoreOp;
@@ -86,16 +86,10 @@ impl Writer {
         let Some(live) = &self.live else {
             return Ok(());
         };
-        let best = best_lap_on(
-            &*self.store,
-            &session.track,
-            &session.track_config,
-            &session.car,
-        )
-        .await?;
-        if let Some(best) = best {
+        let laps = crate::review::comparable_laps(&*self.store, session.id).await?;
+        if let Some(best) = best_lap(&laps) {
             let frames = self.store.lap_principal_frames(best.id).await?;
-            live.delta.offer(&best, &frames);
+            live.delta.offer(best, &frames);
         }
         Ok(())
     }

@@ -386,28 +386,6 @@ pub fn best_lap<'a>(laps: impl IntoIterator<Item = &'a LapRecord>) -> Option<&'a
         .map(|(_, _, lap)| lap)
 }
 
-/// The best lap ([`best_lap`]) of every session on this track, layout and car; `None`
-/// when none ranks. Reads lap metadata only, never telemetry.
-pub async fn best_lap_on(
-    store: &dyn Store,
-    track: &str,
-    track_config: &str,
-    car: &str,
-) -> Result<Option<LapRecord>> {
-    let sessions: Vec<SessionId> = store
-        .list_sessions()
-        .await?
-        .into_iter()
-        .filter(|s| s.track == track && s.track_config == track_config && s.car == car)
-        .map(|s| s.id)
-        .collect();
-    let mut laps = Vec::new();
-    for id in sessions {
-        laps.extend(store.list_laps(Some(id)).await?);
-    }
-    Ok(best_lap(&laps).cloned())
-}
-
 /// Changes to a lap; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LapUpdate {
