@@ -13,8 +13,14 @@ fn run(db: &Path, args: &[&str]) -> Output {
     binary()
         .args(args)
         .args(["--db", db.to_str().unwrap()])
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
         .output()
         .unwrap()
+}
+
+fn text(out: Output) -> String {
+    String::from_utf8(ok(out).stdout).unwrap()
 }
 
 fn ok(out: Output) -> Output {
@@ -280,4 +286,46 @@ fn sessions_and_laps_can_be_tidied() {
     );
     ok(run(&db, &["sessions", "delete", "1"]));
     assert_eq!(run(&db, &["sessions", "list"]).status.code(), Some(1));
+}
+
+/// The real Imola laps, each in its own session as the logger lays them out: their times
+/// from their lap clocks, the track, car and driver from the folders, and every coach
+/// command works on them with no flags (the default reference: the best other lap of the
+/// same track and car, any session).
+#[test]
+fn the_real_laps_in_the_loggers_folders_are_coached_without_flags() {
+    let db = temp_db("import-real-folders");
+    let run_dir = db
+        .parent()
+        .unwrap()
+        .join("log/imola/ks_corvette_c7r/20201112T215006_Scott_Deakin");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    for (fixture_name, file) in [
+        ("imola-c7r-lap0.tsv", "lap_0.txt"),
+        ("imola-c7r-lap2.tsv", "lap_2.txt"),
+    ] {
+        std::fs::copy(fixture(fixture_name), run_dir.join(file)).unwrap();
+        let out = text(run(&db, &["import", run_dir.join(file).to_str().unwrap()]));
+        assert!(
+            out.contains("Scott Deakin at imola — ks_corvette_c7r"),
+            "{out}"
+        );
+        assert!(!out.contains('?'), "{out}");
+    }
+    let analysis = text(run(&db, &["analyze", "1"]));
+    assert!(
+        analysis.starts_with("lap 1 1:49.5") && analysis.contains("against lap 2 1:48.6"),
+        "{analysis}"
+    );
+    let table = text(run(&db, &["compare", "1"]));
+    assert!(table.contains("total"), "{table}");
+    let svg = db.with_extension("svg");
+    text(run(&db, &["plot", "1", "-o", svg.to_str().unwrap()]));
+    let answer = text(run(
+        &db,
+        &["chat", "1", "--message", "where do I lose time?"],
+    ));
+    assert!(answer.contains("slower than the reference"), "{answer}");
+    let ideal = text(run(&db, &["analyze", "2", "--against", "ideal"]));
+    assert!(ideal.contains("the ideal lap"), "{ideal}");
 }

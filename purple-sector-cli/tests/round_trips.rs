@@ -376,3 +376,25 @@ fn impossible_values_are_refused_with_their_line_or_skipped_when_asked() {
         text.lines().count() - 2
     );
 }
+
+#[test]
+fn a_json_file_of_another_shape_names_every_format_and_shape() {
+    let db = temp_db("round-trip-other-json");
+    let other = db.with_extension("json");
+    std::fs::write(&other, r#"{"driver": "x", "samples": []}"#).unwrap();
+    let out = run(&db, &["import", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for named in [
+        "pcap/pcapng",
+        "CSV",
+        "MoTeC .ld",
+        "TSV",
+        "demo JSON",
+        r#""format":"purple-sector""#,
+        r#""lapNumber""#,
+    ] {
+        assert!(err.contains(named), "{named} not named: {err}");
+    }
+}

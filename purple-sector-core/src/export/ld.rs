@@ -91,7 +91,7 @@ pub(crate) const LD_CHANNELS: [LdChannelMap; 18] = [
         f.g_vertical
     }),
     channel("Lap Number", "Lap", "", Hold, |_, lap, _| lap as f32),
-    channel("Lap Time", "LapTm", "s", Interpolate, |f, _, _| {
+    channel("Running Lap Time", "LapTm", "s", Interpolate, |f, _, _| {
         f.lap_time_ms as f32 / 1000.0
     }),
     channel("Lap Distance", "LapDst", "m", Interpolate, |_, _, d| {

@@ -44,7 +44,13 @@ const CLUTCH: Wanted = Wanted {
 };
 const STEER: Wanted = Wanted {
     what: "steering",
-    names: &["Steering Angle", "Steering", "STEERANGLE", "Steer Angle"],
+    names: &[
+        "Steering Angle",
+        "Steered Angle",
+        "Steering",
+        "STEERANGLE",
+        "Steer Angle",
+    ],
 };
 const GEAR: Wanted = Wanted {
     what: "gear",
@@ -70,9 +76,15 @@ const LAP_NUMBER: Wanted = Wanted {
     what: "lap number",
     names: &["Lap Number", "LAP_NUMBER", "Lap"],
 };
+/// The running lap clock (MoTeC's "Lap Time" is the last lap's time, not the clock).
 const LAP_TIME: Wanted = Wanted {
-    what: "lap time",
-    names: &["Lap Time", "LAP_TIME", "Running Lap Time"],
+    what: "lap clock",
+    names: &["Running Lap Time", "Lap Time Running", "LAP_TIME_RUNNING"],
+};
+/// MoTeC's "Lap Time": the time of the lap last completed, as the logger timed it.
+const LAST_LAP: Wanted = Wanted {
+    what: "last lap time",
+    names: &["Lap Time", "Last Lap Time", "LAP_TIME"],
 };
 const POSITION: Wanted = Wanted {
     what: "track position",
@@ -202,6 +214,7 @@ pub(super) fn inputs(
     );
     let lap_number = series(&LAP_NUMBER, 1.0);
     let lap_time = series(&LAP_TIME, 1.0);
+    let last_lap = series(&LAST_LAP, 1.0);
     let position = series(&POSITION, 1.0);
     let (x, y, z) = (
         series(&POS_X, 1.0),
@@ -284,20 +297,50 @@ pub(super) fn inputs(
         .map(|s| s.split(',').filter_map(LapTimeSource::parse).collect())
         .unwrap_or_default();
     let mut timed_laps = 0usize;
+    let mut laps: Vec<(i32, Vec<Frame>)> =
+        laps.into_iter().filter(|(_, f)| !f.is_empty()).collect();
+    if position.is_none() {
+        for (_, frames) in &mut laps {
+            position_from_speed(frames);
+        }
+    }
+    let split_by_channel = lap_number.is_some();
+    let line_known = position.is_some() || x.is_some();
+    let segments = laps.len();
+    // The logger's own time of each lap: its last-lap channel in the middle of the next lap.
+    let logged_ms: Vec<Option<i32>> = (0..segments)
+        .map(|index| {
+            let next = laps.get(index + 1)?;
+            let middle = next.1.get(next.1.len() / 2)?;
+            let k = usize::try_from((middle.time_ns - start_ns) / sample_ns).ok()?;
+            let s = last_lap.as_ref()?;
+            let ms = (s.at(k)? * 1000.0).round();
+            (ms > 0.0 && ms < 3_600_000.0).then_some(ms as i32)
+        })
+        .collect();
     let laps: Vec<Lap> = laps
         .into_iter()
-        .filter(|(_, frames)| !frames.is_empty())
-        .map(|(number, frames)| {
+        .enumerate()
+        .map(|(index, (number, frames))| {
             let line_ns = frames.first().map_or(0, |f| {
                 f.time_ns
                     .saturating_sub(u64::try_from(f.lap_time_ms.max(0)).unwrap_or(0) * 1_000_000)
             });
             let last_ns = frames.last().map_or(0, |f| f.time_ns);
+            let first_ns = frames.first().map_or(0, |f| f.time_ns);
             let beacon_ns = beacons
                 .iter()
                 .map(|b| start_ns + b * 1000)
                 .find(|&b| b > line_ns && b + sample_ns * 2 >= last_ns);
             let mut lap = whole_lap(number, frames);
+            if !line_known {
+                // Positions made up from the speed run 0 to 1 whatever the lap did: they
+                // cannot tell whether it reached the line.
+                lap.time = None;
+                if lap.kind == crate::lap::LapKind::Flying {
+                    lap.kind = crate::lap::LapKind::Partial;
+                }
+            }
             if let Some(end_ns) = beacon_ns {
                 let ms = i32::try_from((end_ns - line_ns + 500_000) / 1_000_000).unwrap_or(0);
                 let source = sources
@@ -309,6 +352,16 @@ pub(super) fn inputs(
                 if lap.kind == crate::lap::LapKind::Partial {
                     lap.kind = crate::lap::LapKind::Flying;
                 }
+            } else if split_by_channel && lap.time.is_none() && index > 0 && index + 1 < segments {
+                // Between two changes of the lap number: the logger saw both line crossings.
+                let span_ns = last_ns.saturating_sub(first_ns) + sample_ns;
+                let span_ms = i32::try_from((span_ns + 500_000) / 1_000_000).unwrap_or(0);
+                // The logger's time when it agrees with the span (to its channel's rate).
+                lap.time = Some(match logged_ms.get(index).copied().flatten() {
+                    Some(ms) if (ms - span_ms).abs() <= 2_000 => LapTime::official(ms),
+                    _ => LapTime::telemetry(span_ms),
+                });
+                lap.kind = crate::lap::LapKind::Flying;
             }
             lap
         })
@@ -330,6 +383,23 @@ pub(super) fn inputs(
         driver: h.driver.clone(),
     };
     Ok((meta, Box::new(laps.into_iter().map(|l| Ok(Input::Lap(l))))))
+}
+
+/// Track positions for a log without them: distance along the lap by its speed, as a share
+/// of the lap's.
+fn position_from_speed(frames: &mut [Frame]) {
+    let mut distance = Vec::with_capacity(frames.len());
+    let mut total = 0.0f64;
+    for (k, f) in frames.iter().enumerate() {
+        if let Some(p) = k.checked_sub(1).and_then(|j| frames.get(j)) {
+            let dt_s = f.time_ns.saturating_sub(p.time_ns) as f64 / 1e9;
+            total += f64::from(f.speed_ms + p.speed_ms) / 2.0 * dt_s;
+        }
+        distance.push(total);
+    }
+    for (f, d) in frames.iter_mut().zip(distance) {
+        f.position_normalized = if total > 0.0 { (d / total) as f32 } else { 0.0 };
+    }
 }
 
 #[cfg(test)]

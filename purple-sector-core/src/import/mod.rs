@@ -107,7 +107,7 @@ pub enum ImportError {
         head: Vec<u8>,
     },
     /// JSON, but of no shape we know.
-    #[error("{}: line {line}, column {column}: JSON of no shape we read ({message}); expected {JSON_SHAPES}", path.display())]
+    #[error("{}: line {line}, column {column}: JSON of no shape we read ({message}); import reads {SUPPORTED_FORMATS}; as JSON, {JSON_SHAPES}", path.display())]
     UnknownJson {
         /// The file.
         path: PathBuf,
