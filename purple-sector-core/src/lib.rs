@@ -23,7 +23,10 @@
 //! - [`analysis`]: laps on a distance grid, the delta, corners, time lost per segment — the
 //!   [`Analysis`] — and the [`Analyzer`]s that advise from it: [`HeuristicAnalyzer`] (offline)
 //!   or an OpenAI-compatible server (feature `openai`); the coaching chat.
-//! - [`review`]: a stored lap against a reference, advised by an analyzer, the advice kept.
+//! - [`track`]: a [`track::TrackMap`] per track and layout — length, centre line, corners with
+//!   stable ids and names — built once from the first clean laps and kept in the store.
+//! - [`review`]: a stored lap against a reference on its track's map, advised by an
+//!   analyzer, the advice kept; a session's habits and ideal lap.
 //! - [`record`]: the [`Recorder`] (a game, the built-in game or a capture into the store, with
 //!   the live delta), imports through the same pipeline; [`import`]: the files it reads.
 //! - [`motec`]: MoTeC i2 log files, `.ld` and its `.ldx` beacon sidecar, read and written.
@@ -133,6 +136,7 @@ pub mod review;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
+pub mod track;
 
 pub use analysis::{Analysis, Analyzer, HeuristicAnalyzer};
 pub use lap::LapSegmenter;

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use purple_sector_core::analysis::{
-    Analysis, Analyzer, AnalyzerError, AnswerSource, Coach, CoachError, Corner, CornerMetrics,
+    Analysis, Analyzer, Cause, AnalyzerError, AnswerSource, Coach, CoachError, Corner, CornerMetrics,
     CornerReport, FallbackReason, Intent, JsonMode, OfflineCoach, OpenAiAnalyzer, OpenAiConfig,
-    Rejection, SegmentKind, SegmentLoss, Severity, Suggestion, SuggestionSource, SuggestionType,
+    PhaseLosses, Rejection, SegmentKind, SegmentLoss, Severity, Suggestion, SuggestionSource, SuggestionType,
     validate_suggestions,
 };
 use purple_sector_core::lap::{Lap, LapKind, LapTime};
@@ -267,6 +267,9 @@ fn metrics(
         coasting_m: 6.0,
         exit_speed_kmh,
         gear_at_apex,
+        lift_point_m: None,
+        mid_corner_lift_m: 0.0,
+        entry_speed_kmh: 0.0,
     }
 }
 
@@ -277,16 +280,12 @@ fn segment(name: &str, kind: SegmentKind, start_m: f64, end_m: f64, loss: f64) -
         start_m,
         end_m,
         time_loss_s: loss,
+        own_loss_s: loss,
     }
 }
 
 fn corner(name: &str, start_m: f64, apex_m: f64, end_m: f64) -> Corner {
-    Corner {
-        name: name.into(),
-        start_m,
-        apex_m,
-        end_m,
-    }
+    Corner::numbered(name, start_m, apex_m, end_m)
 }
 
 /// A 3 km lap, 0.732 s slower than its reference, three corners.
@@ -301,6 +300,10 @@ fn analysis() -> Analysis {
             CornerReport {
                 corner: corner("T1", 300.0, 420.0, 560.0),
                 time_loss_s: 0.41,
+                attributed_loss_s: 0.0,
+                phases: PhaseLosses::default(),
+                slower_at: None,
+                faster_at: None,
                 lap: metrics(
                     Some(312.0),
                     0.95,
@@ -325,6 +328,10 @@ fn analysis() -> Analysis {
             CornerReport {
                 corner: corner("T2", 1100.0, 1190.0, 1300.0),
                 time_loss_s: 0.12,
+                attributed_loss_s: 0.0,
+                phases: PhaseLosses::default(),
+                slower_at: None,
+                faster_at: None,
                 lap: metrics(
                     Some(1120.0),
                     0.8,
@@ -349,6 +356,10 @@ fn analysis() -> Analysis {
             CornerReport {
                 corner: corner("T3", 2200.0, 2350.0, 2500.0),
                 time_loss_s: -0.05,
+                attributed_loss_s: 0.0,
+                phases: PhaseLosses::default(),
+                slower_at: None,
+                faster_at: None,
                 lap: metrics(
                     None,
                     0.0,
@@ -380,6 +391,12 @@ fn analysis() -> Analysis {
             segment("T3", C, 2200.0, 2500.0, -0.05),
             segment("T3–Finish", S, 2500.0, 3000.0, 0.002),
         ],
+        start_speed_kmh: 200.0,
+        reference_start_speed_kmh: 200.0,
+        from_line_loss_s: 0.0,
+        follows_previous_lap: false,
+        lap_kind: None,
+        reference_kind: None,
     }
 }
 
@@ -388,6 +405,7 @@ fn offline_suggestion() -> Suggestion {
     Suggestion {
         id: "T1-braking".into(),
         kind: SuggestionType::Braking,
+cause: Cause::EarlyBraking,
         corner: Some("T1".into()),
         message: "You braked 32 m earlier than your best into T1 and lost 0.41 s.".into(),
         severity: Severity::Critical,
@@ -445,6 +463,7 @@ fn good_suggestions() -> Vec<Suggestion> {
         Suggestion {
             id: "T1-brake-later".into(),
             kind: SuggestionType::Braking,
+cause: Cause::EarlyBraking,
             corner: Some("T1".into()),
             message:
                 "Into T1 you braked at 312 m, 32 m before your best (344 m): that cost 0.41 s."
@@ -461,6 +480,7 @@ fn good_suggestions() -> Vec<Suggestion> {
         Suggestion {
             id: "T1-T2-throttle".into(),
             kind: SuggestionType::Throttle,
+cause: Cause::LateThrottle,
             corner: None,
             message: "Full throttle out of T1 came 15 m later than on your best; the straight to \
                       T2 cost 0.20 s."

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use purple_sector_core::analysis::{Severity, Suggestion, SuggestionType};
+use purple_sector_core::analysis::{Cause, Severity, Suggestion, SuggestionType};
 use purple_sector_core::lap::{InvalidReason, Lap, LapKind, LapTime, LapTimeSource};
 use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::CAR_INFO_LEN;
@@ -345,6 +345,7 @@ async fn lap_update_and_suggestions(store: Arc<dyn Store>) {
     let suggestions = vec![Suggestion {
         id: "T3-braking".into(),
         kind: SuggestionType::Braking,
+        cause: Cause::EarlyBraking,
         corner: Some("T3".into()),
         message: "You braked 32 m earlier than your best into T3 and lost 0.41 s — é 🏁".into(),
         severity: Severity::Critical,

@@ -15,17 +15,18 @@
 //!
 //! ```
 //! use purple_sector_core::analysis::{
-//!     Analysis, Corner, CornerMetrics, CornerReport, Intent, OfflineCoach, SegmentKind,
-//!     SegmentLoss,
+//!     Analysis, Corner, CornerMetrics, CornerReport, Intent, OfflineCoach, PhaseLosses,
+//!     SegmentKind, SegmentLoss,
 //! };
 //!
 //! let metrics = |brake: f64, speed: f64| CornerMetrics {
 //!     brake_point_m: Some(brake), peak_brake: 1.0, trail_brake_m: 10.0, turn_in_m: Some(480.0),
 //!     apex_m: 520.0, min_speed_kmh: speed, throttle_pickup_m: Some(540.0),
 //!     full_throttle_m: Some(600.0), coasting_m: 0.0, exit_speed_kmh: 150.0, gear_at_apex: 3,
+//!     lift_point_m: None, mid_corner_lift_m: 0.0, entry_speed_kmh: 200.0,
 //! };
 //! let segment = |name: &str, kind, start_m, end_m, time_loss_s| SegmentLoss {
-//!     name: name.into(), kind, start_m, end_m, time_loss_s,
+//!     name: name.into(), kind, start_m, end_m, time_loss_s, own_loss_s: time_loss_s,
 //! };
 //! let analysis = Analysis {
 //!     track_length_m: 2000.0,
@@ -33,8 +34,12 @@
 //!     reference_lap_time_ms: 60_000,
 //!     gap_s: 0.41,
 //!     corners: vec![CornerReport {
-//!         corner: Corner { name: "T1".into(), start_m: 400.0, apex_m: 520.0, end_m: 650.0 },
+//!         corner: Corner::numbered("T1", 400.0, 520.0, 650.0),
 //!         time_loss_s: 0.41,
+//!         attributed_loss_s: 0.41,
+//!         phases: PhaseLosses { approach_s: 0.41, ..PhaseLosses::default() },
+//!         slower_at: None,
+//!         faster_at: None,
 //!         lap: metrics(412.0, 87.4),
 //!         reference: metrics(444.0, 91.0),
 //!     }],
@@ -43,6 +48,12 @@
 //!         segment("T1", SegmentKind::Corner, 400.0, 650.0, 0.41),
 //!         segment("T1–Finish", SegmentKind::Straight, 650.0, 2000.0, 0.0),
 //!     ],
+//!     start_speed_kmh: 200.0,
+//!     reference_start_speed_kmh: 200.0,
+//!     from_line_loss_s: 0.0,
+//!     follows_previous_lap: false,
+//!     lap_kind: None,
+//!     reference_kind: None,
 //! };
 //! let coach = OfflineCoach;
 //! assert_eq!(OfflineCoach::intent("How's my braking?"), Intent::Braking);
@@ -62,7 +73,10 @@ use async_openai::types::chat::{
 
 #[cfg(feature = "openai")]
 use super::openai::{LlmClient, OpenAiConfig, compact_json};
-use super::{Analysis, AnalyzerError, CornerMetrics, CornerReport, SegmentLoss, Suggestion};
+use super::{
+    Analysis, AnalyzerError, CornerMetrics, CornerReport, Habit, SegmentLoss, Strength,
+    Suggestion, heuristic_strengths,
+};
 use crate::store::{ChatMessage, ChatRole, LapId, Store, StoreError};
 
 /// How many earlier messages of the lap's chat the LLM is given (the most recent).
@@ -146,7 +160,8 @@ impl Coach {
         Ok(self.store.list_chat_messages(lap).await?)
     }
 
-    /// Answers a question about `lap`, whose facts are `analysis` and advice `suggestions`.
+    /// Answers a question about `lap`, whose facts are `analysis` and advice `suggestions`
+    /// (its strengths from [`heuristic_strengths`], no habits: see [`Coach::ask_about`]).
     /// The LLM (when configured) is given the facts, the suggestions and the lap's chat so
     /// far. On success the question and the answer are stored, in that order; on failure
     /// nothing is (see the [module docs](self)).
@@ -157,11 +172,29 @@ impl Coach {
         suggestions: &[Suggestion],
         question: &str,
     ) -> Result<ChatAnswer, CoachError> {
+        let strengths = heuristic_strengths(analysis);
+        let briefing = Briefing {
+            analysis,
+            suggestions,
+            strengths: &strengths,
+            habits: &[],
+        };
+        self.ask_about(lap, &briefing, question).await
+    }
+
+    /// [`Coach::ask`] with everything the coach may talk about: the lap's facts, advice and
+    /// strengths, and its session's habits.
+    pub async fn ask_about(
+        &self,
+        lap: LapId,
+        briefing: &Briefing<'_>,
+        question: &str,
+    ) -> Result<ChatAnswer, CoachError> {
         let question = question.trim();
         if question.is_empty() {
             return Err(CoachError::EmptyQuestion);
         }
-        let (content, source) = self.answer(lap, analysis, suggestions, question).await?;
+        let (content, source) = self.answer(lap, briefing, question).await?;
         let question = self
             .store
             .add_chat_message(lap, ChatRole::User, question.to_owned())
@@ -184,46 +217,62 @@ impl Coach {
     async fn answer(
         &self,
         lap: LapId,
-        analysis: &Analysis,
-        suggestions: &[Suggestion],
+        briefing: &Briefing<'_>,
         question: &str,
     ) -> Result<(String, AnswerSource), CoachError> {
         #[cfg(feature = "openai")]
         if let Some(llm) = &self.llm {
             let history = self.store.list_chat_messages(lap).await?;
-            let messages = chat_messages(analysis, suggestions, &history, question);
+            let messages = chat_messages(briefing, &history, question);
             let content = llm.complete(messages, None).await?;
             return Ok((content.trim().to_owned(), AnswerSource::Llm));
         }
         // The lap must exist, whoever answers.
         self.store.get_lap(lap).await?;
         Ok((
-            OfflineCoach.answer(analysis, suggestions, question),
+            OfflineCoach.answer_about(briefing, question),
             AnswerSource::Offline,
         ))
     }
+}
+
+/// Everything the coach may talk about for one lap.
+#[derive(Debug, Clone, Copy)]
+pub struct Briefing<'a> {
+    /// The fact table of the lap against its reference.
+    pub analysis: &'a Analysis,
+    /// Its suggestions, ranked.
+    pub suggestions: &'a [Suggestion],
+    /// Where it gained ([`heuristic_strengths`]).
+    pub strengths: &'a [Strength],
+    /// Its session's habits ([`super::habits`]); empty when not looked for.
+    pub habits: &'a [Habit],
 }
 
 #[cfg(feature = "openai")]
 const COACH_PROMPT: &str = "You are a motorsport driving coach talking with the driver about one \
 lap. Answer from the measurements below only: the lap against a reference lap (the driver's \
 best), distances in m from the line, speeds in km/h, brake 0..1, time_loss_s positive = time \
-lost, and the suggestions already given. If the measurements do not answer the question, say so \
+lost, corners by name or id (T4), the suggestions already given (each with its cause), the \
+strengths (where the lap gained) and the session's habits (causes repeated at a corner over the \
+recent laps). If the measurements do not answer the question, say so \
 plainly. Never estimate or invent a number. Be brief: two to five sentences. Write seconds with \
 2 or 3 decimals, metres as whole numbers, km/h with one decimal.";
 
 /// System prompt with the facts, the recent history, the question.
 #[cfg(feature = "openai")]
 fn chat_messages(
-    analysis: &Analysis,
-    suggestions: &[Suggestion],
+    briefing: &Briefing<'_>,
     history: &[ChatMessage],
     question: &str,
 ) -> Vec<ChatCompletionRequestMessage> {
     let system = format!(
-        "{COACH_PROMPT}\n\nMeasurements (JSON): {}\n\nSuggestions (JSON): {}",
-        compact_json(analysis),
-        compact_json(&suggestions)
+        "{COACH_PROMPT}\n\nMeasurements (JSON): {}\n\nSuggestions (JSON): {}\n\nStrengths \
+         (JSON): {}\n\nHabits (JSON): {}",
+        compact_json(briefing.analysis),
+        compact_json(&briefing.suggestions),
+        compact_json(&briefing.strengths),
+        compact_json(&briefing.habits)
     );
     let mut messages = vec![ChatCompletionRequestSystemMessage::from(system).into()];
     let recent = history.len().saturating_sub(HISTORY_LIMIT);
@@ -246,8 +295,13 @@ fn chat_messages(
 pub enum Intent {
     /// "Where am I losing time?": the segments that lost most.
     TimeLoss,
-    /// "What about T4?": one corner, lap against reference.
+    /// "What about T4?", "How do I brake into Tosa?": one corner, lap against reference (the
+    /// corner as the question names it: a number `T4`, or a name).
     Corner(String),
+    /// "Where am I good?": where the lap gained.
+    Strengths,
+    /// "What do I keep doing wrong?": the session's habits.
+    Habits,
     /// "My braking": brake points compared across corners.
     Braking,
     /// "My throttle": pick-up points compared across corners.
@@ -268,12 +322,39 @@ pub struct OfflineCoach;
 
 /// What the offline coach can talk about, for questions it does not understand.
 const CAN_ANSWER: &str = "I can only answer from this lap's measurements: where you lose time, \
-one corner (ask \"what about T3?\"), your braking, your throttle, and this lap against your \
-best.";
+one corner (by name or number: ask \"what about T3?\"), where you gained, your habits over \
+the session, your braking, your throttle, and this lap against your best.";
 
 impl OfflineCoach {
-    /// What `question` asks. A corner named (`T4`, `turn 4`, `corner 4`) wins over everything,
-    /// then braking, throttle, comparison with the best lap, and where time is lost.
+    /// What `question` asks about `analysis`: a corner named by its name ("Tosa", "Acque
+    /// Minerali", in any case) or number wins over everything, then as [`OfflineCoach::intent`].
+    pub fn intent_in(question: &str, analysis: &Analysis) -> Intent {
+        let squash = |s: &str| -> String {
+            s.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let asked = squash(question);
+        let named = analysis
+            .corners
+            .iter()
+            .filter(|c| c.corner.name != c.corner.id)
+            .map(|c| &c.corner.name)
+            .filter(|name| {
+                let name = squash(name);
+                !name.is_empty() && asked.contains(&name)
+            })
+            .max_by_key(|name| name.len());
+        match named {
+            Some(name) => Intent::Corner(name.clone()),
+            None => Self::intent(question),
+        }
+    }
+
+    /// What `question` asks. A corner named by number (`T4`, `turn 4`, `corner 4`) wins over
+    /// everything, then habits, strengths, braking, throttle, comparison with the best lap,
+    /// and where time is lost.
     pub fn intent(question: &str) -> Intent {
         let lower = question.to_lowercase();
         let words: Vec<&str> = lower
@@ -295,7 +376,15 @@ impl OfflineCoach {
         }
         let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
         let word = |needles: &[&str]| words.iter().any(|w| needles.contains(w));
-        if has(&["brak", "brake"]) {
+        if has(&["habit", "keep doing", "every lap", "pattern", "repeat"])
+            || word(&["always", "usually", "often"])
+        {
+            Intent::Habits
+        } else if has(&["strength", "gain", "faster", "doing well", "do well", "going well"])
+            || word(&["good", "better", "well"])
+        {
+            Intent::Strengths
+        } else if has(&["brak", "brake"]) {
             Intent::Braking
         } else if has(&["throttle", "accelerat", "pick-up", "pickup", "pick up"])
             || word(&["gas", "power"])
@@ -311,16 +400,33 @@ impl OfflineCoach {
     }
 
     /// The answer to `question` from the facts (and the first suggestion, for where time
-    /// is lost).
+    /// is lost); strengths from [`heuristic_strengths`], no habits.
     pub fn answer(
         &self,
         analysis: &Analysis,
         suggestions: &[Suggestion],
         question: &str,
     ) -> String {
-        match Self::intent(question) {
-            Intent::TimeLoss => time_loss(analysis, suggestions),
-            Intent::Corner(name) => corner(analysis, &name),
+        let strengths = heuristic_strengths(analysis);
+        self.answer_about(
+            &Briefing {
+                analysis,
+                suggestions,
+                strengths: &strengths,
+                habits: &[],
+            },
+            question,
+        )
+    }
+
+    /// The answer to `question` from everything in `briefing`.
+    pub fn answer_about(&self, briefing: &Briefing<'_>, question: &str) -> String {
+        let analysis = briefing.analysis;
+        match Self::intent_in(question, analysis) {
+            Intent::TimeLoss => time_loss(analysis, briefing.suggestions),
+            Intent::Corner(name) => corner(briefing, &name),
+            Intent::Strengths => strengths(briefing),
+            Intent::Habits => habits(briefing),
             Intent::Braking => braking(analysis),
             Intent::Throttle => throttle(analysis),
             Intent::VersusBest => versus_best(analysis),
@@ -479,20 +585,50 @@ fn loss_clause(time_loss_s: f64) -> String {
 }
 
 fn corner_names(analysis: &Analysis) -> String {
-    let names: Vec<&str> = analysis
-        .corners
-        .iter()
-        .map(|c| c.corner.name.as_str())
-        .collect();
-    match names.as_slice() {
+    let label = |c: &CornerReport| {
+        if c.corner.name == c.corner.id || c.corner.id.is_empty() {
+            c.corner.name.clone()
+        } else {
+            format!("{} ({})", c.corner.name, c.corner.id)
+        }
+    };
+    match analysis.corners.as_slice() {
         [] => "none were found".to_owned(),
-        [one] => format!("there is only {one}"),
-        [first, .., last] => format!("they are {first} to {last}"),
+        [one] => format!("there is only {}", label(one)),
+        [first, .., last] => format!("they are {} to {}", label(first), label(last)),
     }
 }
 
-fn corner(analysis: &Analysis, name: &str) -> String {
-    let Some(report) = analysis.corner(name) else {
+fn strengths(briefing: &Briefing<'_>) -> String {
+    if briefing.strengths.is_empty() {
+        return format!(
+            "This lap gained no 0.05 s anywhere on the reference lap; it was {}.",
+            gap_sentence(briefing.analysis)
+        );
+    }
+    let mut out = String::from("Where this lap gained on the reference lap:");
+    for s in briefing.strengths.iter().take(5) {
+        let _ = write!(out, "\n- {}", s.message);
+    }
+    out
+}
+
+fn habits(briefing: &Briefing<'_>) -> String {
+    if briefing.habits.is_empty() {
+        return "No habit shows over your session's recent laps: no corner lost time the same \
+                way in most of them."
+            .to_owned();
+    }
+    let mut out = String::from("Over your session's recent laps:");
+    for h in briefing.habits.iter().take(5) {
+        let _ = write!(out, "\n- {}", h.message);
+    }
+    out
+}
+
+fn corner(briefing: &Briefing<'_>, name: &str) -> String {
+    let analysis = briefing.analysis;
+    let Some(report) = analysis.find_corner(name) else {
         return format!(
             "There is no {name} in this lap's measurements: {}.",
             corner_names(analysis)
@@ -503,15 +639,36 @@ fn corner(analysis: &Analysis, name: &str) -> String {
         time_loss_s,
         lap,
         reference,
+        ..
     } = report;
+    let title = if corner.name == corner.id || corner.id.is_empty() {
+        corner.name.clone()
+    } else {
+        format!("{} ({})", corner.name, corner.id)
+    };
     let mut out = format!(
-        "{} (from {} to {}, apex at {}): {}.",
-        corner.name,
+        "{title} (from {} to {}, apex at {}): {}.",
         metres(corner.start_m),
         metres(corner.end_m),
         metres(corner.apex_m),
         loss_clause(*time_loss_s)
     );
+    let own = briefing
+        .suggestions
+        .iter()
+        .find(|s| s.corner.as_deref() == Some(corner.name.as_str()));
+    let kept = briefing
+        .strengths
+        .iter()
+        .find(|s| s.corner.as_deref() == Some(corner.name.as_str()));
+    if let Some(s) = own {
+        let _ = write!(out, " The cause: {}. {}", s.cause, s.message.trim());
+    } else if let Some(s) = kept {
+        let _ = write!(out, " {}", s.message.trim());
+    }
+    for h in briefing.habits.iter().filter(|h| h.corner == corner.name) {
+        let _ = write!(out, " {}", h.message);
+    }
     let _ = write!(
         out,
         "\n- Braking: {}; peak {} against {}; trail braking {} against {}.",

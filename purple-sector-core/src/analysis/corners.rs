@@ -1,4 +1,5 @@
-//! Corners, found once on the reference lap, and the segments they cut the lap into.
+//! Corners, found on the laps a track map is built from, the windows one comparison uses,
+//! and the segments they cut the lap into.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,83 +33,321 @@ struct Candidate {
     apex: usize,
     /// First and last point of the bend (kinks); the apex for speed corners.
     region: (usize, usize),
+    /// Taken without braking or lifting by every lap (a flat-out kink).
+    flat: bool,
 }
 
-/// The corners of a reference lap, in track order, their windows not overlapping.
+/// The corners of one lap, in track order, their windows not overlapping, named by number
+/// (`T1`, `T2` …): what a [`crate::track::TrackMap`] built from this lap alone holds.
 ///
 /// # Detection
 ///
-/// - **Speed corners.** The reference's speed, smoothed over ±[`Thresholds::smoothing_m`],
+/// On the laps a map is built from (here one), on one grid:
+///
+/// - **Speed corners.** The laps' mean speed, smoothed over ±[`Thresholds::smoothing_m`],
 ///   has a local minimum at each corner taken below flat out. A minimum counts when its
 ///   prominence (how far the speed must rise before reaching a lower minimum on either side,
 ///   the smaller of the two climbs) is at least [`Thresholds::min_prominence_kmh`]. The
 ///   apex is the middle of the stretch within [`Thresholds::apex_band_kmh`] of the
 ///   minimum (so a constant-radius corner's apex is its middle, not wherever the noise put
 ///   the lowest sample).
-/// - **Chicanes.** Two minima make two corners when the reference speeds up by at least the
-///   prominence between them (then each minimum has that prominence); otherwise the chicane
-///   is one corner with its apex at the slower part. Two close corners share a boundary (see
-///   below), so each keeps its own window.
+/// - **Chicanes.** Two minima make two corners when the laps speed up by at least the
+///   prominence between them; otherwise the chicane is one corner with its apex at the
+///   slower part. On a known track, every part whose apex lies in a named corner's stretch
+///   is that corner ([`crate::track::KnownCorner`]).
 /// - **Flat-out kinks.** Where the lateral acceleration (the lateral-g channel, or v²κ with
 ///   the curvature κ from the x/z coordinates when the channel is empty) stays above
 ///   [`Thresholds::kink_min_lateral_g`] over a bend turning at least
-///   [`Thresholds::kink_min_turn_deg`], flat out at its apex (the curvature's peak) and
-///   more than [`Thresholds::min_lead_m`] from any speed corner's apex, the bend is a corner
-///   too, its apex at the curvature's peak.
-/// - Corners are numbered `T1`, `T2` … by apex from the line.
+///   [`Thresholds::kink_min_turn_deg`], flat out at its apex (the curvature's peak) on every
+///   lap, the bend is a corner too — unless it lies within [`Thresholds::kink_clearance_m`]
+///   of a braked corner's window: a flat bend on the approach to a braking zone, or on the
+///   way out of a corner, is part of that straight (Imola's approach to Rivazza).
 ///
 /// # Windows
 ///
-/// Each corner's window runs from its entry to its exit, on the reference:
+/// Each corner's window runs from the brake or lift onset to the exit:
 ///
-/// - **Entry**: where the reference stops being flat out (throttle ≥
-///   [`Thresholds::flat_out_throttle`], 90 %, brake < [`Thresholds::brake_on`], 10 %)
-///   after its speed peak since the previous corner — where it lifts or brakes (for a kink
-///   taken flat, the start of the bend) — moved earlier by a lead of [`Thresholds::lead_s`]
-///   at the speed there (between [`Thresholds::min_lead_m`] and
-///   [`Thresholds::max_lead_m`]), so that an earlier brake point or lift of the lap falls
-///   inside the window.
-/// - **Exit**: where the reference has recovered [`Thresholds::exit_recovery`] (90 %) of
-///   its speed's rise from the apex to the peak before the next corner (at least
-///   [`Thresholds::min_exit_m`] past the apex or the bend). Not at the full-throttle
-///   point: a slower exit costs time all the way down the following straight — on the
-///   simulator a late throttle out of the hairpin lost 15 % of its cost before the reference
-///   was back on full throttle and 95 % before 90 % speed recovery — so the window keeps
-///   what the corner decides.
-/// - **No overlap.** When two windows would overlap, they meet at one boundary: the middle
-///   between the point where the first corner's reference has recovered half its speed rise
-///   and the second one's lift point when the first comes first, else the speed peak between
-///   the two apexes. Between corners this close (a straight shorter than the two leads) a
-///   mistake at one of them can leave part of its cost in its neighbour's window.
+/// - **Start**: the earliest over the laps of [`onset`]: where the lap last was flat out
+///   (throttle ≥ [`Thresholds::flat_out_throttle`], brake < [`Thresholds::brake_on`])
+///   before its first braking after the previous corner's apex (for a kink taken flat, the
+///   start of the bend).
+/// - **End**: the latest over the laps of the exit: the first point from the apex where
+///   the lap is at full throttle (≥ [`Thresholds::full_throttle`], brake off) with the
+///   steering back under the corner's turn-in threshold (for a kink, the end of the bend),
+///   at least [`Thresholds::min_exit_m`] past the apex. A slower exit costs time all the way
+///   down the straight that follows; [`super::attribute`] gives that time to the corner.
+/// - **No overlap.** When two windows would overlap, they meet at the second one's start
+///   (kept between the two apexes).
 ///
 /// The gaps between windows are the straights. The same windows are applied to every lap
-/// compared with the reference.
+/// compared on the map; each comparison moves a corner's start back to either lap's own
+/// earlier onset ([`pair_windows`]), so a lift or an early brake is inside the corner it was
+/// for.
 pub fn detect_corners_with(reference: &LapTrace, thresholds: &Thresholds) -> Vec<Corner> {
-    let n = reference.len();
-    if n < 8 {
+    detect_on(&[reference], thresholds, &[])
+}
+
+/// [`detect_corners_with`] on several laps on one grid (the first's), with the names of a
+/// known track.
+pub(crate) fn detect_on(
+    laps: &[&LapTrace],
+    thresholds: &Thresholds,
+    names: &[crate::track::KnownCorner],
+) -> Vec<Corner> {
+    let Some(first) = laps.first() else {
+        return Vec::new();
+    };
+    let n = first.len();
+    if n < 8 || laps.iter().any(|l| l.len() != n) {
         return Vec::new();
     }
-    let ds = reference.spacing_m();
-    let speed = smooth(
-        &reference
-            .speed_kmh()
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect::<Vec<_>>(),
-        half_width(thresholds.smoothing_m, ds),
-    );
-    let mut candidates: Vec<Candidate> = speed_minima(&speed, thresholds)
+    let ds = first.spacing_m();
+    let mean: Vec<f64> = (0..n)
+        .map(|k| {
+            laps.iter()
+                .map(|l| f64::from(l.speed_kmh()[k]))
+                .sum::<f64>()
+                / laps.len() as f64
+        })
+        .collect();
+    let speed = smooth(&mean, half_width(thresholds.smoothing_m, ds));
+    let minima: Vec<Candidate> = speed_minima(&speed, thresholds)
         .into_iter()
         .map(|apex| Candidate {
             apex,
             region: (apex, apex),
+            flat: false,
         })
         .collect();
-    let kinks = kinks(reference, &speed, &candidates, thresholds);
-    candidates.extend(kinks);
-    candidates.sort_by_key(|c| c.apex);
-    candidates.dedup_by_key(|c| c.apex);
-    windows(reference, &speed, &candidates, thresholds)
+    let mut braked = windows(laps, &minima, thresholds);
+    let clearance = half_width(thresholds.kink_clearance_m, ds);
+    let kinks: Vec<Candidate> = kinks(laps, &speed, &minima, thresholds)
+        .into_iter()
+        .filter(|k| {
+            braked.iter().all(|w| {
+                k.region.1 + clearance < w.start || k.region.0 > w.end + clearance
+            })
+        })
+        .collect();
+    let mut all: Vec<Candidate> = minima;
+    all.extend(kinks);
+    all.sort_by_key(|c| c.apex);
+    all.dedup_by_key(|c| c.apex);
+    braked = windows(laps, &all, thresholds);
+    let merged = merge_named(braked, &speed, n, names);
+    merged
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let id = format!("T{}", i + 1);
+            Corner {
+                name: w.name.map_or_else(|| id.clone(), str::to_owned),
+                id,
+                start_m: first.distance_m(w.start),
+                apex_m: first.distance_m(w.apex),
+                end_m: first.distance_m(w.end),
+            }
+        })
+        .collect()
+}
+
+/// A corner's window on the grid while it is being drawn.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    apex: usize,
+    start: usize,
+    end: usize,
+    name: Option<&'static str>,
+}
+
+/// Where `trace` starts its corner before `apex`: where it last was flat out (throttle at
+/// least [`Thresholds::flat_out_throttle`], brake under [`Thresholds::brake_on`]) before its
+/// first braking after `floor` (or before the apex when it does not brake), the point after
+/// it; when it never was flat out since `floor`, where its throttle was last at its highest.
+/// Grid indices; the result lies in `floor..=apex`.
+pub(crate) fn onset(trace: &LapTrace, floor: usize, apex: usize, thresholds: &Thresholds) -> usize {
+    let last = trace.len().saturating_sub(1);
+    let apex = apex.min(last);
+    let floor = floor.min(apex);
+    let (gas, brake) = (trace.gas(), trace.brake());
+    let until = (floor..=apex)
+        .find(|&k| brake[k] >= thresholds.brake_on)
+        .unwrap_or(apex);
+    let flat = |k: usize| gas[k] >= thresholds.flat_out_throttle && brake[k] < thresholds.brake_on;
+    if let Some(k) = (floor..until).rev().find(|&k| flat(k)) {
+        return (k + 1).min(apex);
+    }
+    if until == floor {
+        return floor;
+    }
+    // Never flat out: where the throttle peaked (the latest of its highest values).
+    let peak = gas[floor..until].iter().copied().fold(0.0f32, f32::max);
+    (floor..until)
+        .rev()
+        .find(|&k| gas[k] >= peak - 0.02)
+        .unwrap_or(floor)
+}
+
+/// The largest |steering| around `apex` (±100 m), degrees.
+fn peak_steer_deg(trace: &LapTrace, apex: usize) -> f64 {
+    let h = half_width(100.0, trace.spacing_m());
+    let lo = apex.saturating_sub(h);
+    let hi = (apex + h).min(trace.len().saturating_sub(1));
+    trace.steer_deg()[lo..=hi]
+        .iter()
+        .map(|v| f64::from(v.abs()))
+        .fold(0.0, f64::max)
+}
+
+/// Where `trace` has left its corner after `apex`: full throttle with the steering under
+/// the turn-in threshold, at the latest `ceiling`.
+fn exit(trace: &LapTrace, apex: usize, ceiling: usize, thresholds: &Thresholds) -> usize {
+    let threshold = (thresholds.turn_in_share * peak_steer_deg(trace, apex))
+        .max(thresholds.min_turn_in_deg);
+    let (gas, brake, steer) = (trace.gas(), trace.brake(), trace.steer_deg());
+    (apex..=ceiling)
+        .find(|&k| {
+            gas[k] >= thresholds.full_throttle
+                && brake[k] < thresholds.brake_on
+                && f64::from(steer[k].abs()) < threshold
+        })
+        .unwrap_or(ceiling)
+}
+
+/// The windows of the candidates (sorted by apex) over the laps, not overlapping.
+fn windows(laps: &[&LapTrace], candidates: &[Candidate], thresholds: &Thresholds) -> Vec<Window> {
+    let Some(first) = laps.first() else {
+        return Vec::new();
+    };
+    let last = first.len() - 1;
+    let ds = first.spacing_m();
+    let min_exit = half_width(thresholds.min_exit_m, ds);
+    let mut out: Vec<Window> = Vec::with_capacity(candidates.len());
+    for (c, cand) in candidates.iter().enumerate() {
+        let apex = cand.apex;
+        let floor = if c == 0 { 0 } else { candidates[c - 1].apex + 1 };
+        let ceiling = candidates
+            .get(c + 1)
+            .map_or(last, |next| next.apex.saturating_sub(1))
+            .max(apex);
+        let (start, end) = if cand.flat {
+            let lifted = laps
+                .iter()
+                .map(|l| onset(l, floor, cand.region.0.max(floor), thresholds))
+                .min()
+                .unwrap_or(cand.region.0);
+            (lifted.min(cand.region.0), cand.region.1)
+        } else {
+            let start = laps
+                .iter()
+                .map(|l| onset(l, floor, apex, thresholds))
+                .min()
+                .unwrap_or(apex);
+            let end = laps
+                .iter()
+                .map(|l| exit(l, apex, ceiling, thresholds))
+                .max()
+                .unwrap_or(apex);
+            (start, end)
+        };
+        let start = start.min(apex.saturating_sub(1));
+        let end = end.max(apex + min_exit).min(ceiling.max(apex + 1)).min(last);
+        out.push(Window {
+            apex,
+            start,
+            end,
+            name: None,
+        });
+    }
+    resolve_overlaps(&mut out);
+    out
+}
+
+/// Two windows that would overlap meet at the second one's start, kept between the apexes.
+fn resolve_overlaps(ws: &mut [Window]) {
+    for c in 1..ws.len() {
+        let (a, b) = (ws[c - 1], ws[c]);
+        if a.end <= b.start {
+            continue;
+        }
+        let boundary = b
+            .start
+            .clamp(a.apex + 1, b.apex.saturating_sub(1).max(a.apex + 1));
+        ws[c - 1].end = boundary;
+        ws[c].start = boundary;
+    }
+}
+
+/// Merges the windows whose apexes lie in one named corner's stretch (its apex the slowest
+/// part's), and names them.
+fn merge_named(
+    windows: Vec<Window>,
+    speed: &[f64],
+    points: usize,
+    names: &[crate::track::KnownCorner],
+) -> Vec<Window> {
+    let intervals = points.saturating_sub(1).max(1) as f64;
+    let name_of = |w: &Window| {
+        let at = w.apex as f64 / intervals;
+        names
+            .iter()
+            .find(|k| k.from <= at && at <= k.to)
+            .map(|k| k.name)
+    };
+    let mut out: Vec<Window> = Vec::with_capacity(windows.len());
+    for mut w in windows {
+        w.name = name_of(&w);
+        match out.last_mut() {
+            Some(prev) if prev.name.is_some() && prev.name == w.name => {
+                if speed[w.apex] < speed[prev.apex] {
+                    prev.apex = w.apex;
+                }
+                prev.end = w.end;
+            }
+            _ => out.push(w),
+        }
+    }
+    out
+}
+
+/// The windows of `corners` for one comparison of `laps` (on the corners' grid): each
+/// corner's start moved back to the earliest of the laps' own [`onset`]s when that comes
+/// first (never before the previous corner's apex), the previous corner's end moved back
+/// with it. The same for any order of `laps`, so that swapping a lap and its reference only
+/// flips the signs of the segments' losses.
+pub fn pair_windows(corners: &[Corner], laps: &[&LapTrace], thresholds: &Thresholds) -> Vec<Corner> {
+    let Some(first) = laps.first() else {
+        return corners.to_vec();
+    };
+    let mut ws: Vec<Window> = corners
+        .iter()
+        .map(|c| Window {
+            apex: first.index_at(c.apex_m),
+            start: first.index_at(c.start_m),
+            end: first.index_at(c.end_m),
+            name: None,
+        })
+        .collect();
+    for c in 0..ws.len() {
+        let floor = if c == 0 { 0 } else { ws[c - 1].apex + 1 };
+        let apex = ws[c].apex;
+        let earliest = laps
+            .iter()
+            .map(|l| onset(l, floor, apex, thresholds))
+            .min()
+            .unwrap_or(ws[c].start);
+        ws[c].start = ws[c].start.min(earliest).min(apex.saturating_sub(1));
+    }
+    resolve_overlaps(&mut ws);
+    corners
+        .iter()
+        .zip(&ws)
+        .map(|(c, w)| Corner {
+            start_m: first.distance_m(w.start),
+            end_m: first.distance_m(w.end.max(w.start)),
+            ..c.clone()
+        })
+        .collect()
 }
 
 fn half_width(metres: f64, spacing_m: f64) -> usize {
@@ -238,13 +477,17 @@ pub fn curvature_per_m(trace: &LapTrace, chord_m: f64) -> Vec<f64> {
     smooth(&raw, h)
 }
 
-/// Flat-out bends away from the speed corners.
+/// Flat-out bends away from the speed corners: taken flat (throttle at least
+/// [`Thresholds::flat_out_throttle`], brake off) at the curvature's peak by every lap.
 fn kinks(
-    reference: &LapTrace,
+    laps: &[&LapTrace],
     speed: &[f64],
     speed_corners: &[Candidate],
     thresholds: &Thresholds,
 ) -> Vec<Candidate> {
+    let Some(reference) = laps.first() else {
+        return Vec::new();
+    };
     let n = reference.len();
     let ds = reference.spacing_m();
     let kappa = curvature_per_m(reference, thresholds.curvature_chord_m);
@@ -260,8 +503,6 @@ fn kinks(
             }
         })
         .collect();
-    let brake = reference.brake();
-    let gas = reference.gas();
     let keep_away = half_width(thresholds.min_lead_m, ds);
     let mut out = Vec::new();
     let mut k = 0;
@@ -289,110 +530,21 @@ fn kinks(
         let apex = (start..=end)
             .max_by(|&a, &b| kappa[a].abs().total_cmp(&kappa[b].abs()))
             .unwrap_or(start);
-        // Flat out at the apex: a braking zone that merely starts in the bend is the next
-        // corner's, and a bend the reference lifts for is part of a slower corner.
-        if !(gas[apex] >= thresholds.flat_out_throttle && brake[apex] < thresholds.brake_on) {
+        // Flat out at the apex on every lap: a braking zone that merely starts in the bend
+        // is the next corner's, and a bend a lap lifts for is part of a slower corner.
+        let flat = laps.iter().all(|l| {
+            l.gas()[apex] >= thresholds.flat_out_throttle && l.brake()[apex] < thresholds.brake_on
+        });
+        if !flat {
             continue;
         }
         out.push(Candidate {
             apex,
             region: (start, end),
+            flat: true,
         });
     }
     out
-}
-
-fn argmax(values: &[f64], lo: usize, hi: usize) -> usize {
-    (lo..=hi)
-        .max_by(|&a, &b| values[a].total_cmp(&values[b]))
-        .unwrap_or(lo)
-}
-
-/// Draws the windows of the candidates (sorted by apex) and names them.
-fn windows(
-    reference: &LapTrace,
-    speed: &[f64],
-    candidates: &[Candidate],
-    thresholds: &Thresholds,
-) -> Vec<Corner> {
-    let n = reference.len();
-    let last = n - 1;
-    let ds = reference.spacing_m();
-    let gas = reference.gas();
-    let brake = reference.brake();
-    let flat_out =
-        |k: usize| gas[k] >= thresholds.flat_out_throttle && brake[k] < thresholds.brake_on;
-    let metres = |s: f64| (s / ds).round().max(0.0) as usize;
-
-    struct Window {
-        apex: usize,
-        lift: usize,
-        half_recovered: usize,
-        start: usize,
-        end: usize,
-    }
-    let mut ws: Vec<Window> = Vec::with_capacity(candidates.len());
-    for (c, cand) in candidates.iter().enumerate() {
-        let apex = cand.apex;
-        let prev = if c == 0 { 0 } else { candidates[c - 1].apex };
-        let next = candidates.get(c + 1).map_or(last, |x| x.apex);
-        let peak_before = argmax(speed, prev, apex);
-        let peak_after = argmax(speed, apex, next);
-        let region_start = cand.region.0.clamp(peak_before, apex);
-        let region_end = cand.region.1.clamp(apex, peak_after);
-        // Where the reference stops being flat out after the speed peak.
-        let lift = (peak_before..=region_start)
-            .find(|&k| !flat_out(k))
-            .unwrap_or(region_start);
-        let (v_min, v_peak) = (speed[apex], speed[peak_after]);
-        let recovered = |share: f64| {
-            let target = v_min + share * (v_peak - v_min);
-            (region_end..=peak_after)
-                .find(|&k| speed[k] >= target)
-                .unwrap_or(peak_after)
-        };
-        let half_recovered = recovered(0.5);
-        let lead = metres(
-            (thresholds.lead_s * speed[lift] / 3.6)
-                .clamp(thresholds.min_lead_m, thresholds.max_lead_m),
-        );
-        let start = lift.saturating_sub(lead).min(apex.saturating_sub(1));
-        let end = recovered(thresholds.exit_recovery)
-            .max(region_end + metres(thresholds.min_exit_m))
-            .min(peak_after)
-            .max(apex + 1)
-            .min(last);
-        ws.push(Window {
-            apex,
-            lift,
-            half_recovered,
-            start,
-            end,
-        });
-    }
-    for c in 1..ws.len() {
-        let (a, b) = (&ws[c - 1], &ws[c]);
-        if a.end <= b.start {
-            continue;
-        }
-        let mut boundary = if a.half_recovered <= b.lift {
-            (a.half_recovered + b.lift) / 2
-        } else {
-            argmax(speed, a.apex, b.apex)
-        };
-        boundary = boundary.clamp(a.apex + 1, b.apex.saturating_sub(1).max(a.apex + 1));
-        ws[c - 1].end = boundary;
-        ws[c].start = boundary;
-    }
-    ws.iter()
-        .enumerate()
-        .map(|(i, w)| Corner {
-            name: format!("T{}", i + 1),
-            start_m: reference.distance_m(w.start),
-            apex_m: reference.distance_m(w.apex),
-            end_m: reference.distance_m(w.end),
-        })
-        .collect()
 }
 
 /// The segments of a lap of `length_m` cut by `corners` (in track order, windows not
@@ -455,18 +607,8 @@ mod tests {
     #[test]
     fn segments_tile_the_lap() {
         let corners = vec![
-            Corner {
-                name: "T1".into(),
-                start_m: 100.0,
-                apex_m: 150.0,
-                end_m: 200.0,
-            },
-            Corner {
-                name: "T2".into(),
-                start_m: 200.0,
-                apex_m: 250.0,
-                end_m: 300.0,
-            },
+            Corner::numbered("T1", 100.0, 150.0, 200.0),
+            Corner::numbered("T2", 200.0, 250.0, 300.0),
         ];
         let s = segments(&corners, 1000.0);
         let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();

@@ -46,15 +46,21 @@ pub(super) fn turn_in_threshold_deg_with(
 ///
 /// | what | rule |
 /// |---|---|
-/// | brake point | brake ≥ [`Thresholds::brake_on`] (10 %), first in the window |
+/// | apex | the middle of the stretch within [`Thresholds::apex_band_kmh`] (0.5 km/h) of the window's lowest speed |
+/// | brake point | brake ≥ [`Thresholds::brake_on`] (10 %), first in the window up to the apex |
 /// | turn-in | \|steering\| ≥ the corner's threshold: [`Thresholds::turn_in_share`] of the reference's largest \|steering\| in the window, at least [`Thresholds::min_turn_in_deg`]; the rising crossing that leads into the apex |
 /// | trail braking | brake ≥ [`Thresholds::brake_on`] (10 %) while \|steering\| ≥ the threshold |
-/// | apex | the middle of the stretch within [`Thresholds::apex_band_kmh`] (0.5 km/h) of the window's lowest speed |
 /// | throttle pick-up | the throttle application (≥ [`Thresholds::throttle_on`], 10 %, brake off) in effect at the apex, or the first after it |
 /// | full throttle | throttle ≥ [`Thresholds::full_throttle`] (95 %), brake off, first from the apex, looked for up to the next corner's window |
 /// | coasting | throttle and brake both < [`Thresholds::pedal_off`] (5 %) |
+/// | lift point | where the lap last was flat out before its brake point (or its apex): the corner's onset, when it lies before that point |
+/// | mid-corner lift | after the pick-up, throttle under [`Thresholds::pedal_off`] with the brake off; in a corner the lap takes without braking, throttle under [`Thresholds::flat_out_throttle`] |
+/// | gear at the apex | the gear engaged most within ±10 m of the apex (not neutral) |
 ///
-/// The lap's metrics use the reference's turn-in threshold, so the two are comparable.
+/// The points are in the order a corner is driven: the brake point and the turn-in are at
+/// or before the apex, the throttle pick-up after the last braking before it, full throttle
+/// at or after both. The lap's metrics use the reference's turn-in threshold, so the two are
+/// comparable.
 pub fn corner_metrics(
     trace: &LapTrace,
     corner: &Corner,
@@ -101,28 +107,26 @@ pub(super) fn corner_metrics_with(
     }
     let apex = (lo + hi) / 2;
 
-    let brake_point = (s..=e).find(|&k| brake[k] >= thresholds.brake_on);
+    let braking = |k: usize| brake[k] >= thresholds.brake_on;
+    let brake_point = (s..=apex).find(|&k| braking(k));
     let peak_brake = brake[s..=e].iter().copied().fold(0.0f32, f32::max);
 
-    let rising: Vec<usize> = (s + 1..=e)
+    let rising: Vec<usize> = (s + 1..=apex)
         .filter(|&k| turning(k) && !turning(k - 1))
         .collect();
     let turn_in = rising
-        .iter()
-        .rev()
-        .find(|&&k| k <= apex)
-        .or_else(|| rising.first())
+        .last()
         .copied()
         .or_else(|| turning(s).then_some(s));
 
-    let trail = (s..=e)
-        .filter(|&k| brake[k] >= thresholds.brake_on && turning(k))
-        .count();
+    let trail = (s..=e).filter(|&k| braking(k) && turning(k)).count();
 
-    let on_throttle = |k: usize| gas[k] >= thresholds.throttle_on && brake[k] < thresholds.brake_on;
+    let on_throttle = |k: usize| gas[k] >= thresholds.throttle_on && !braking(k);
+    // The last braking at or before the apex: the throttle comes back after it.
+    let released = (s..=apex).rev().find(|&k| braking(k)).map_or(s, |k| k + 1);
     let pickup = if on_throttle(apex) {
         let mut k = apex;
-        while k > s && on_throttle(k - 1) {
+        while k > released && on_throttle(k - 1) {
             k -= 1;
         }
         Some(k)
@@ -130,10 +134,25 @@ pub(super) fn corner_metrics_with(
         (apex..=search_end).find(|&k| on_throttle(k))
     };
     let full = (apex..=search_end)
-        .find(|&k| gas[k] >= thresholds.full_throttle && brake[k] < thresholds.brake_on);
+        .find(|&k| gas[k] >= thresholds.full_throttle && !braking(k));
     let coasting = (s..=e)
         .filter(|&k| gas[k] < thresholds.pedal_off && brake[k] < thresholds.pedal_off)
         .count();
+
+    let lift_until = brake_point.unwrap_or(apex);
+    let onset = super::corners::onset(trace, s, lift_until, thresholds);
+    let lift_point = (onset < lift_until
+        && !(gas[onset.min(lift_until)] >= thresholds.flat_out_throttle && !braking(onset)))
+    .then_some(onset);
+    let mid_corner_lift = match (brake_point, pickup) {
+        (Some(_), Some(p)) => (p..=e)
+            .filter(|&k| gas[k] < thresholds.pedal_off && !braking(k))
+            .count(),
+        (Some(_), None) => 0,
+        (None, _) => (s..=e)
+            .filter(|&k| gas[k] < thresholds.flat_out_throttle && !braking(k))
+            .count(),
+    };
 
     CornerMetrics {
         brake_point_m: brake_point.map(|k| trace.distance_m(k)),
@@ -146,8 +165,35 @@ pub(super) fn corner_metrics_with(
         full_throttle_m: full.map(|k| trace.distance_m(k)),
         coasting_m: coasting as f64 * ds,
         exit_speed_kmh: f64::from(speed[e]),
-        gear_at_apex: trace.gear()[apex],
+        gear_at_apex: gear_around(trace, apex),
+        lift_point_m: lift_point.map(|k| trace.distance_m(k)),
+        mid_corner_lift_m: mid_corner_lift as f64 * ds,
+        entry_speed_kmh: f64::from(speed[s]),
     }
+}
+
+/// The gear engaged most within ±10 m of `at` (neutral, a shift's blip, does not count);
+/// the gear at `at` when it is neutral throughout.
+fn gear_around(trace: &LapTrace, at: usize) -> i32 {
+    let gears = trace.gear();
+    let h = ((10.0 / trace.spacing_m()).round() as usize).max(1);
+    let lo = at.saturating_sub(h);
+    let hi = (at + h).min(gears.len().saturating_sub(1));
+    let mut counts: Vec<(i32, usize)> = Vec::new();
+    for &g in &gears[lo..=hi] {
+        if g == 0 {
+            continue;
+        }
+        match counts.iter_mut().find(|(gear, _)| *gear == g) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((g, 1)),
+        }
+    }
+    // Most frequent; on a tie the lower gear (the one the corner was taken in).
+    counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or_else(|| gears.get(at).copied().unwrap_or(0), |&(g, _)| g)
 }
 
 /// Where the search for full throttle after each corner ends: the next corner's start, the
@@ -165,6 +211,7 @@ pub fn segment_losses(delta: &Delta, corners: &[Corner]) -> Vec<SegmentLoss> {
         .into_iter()
         .map(|s| SegmentLoss {
             time_loss_s: delta.lost_between(s.start_m, s.end_m),
+            own_loss_s: 0.0,
             name: s.name,
             kind: s.kind,
             start_m: s.start_m,

@@ -38,19 +38,26 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 mod analyze;
+mod attribution;
 mod corners;
 mod delta;
 mod error;
+mod habits;
 mod heuristic;
 mod metrics;
 mod thresholds;
 mod trace;
 
 pub use analyze::{analyze, analyze_against_ideal, analyze_laps, analyze_traces};
-pub use corners::{Segment, curvature_per_m, detect_corners, detect_corners_with, segments};
+pub use attribution::{Attribution, attribute};
+pub(crate) use corners::detect_on;
+pub use corners::{
+    Segment, curvature_per_m, detect_corners, detect_corners_with, pair_windows, segments,
+};
 pub use delta::Delta;
 pub use error::{AnalysisError, LapRole};
-pub use heuristic::{HeuristicAnalyzer, heuristic_suggestions, severity_for};
+pub use habits::{Habit, habits, habits_with};
+pub use heuristic::{HeuristicAnalyzer, heuristic_strengths, heuristic_suggestions, severity_for};
 pub use metrics::{
     Consistency, CornerConsistency, IdealLap, IdealSegment, consistency, corner_metrics, ideal_lap,
     search_ends_m, segment_losses, standard_deviation, turn_in_threshold_deg,
@@ -116,6 +123,93 @@ pub enum Severity {
     Critical,
 }
 
+/// Why a corner lost (or gained) its time: the one cause that explains the most of it. The
+/// machine-readable companion of [`SuggestionType`] on a [`Suggestion`], and what a
+/// [`Strength`] says the reference did that the lap did not.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Braked earlier than the reference (and more gently).
+    EarlyBraking,
+    /// Braked later than the reference and over-slowed: an overshoot.
+    LateBrakingOverslowed,
+    /// Slower at the apex with the brake point where it was.
+    LowApexSpeed,
+    /// Back on the throttle, or at full throttle, later.
+    LateThrottle,
+    /// Lifted and coasted before the braking point (whichever corner the lift began in).
+    Coasting,
+    /// Lifted in a corner the reference takes flat or on the throttle.
+    MidCornerLift,
+    /// Through the corner a gear lower than the reference.
+    LowerGear,
+    /// Left the corner slower with the same inputs; the cost runs down the next straight
+    /// (across the line, for the previous lap's last corner).
+    SlowExit,
+    /// Same inputs, slower: the line.
+    Line,
+    /// Nothing more specific (a straight, or a lap that started slower).
+    #[default]
+    General,
+}
+
+impl Cause {
+    /// Every cause.
+    pub const ALL: [Self; 10] = [
+        Self::EarlyBraking,
+        Self::LateBrakingOverslowed,
+        Self::LowApexSpeed,
+        Self::LateThrottle,
+        Self::Coasting,
+        Self::MidCornerLift,
+        Self::LowerGear,
+        Self::SlowExit,
+        Self::Line,
+        Self::General,
+    ];
+
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EarlyBraking => "early_braking",
+            Self::LateBrakingOverslowed => "late_braking_overslowed",
+            Self::LowApexSpeed => "low_apex_speed",
+            Self::LateThrottle => "late_throttle",
+            Self::Coasting => "coasting",
+            Self::MidCornerLift => "mid_corner_lift",
+            Self::LowerGear => "lower_gear",
+            Self::SlowExit => "slow_exit",
+            Self::Line => "line",
+            Self::General => "general",
+        }
+    }
+
+    /// The cause called `name` (snake_case).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// The kind of advice a suggestion with this cause is.
+    pub const fn suggestion_type(self) -> SuggestionType {
+        match self {
+            Self::EarlyBraking | Self::LateBrakingOverslowed => SuggestionType::Braking,
+            Self::LowApexSpeed => SuggestionType::CornerSpeed,
+            Self::LateThrottle | Self::MidCornerLift | Self::SlowExit => SuggestionType::Throttle,
+            Self::Coasting => SuggestionType::Coasting,
+            Self::Line => SuggestionType::Line,
+            Self::LowerGear | Self::General => SuggestionType::General,
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One piece of advice, in the original app's shape plus where and how much.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suggestion {
@@ -124,7 +218,12 @@ pub struct Suggestion {
     /// What kind of advice.
     #[serde(rename = "type")]
     pub kind: SuggestionType,
-    /// The corner it is about (`"T3"`), or `None` for the whole lap or a straight.
+    /// Why: the one cause that explains the most of the loss (the others are evidence in the
+    /// message). Suggestions stored before causes existed read as [`Cause::General`].
+    #[serde(default)]
+    pub cause: Cause,
+    /// The corner it is about, by its name (`"Tosa"`, `"T3"`), or `None` for the whole lap
+    /// or a straight.
     pub corner: Option<String>,
     /// One or two plain sentences with the numbers ("You braked 32 m earlier than your best
     /// into T3 and lost 0.41 s").
@@ -135,7 +234,8 @@ pub struct Suggestion {
     pub position: f64,
     /// Where, metres from the line.
     pub distance_m: f64,
-    /// Time lost there, s (positive = lost against the reference).
+    /// Time lost there, s (positive = lost against the reference): for a corner, the loss
+    /// it explains ([`CornerReport::attributed_loss_s`]).
     pub time_loss_s: f64,
     /// The numbers behind it, by name (e.g. `"brake_point_m": 412.0`,
     /// `"reference_brake_point_m": 444.0`).
@@ -143,17 +243,87 @@ pub struct Suggestion {
     pub evidence: BTreeMap<String, f64>,
 }
 
-/// A corner: found once on the reference lap, applied as the same window to every lap.
+/// Where the lap gained at least [`Thresholds::min_gain_s`] on the reference: what it did
+/// differently, to keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Strength {
+    /// The corner, by its name; `None` for a straight.
+    pub corner: Option<String>,
+    /// What the reference did that the lap did not (the reference braked early, say).
+    pub cause: Cause,
+    /// Where, 0..1 along the lap.
+    pub position: f64,
+    /// Where, metres from the line.
+    pub distance_m: f64,
+    /// Time gained there, s (positive).
+    pub time_gained_s: f64,
+    /// One plain sentence with the numbers, ending with "keep that".
+    pub message: String,
+    /// The numbers behind it, by name.
+    #[serde(default)]
+    pub evidence: BTreeMap<String, f64>,
+}
+
+/// A corner of a track: its stable id and name, and its window. A [`crate::track::TrackMap`]
+/// holds the track's corners (windows from the map laps' brake or lift onset to the exit);
+/// an [`Analysis`] holds each corner with the window the two laps were compared over (its
+/// start moved back to the earlier lap's lift or brake onset when that comes first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Corner {
-    /// `T1`, `T2` … in track order from the line.
+    /// The stable id: `T1`, `T2` … in track order from the line, whatever the reference.
+    #[serde(default)]
+    pub id: String,
+    /// The name: the corner's own on a known track (`Tosa`), else the id.
     pub name: String,
-    /// Where the corner's window begins (the braking zone included), m from the line.
+    /// Where the corner's window begins (the brake or lift onset), m from the line.
     pub start_m: f64,
-    /// The apex (the reference's speed minimum, or the curvature peak of a flat-out kink), m.
+    /// The apex (the speed minimum, or the curvature peak of a flat-out kink), m.
     pub apex_m: f64,
     /// Where the window ends (the exit), m.
     pub end_m: f64,
+}
+
+impl Corner {
+    /// A corner whose name is its id (`T3`).
+    pub fn numbered(id: impl Into<String>, start_m: f64, apex_m: f64, end_m: f64) -> Self {
+        let id = id.into();
+        Self {
+            name: id.clone(),
+            id,
+            start_m,
+            apex_m,
+            end_m,
+        }
+    }
+
+    /// True when `text` names this corner: its name or its id, case and spaces ignored
+    /// (`tosa`, `Acque minerali`), or its number (`T4`, `t4`, `4`, `turn 4`, `corner 4`).
+    pub fn is_called(&self, text: &str) -> bool {
+        let squash = |s: &str| -> String {
+            s.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let wanted = squash(text);
+        if wanted.is_empty() {
+            return false;
+        }
+        if wanted == squash(&self.name) || wanted == squash(&self.id) {
+            return true;
+        }
+        let number = wanted
+            .strip_prefix("turn")
+            .or_else(|| wanted.strip_prefix("corner"))
+            .or_else(|| wanted.strip_prefix('t'))
+            .unwrap_or(&wanted);
+        !number.is_empty()
+            && number.chars().all(|c| c.is_ascii_digit())
+            && self
+                .id
+                .strip_prefix('T')
+                .is_some_and(|n| n.trim_start_matches('0') == number.trim_start_matches('0'))
+    }
 }
 
 /// What a lap did in one corner. Distances are metres from the line; `None` when the lap
@@ -180,17 +350,79 @@ pub struct CornerMetrics {
     pub coasting_m: f64,
     /// Speed at the window's end, km/h.
     pub exit_speed_kmh: f64,
-    /// Gear at the apex (reverse −1, neutral 0, first 1 …).
+    /// Gear at the apex (reverse −1, neutral 0, first 1 …): the gear engaged most around
+    /// it (a shift's neutral is not a gear).
     pub gear_at_apex: i32,
+    /// Where the lap came off full throttle before braking (the lift onset), when it did
+    /// so before its brake point (or apex, without braking).
+    #[serde(default)]
+    pub lift_point_m: Option<f64>,
+    /// Distance lifted in the corner after the throttle came back (off the throttle, below
+    /// 5 %), or, in a corner the lap takes without braking, below flat out, m.
+    #[serde(default)]
+    pub mid_corner_lift_m: f64,
+    /// Speed at the window's start, km/h.
+    #[serde(default)]
+    pub entry_speed_kmh: f64,
+}
+
+/// The loss a corner explains, by where in the corner the speed difference behind it was
+/// made (see [`attribute`]), s (negative: gained).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseLosses {
+    /// From the window's start to the later of the two brake points (lifting, coasting,
+    /// braking earlier).
+    pub approach_s: f64,
+    /// From there to the earlier of the two apexes (braking, turning in, the apex speed).
+    pub braking_s: f64,
+    /// From there to the window's end (throttle, gear, exit), with what it cost down the
+    /// straight after.
+    pub exit_s: f64,
+    /// Time lost at the same speed (a longer path): the line.
+    pub line_s: f64,
+}
+
+impl PhaseLosses {
+    /// All four together.
+    pub fn total_s(&self) -> f64 {
+        self.approach_s + self.braking_s + self.exit_s + self.line_s
+    }
+}
+
+/// One place in a corner where the two laps' speeds differed most.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpeedGap {
+    /// Where, m from the line.
+    pub at_m: f64,
+    /// The lap's speed there, km/h.
+    pub lap_kmh: f64,
+    /// The reference's speed there, km/h.
+    pub reference_kmh: f64,
 }
 
 /// One corner of an analysis: where it is, what each lap did, what it cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CornerReport {
-    /// The corner.
+    /// The corner, with the window both laps were compared over.
     pub corner: Corner,
     /// Time lost in the corner's window, s (negative: gained).
     pub time_loss_s: f64,
+    /// The time this corner explains wherever it was lost (its window, the straight its
+    /// slower exit ran down, the lift before it), s: [`PhaseLosses::total_s`] of
+    /// [`CornerReport::phases`].
+    #[serde(default)]
+    pub attributed_loss_s: f64,
+    /// [`CornerReport::attributed_loss_s`] by phase.
+    #[serde(default)]
+    pub phases: PhaseLosses,
+    /// Where, from the window's start to the later apex, the lap was slowest against the
+    /// reference (when it was slower anywhere there).
+    #[serde(default)]
+    pub slower_at: Option<SpeedGap>,
+    /// Where, over the same stretch, the lap was fastest against the reference (when it was
+    /// faster anywhere there).
+    #[serde(default)]
+    pub faster_at: Option<SpeedGap>,
     /// The analysed lap.
     pub lap: CornerMetrics,
     /// The reference lap.
@@ -221,6 +453,12 @@ pub struct SegmentLoss {
     pub end_m: f64,
     /// Time lost, s (negative: gained).
     pub time_loss_s: f64,
+    /// The loss this segment explains itself, s: a corner's
+    /// [`CornerReport::attributed_loss_s`]; for a straight, what was lost there at speeds it
+    /// made itself (not carried from the corner before it). The column sums to the gap
+    /// with [`Analysis::from_line_loss_s`].
+    #[serde(default)]
+    pub own_loss_s: f64,
 }
 
 /// The fact table of one lap against a reference: everything an analyzer may cite.
@@ -238,6 +476,26 @@ pub struct Analysis {
     pub corners: Vec<CornerReport>,
     /// Corners and straights in track order, tiling the lap.
     pub segments: Vec<SegmentLoss>,
+    /// The lap's speed at the line as it started, km/h.
+    #[serde(default)]
+    pub start_speed_kmh: f64,
+    /// The reference's speed at the line as it started, km/h.
+    #[serde(default)]
+    pub reference_start_speed_kmh: f64,
+    /// Time lost at speeds the lap brought over the line (a slower start), s: the previous
+    /// lap's last corner, when [`Analysis::follows_previous_lap`].
+    #[serde(default)]
+    pub from_line_loss_s: f64,
+    /// True when the lap follows the previous lap of its stint without a break (its start
+    /// is that lap's finish).
+    #[serde(default)]
+    pub follows_previous_lap: bool,
+    /// How the lap began and ended, when known (an out lap is no flying lap).
+    #[serde(default)]
+    pub lap_kind: Option<crate::lap::LapKind>,
+    /// How the reference began and ended, when known.
+    #[serde(default)]
+    pub reference_kind: Option<crate::lap::LapKind>,
 }
 
 impl Analysis {
@@ -250,9 +508,17 @@ impl Analysis {
         }
     }
 
-    /// The corner of this name, if any.
+    /// The corner of this name, if any (exactly as named: see [`Analysis::find_corner`]
+    /// for what a driver types).
     pub fn corner(&self, name: &str) -> Option<&CornerReport> {
         self.corners.iter().find(|c| c.corner.name == name)
+    }
+
+    /// The corner `text` names: by name or id, case and spaces ignored, or by number
+    /// (`T4`, `turn 4`) — see [`Corner::is_called`].
+    pub fn find_corner(&self, text: &str) -> Option<&CornerReport> {
+        self.corner(text)
+            .or_else(|| self.corners.iter().find(|c| c.corner.is_called(text)))
     }
 }
 
@@ -334,7 +600,7 @@ pub mod coach;
 pub mod openai;
 pub mod validate;
 
-pub use coach::{AnswerSource, ChatAnswer, Coach, CoachError, Intent, OfflineCoach};
+pub use coach::{AnswerSource, Briefing, ChatAnswer, Coach, CoachError, Intent, OfflineCoach};
 #[cfg(feature = "openai")]
 pub use openai::{
     FallbackReason, JsonMode, LlmReply, OpenAiAnalyzer, OpenAiConfig, Outcome, SuggestionSource,

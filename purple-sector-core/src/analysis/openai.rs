@@ -35,7 +35,9 @@ use async_openai::types::chat::{
 use serde::Deserialize;
 
 use super::validate::{Rejected, Rejection, validate_suggestions};
-use super::{Advice, Analysis, Analyzer, AnalyzerError, Severity, Suggestion, SuggestionType};
+use super::{
+    Advice, Analysis, Analyzer, AnalyzerError, Cause, Severity, Suggestion, SuggestionType,
+};
 
 /// How to ask the server for JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -341,12 +343,16 @@ the line, speeds in km/h, brake as 0..1) and time_loss_s per corner, and segment
 the straights between them) with time_loss_s (positive = time lost). \"hints\" are suggestions \
 computed from the facts offline. Reply with JSON only: {\"suggestions\": [...]}, 3 to 6 \
 suggestions, the largest losses first, each with id, type (braking, throttle, steering, general, \
-corner_speed, coasting, line), corner (a corner name from the facts, or null), message (one or \
+corner_speed, coasting, line), cause (early_braking, late_braking_overslowed, low_apex_speed, \
+late_throttle, coasting, mid_corner_lift, lower_gear, slow_exit, line or general: the one cause \
+that explains most of the corner's loss, as in the hints), corner (a corner name from the facts, \
+or null), message (one or \
 two plain sentences for the driver), severity (info, warning, critical), position (0..1 along \
 the lap), distance_m, time_loss_s and evidence (a list of {name, value}). Rules: name only \
 corners that are in the facts; every number you write must be a value from the facts or the \
 difference of two values of the same corner, rounded (e.g. brake points 412 and 444 m: \"32 m \
-earlier\"); time_loss_s must be copied from the corner's or segment's time_loss_s; distance_m \
+earlier\"); time_loss_s must be copied from the corner's attributed_loss_s (the time it explains, \
+the straight after it included) or time_loss_s, or a segment's; distance_m \
 must be a distance from the facts and position that distance divided by track_length_m. Never \
 estimate or invent a number.";
 
@@ -359,6 +365,7 @@ fn reply_schema(analysis: &Analysis) -> serde_json::Value {
         .collect();
     corners.push(serde_json::Value::Null);
     let kinds: Vec<&str> = SuggestionType::ALL.iter().map(|k| k.as_str()).collect();
+    let causes: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
     serde_json::json!({
         "type": "object",
         "additionalProperties": false,
@@ -369,11 +376,12 @@ fn reply_schema(analysis: &Analysis) -> serde_json::Value {
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
-                    "required": ["id", "type", "corner", "message", "severity", "position",
-                                 "distance_m", "time_loss_s", "evidence"],
+                    "required": ["id", "type", "cause", "corner", "message", "severity",
+                                 "position", "distance_m", "time_loss_s", "evidence"],
                     "properties": {
                         "id": {"type": "string"},
                         "type": {"type": "string", "enum": kinds},
+                        "cause": {"type": "string", "enum": causes},
                         "corner": {"type": ["string", "null"], "enum": corners},
                         "message": {"type": "string"},
                         "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
@@ -405,6 +413,8 @@ struct WireSuggestion {
     id: String,
     #[serde(rename = "type")]
     kind: SuggestionType,
+    #[serde(default)]
+    cause: Option<Cause>,
     #[serde(default)]
     corner: Option<String>,
     message: String,
@@ -441,6 +451,7 @@ impl From<WireSuggestion> for Suggestion {
         Self {
             id: w.id,
             kind: w.kind,
+            cause: w.cause.unwrap_or_default(),
             corner: w.corner.filter(|c| !c.trim().is_empty()),
             message: w.message,
             severity: w.severity,
@@ -689,7 +700,18 @@ impl OpenAiAnalyzer {
             .llm
             .complete(messages, Some(&reply_schema(analysis)))
             .await?;
-        let (suggestions, malformed) = parse_reply(&content)?;
+        let (mut suggestions, malformed) = parse_reply(&content)?;
+        // A model that gives no cause gets the hint's for the same corner.
+        for s in &mut suggestions {
+            if s.cause == Cause::General {
+                if let Some(hint) = hints
+                    .iter()
+                    .find(|h| h.corner.is_some() && h.corner == s.corner)
+                {
+                    s.cause = hint.cause;
+                }
+            }
+        }
         let (suggestions, dropped) = validate_suggestions(analysis, suggestions);
         Ok(LlmReply {
             suggestions,

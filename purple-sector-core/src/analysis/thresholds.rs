@@ -56,17 +56,14 @@ pub struct Thresholds {
     /// reference's smoothed speed when detecting corners, each lap's speed in its metrics),
     /// km/h. Default 0.5.
     pub apex_band_kmh: f64,
-    /// Lead before the reference's lift or brake point, s at the speed there. Default 1.2.
-    pub lead_s: f64,
-    /// Shortest lead, m. Default 30.
+    /// A flat-out kink this close to a speed corner's apex is part of that corner, m.
+    /// Default 30.
     pub min_lead_m: f64,
-    /// Longest lead, m. Default 150.
-    pub max_lead_m: f64,
-    /// The window ends where the reference has recovered this share of its speed's rise from
-    /// the apex to the peak before the next corner, 0..1. Default 0.9.
-    pub exit_recovery: f64,
     /// Shortest exit after the apex (or a kink's bend), m. Default 10.
     pub min_exit_m: f64,
+    /// A flat-out kink within this of a braked corner's window is part of the straight
+    /// before or after it, not a corner, m. Default 100.
+    pub kink_clearance_m: f64,
     /// Least lateral acceleration of a flat-out kink, g. Default 1.0.
     pub kink_min_lateral_g: f64,
     /// Least heading change of a flat-out kink, degrees. Default 10.
@@ -84,6 +81,8 @@ pub struct Thresholds {
     pub min_loss_s: f64,
     /// Smallest loss on a straight worth a suggestion of its own, s. Default 0.1.
     pub min_straight_loss_s: f64,
+    /// Smallest gain worth a strength, s. Default 0.05.
+    pub min_gain_s: f64,
     /// Loss from which a suggestion is critical, s. Default 0.3.
     pub critical_loss_s: f64,
     /// Loss from which a suggestion is a warning, s. Default 0.1.
@@ -93,28 +92,28 @@ pub struct Thresholds {
     /// Full throttle or the pick-up this much later than the reference's counts, m.
     /// Default 5.
     pub throttle_shift_m: f64,
-    /// This much more coasting than the reference counts, m. Default 10.
+    /// This much longer lifted before braking, or coasting, than the reference counts, m.
+    /// Default 10.
     pub extra_coasting_m: f64,
-    /// A minimum speed this share lower than the reference's counts, 0..1. Default 0.02
-    /// (2 %).
-    pub min_speed_drop_share: f64,
-    /// … and at least this much lower, km/h (for the weak sign too). Default 0.5.
+    /// This much more lifted mid-corner than the reference counts, m. Default 5.
+    pub lift_shift_m: f64,
+    /// A minimum speed at least this much lower than the reference's counts, km/h.
+    /// Default 0.5.
     pub min_speed_drop_kmh: f64,
-    /// A minimum speed this share lower counts as a weak sign, 0..1. Default 0.01 (1 %).
+    /// … and at least this share lower, 0..1. Default 0.01 (1 %).
     pub weak_speed_drop_share: f64,
-    /// A peak brake this much lower (0..1) counts as a weak sign. Default 0.15.
-    pub peak_brake_drop: f64,
-    /// An exit speed this much lower counts as a weak sign (and makes coasting after the apex
-    /// a throttle problem), km/h. Default 2.
-    pub weak_exit_kmh: f64,
-    /// An exit this much slower makes the following segment's loss carried from the corner,
-    /// km/h. Default 1.
+    /// An exit this much slower counts, km/h. Default 1.
     pub carry_exit_kmh: f64,
-    /// A lap whose lowest speed is this close to the window's start arrived slow, m.
-    /// Default 3.
-    pub arrived_slow_m: f64,
-    /// A turn-in this far from the reference's counts as a weak sign, m. Default 8.
-    pub turn_in_shift_m: f64,
+    /// Somewhere before the apex this much slower (and 2 %) counts, the apex itself no
+    /// slower, km/h. Default 3.
+    pub through_speed_drop_kmh: f64,
+
+    // Habits.
+    /// The most recent laps of a session a habit is looked for in. Default 6.
+    pub habit_laps: usize,
+    /// Fewest laps a cause must be seen in (at one corner, and in more than half of the laps
+    /// looked at) to be a habit. Default 2.
+    pub habit_min_laps: usize,
 }
 
 impl Default for Thresholds {
@@ -134,11 +133,9 @@ impl Default for Thresholds {
             smoothing_m: 5.0,
             min_prominence_kmh: 8.0,
             apex_band_kmh: 0.5,
-            lead_s: 1.2,
             min_lead_m: 30.0,
-            max_lead_m: 150.0,
-            exit_recovery: 0.9,
             min_exit_m: 10.0,
+            kink_clearance_m: 100.0,
             kink_min_lateral_g: 1.0,
             kink_min_turn_deg: 10.0,
             curvature_chord_m: 8.0,
@@ -147,19 +144,20 @@ impl Default for Thresholds {
 
             min_loss_s: 0.02,
             min_straight_loss_s: 0.1,
+            min_gain_s: 0.05,
             critical_loss_s: 0.3,
             warning_loss_s: 0.1,
             brake_point_shift_m: 5.0,
             throttle_shift_m: 5.0,
             extra_coasting_m: 10.0,
-            min_speed_drop_share: 0.02,
+            lift_shift_m: 5.0,
             min_speed_drop_kmh: 0.5,
             weak_speed_drop_share: 0.01,
-            peak_brake_drop: 0.15,
-            weak_exit_kmh: 2.0,
             carry_exit_kmh: 1.0,
-            arrived_slow_m: 3.0,
-            turn_in_shift_m: 8.0,
+            through_speed_drop_kmh: 3.0,
+
+            habit_laps: 6,
+            habit_min_laps: 2,
         }
     }
 }

@@ -4,8 +4,8 @@
 //! in the [`Analysis`]:
 //!
 //! - its `id` and `message` are not blank, and the id is not used by an earlier suggestion;
-//! - its `corner`, when set, is one of the analysis's corners, and so is every corner the
-//!   message names (`T14`, `Turn 14`);
+//! - its `corner`, when set, is one of the analysis's corners (by name, or by id), and so is
+//!   every corner the message names by number (`T14`, `Turn 14`: a corner's id);
 //! - every number in the message, and every `evidence` value, *matches a fact*: it equals a
 //!   fact value, or the sum or difference of two fact values of the same corner and the same
 //!   unit (two distances, two speeds, …), after rounding the fact to the number's precision
@@ -13,8 +13,10 @@
 //!   loss of −0.12 s). Lap times may be written as `1:48.633`; a brake pedal of `0.95` may be
 //!   written `95` (per cent);
 //! - `time_loss_s` equals, within [`TIME_LOSS_TOLERANCE_S`], the time loss of its corner
-//!   (or of the segment of that name), or for a suggestion without a corner the loss of some
-//!   segment or the lap gap;
+//!   (its window's, or the loss it explains, [`super::CornerReport::attributed_loss_s`], or
+//!   the segment of that name's), or for a suggestion without a corner the loss of some
+//!   segment (or what it explains itself) or the lap gap; the loss brought over the line
+//!   ([`Analysis::from_line_loss_s`]) counts for the last corner or none;
 //! - `distance_m` is, to its precision, a place in the facts (a corner's start, apex or end,
 //!   a brake, turn-in, apex, throttle point of either lap, a segment's start or end);
 //! - `position` is within 0..1 and is, to its precision, the position of such a place;
@@ -25,14 +27,15 @@
 //!
 //! ```
 //! use purple_sector_core::analysis::{
-//!     validate_suggestions, Analysis, Corner, CornerMetrics, CornerReport, Rejection,
-//!     SegmentKind, SegmentLoss, Severity, Suggestion, SuggestionType,
+//!     validate_suggestions, Analysis, Cause, Corner, CornerMetrics, CornerReport, PhaseLosses,
+//!     Rejection, SegmentKind, SegmentLoss, Severity, Suggestion, SuggestionType,
 //! };
 //!
 //! let metrics = |brake: f64, speed: f64| CornerMetrics {
 //!     brake_point_m: Some(brake), peak_brake: 1.0, trail_brake_m: 10.0, turn_in_m: Some(480.0),
 //!     apex_m: 520.0, min_speed_kmh: speed, throttle_pickup_m: Some(540.0),
 //!     full_throttle_m: Some(600.0), coasting_m: 0.0, exit_speed_kmh: 150.0, gear_at_apex: 3,
+//!     lift_point_m: None, mid_corner_lift_m: 0.0, entry_speed_kmh: 200.0,
 //! };
 //! let analysis = Analysis {
 //!     track_length_m: 2000.0,
@@ -40,20 +43,31 @@
 //!     reference_lap_time_ms: 60_000,
 //!     gap_s: 0.41,
 //!     corners: vec![CornerReport {
-//!         corner: Corner { name: "T1".into(), start_m: 400.0, apex_m: 520.0, end_m: 650.0 },
+//!         corner: Corner::numbered("T1", 400.0, 520.0, 650.0),
 //!         time_loss_s: 0.41,
+//!         attributed_loss_s: 0.41,
+//!         phases: PhaseLosses { approach_s: 0.41, ..PhaseLosses::default() },
+//!         slower_at: None,
+//!         faster_at: None,
 //!         lap: metrics(412.0, 87.4),
 //!         reference: metrics(444.0, 91.0),
 //!     }],
 //!     segments: vec![
-//!         SegmentLoss { name: "Start–T1".into(), kind: SegmentKind::Straight, start_m: 0.0, end_m: 400.0, time_loss_s: 0.0 },
-//!         SegmentLoss { name: "T1".into(), kind: SegmentKind::Corner, start_m: 400.0, end_m: 650.0, time_loss_s: 0.41 },
-//!         SegmentLoss { name: "T1–Finish".into(), kind: SegmentKind::Straight, start_m: 650.0, end_m: 2000.0, time_loss_s: 0.0 },
+//!         SegmentLoss { name: "Start–T1".into(), kind: SegmentKind::Straight, start_m: 0.0, end_m: 400.0, time_loss_s: 0.0, own_loss_s: 0.0 },
+//!         SegmentLoss { name: "T1".into(), kind: SegmentKind::Corner, start_m: 400.0, end_m: 650.0, time_loss_s: 0.41, own_loss_s: 0.41 },
+//!         SegmentLoss { name: "T1–Finish".into(), kind: SegmentKind::Straight, start_m: 650.0, end_m: 2000.0, time_loss_s: 0.0, own_loss_s: 0.0 },
 //!     ],
+//!     start_speed_kmh: 200.0,
+//!     reference_start_speed_kmh: 200.0,
+//!     from_line_loss_s: 0.0,
+//!     follows_previous_lap: false,
+//!     lap_kind: None,
+//!     reference_kind: None,
 //! };
 //! let suggestion = |message: &str| Suggestion {
 //!     id: format!("T1-{}", message.len()),
 //!     kind: SuggestionType::Braking,
+//!     cause: Cause::EarlyBraking,
 //!     corner: Some("T1".into()),
 //!     message: message.into(),
 //!     severity: Severity::Critical,
@@ -257,7 +271,7 @@ struct Facts<'a> {
     groups: Vec<Vec<(f64, Unit)>>,
     /// Every place on the lap, m.
     places: Vec<f64>,
-    /// Corner names.
+    /// Corner names and ids.
     corners: BTreeSet<&'a str>,
 }
 
@@ -273,6 +287,9 @@ impl<'a> Facts<'a> {
                 Unit::Second,
             ),
             (analysis.gap_s, Unit::Second),
+            (analysis.from_line_loss_s, Unit::Second),
+            (analysis.start_speed_kmh, Unit::Speed),
+            (analysis.reference_start_speed_kmh, Unit::Speed),
         ]);
         for segment in &analysis.segments {
             places.extend([segment.start_m, segment.end_m]);
@@ -280,6 +297,7 @@ impl<'a> Facts<'a> {
                 (segment.start_m, Unit::Metre),
                 (segment.end_m, Unit::Metre),
                 (segment.time_loss_s, Unit::Second),
+                (segment.own_loss_s, Unit::Second),
             ]);
         }
         for report in &analysis.corners {
@@ -288,6 +306,11 @@ impl<'a> Facts<'a> {
                 (report.corner.apex_m, Unit::Metre),
                 (report.corner.end_m, Unit::Metre),
                 (report.time_loss_s, Unit::Second),
+                (report.attributed_loss_s, Unit::Second),
+                (report.phases.approach_s, Unit::Second),
+                (report.phases.braking_s, Unit::Second),
+                (report.phases.exit_s, Unit::Second),
+                (report.phases.line_s, Unit::Second),
             ];
             places.extend([
                 report.corner.start_m,
@@ -296,6 +319,14 @@ impl<'a> Facts<'a> {
             ]);
             for metrics in [&report.lap, &report.reference] {
                 push_metrics(metrics, &mut group, &mut places);
+            }
+            for gap in [report.slower_at, report.faster_at].into_iter().flatten() {
+                group.extend([
+                    (gap.at_m, Unit::Metre),
+                    (gap.lap_kmh, Unit::Speed),
+                    (gap.reference_kmh, Unit::Speed),
+                ]);
+                places.push(gap.at_m);
             }
             groups.push(group);
         }
@@ -307,7 +338,8 @@ impl<'a> Facts<'a> {
             corners: analysis
                 .corners
                 .iter()
-                .map(|c| c.corner.name.as_str())
+                .flat_map(|c| [c.corner.name.as_str(), c.corner.id.as_str()])
+                .filter(|n| !n.is_empty())
                 .collect(),
         }
     }
@@ -338,6 +370,7 @@ impl<'a> Facts<'a> {
                 Some(
                     self.analysis
                         .corner(name)
+                        .or_else(|| self.analysis.corners.iter().find(|c| c.corner.id == *name))
                         .ok_or_else(|| Rejection::UnknownCorner {
                             corner: name.clone(),
                         })?,
@@ -406,22 +439,31 @@ impl<'a> Facts<'a> {
         report: Option<&CornerReport>,
     ) -> Result<(), Rejection> {
         let close = |loss: f64| (loss - s.time_loss_s).abs() <= TIME_LOSS_TOLERANCE_S + 1e-9;
+        let over_the_line = close(self.analysis.from_line_loss_s);
         let ok = match report {
             Some(report) => {
                 close(report.time_loss_s)
+                    || close(report.attributed_loss_s)
                     || self
                         .analysis
                         .segments
                         .iter()
                         .any(|seg| seg.name == report.corner.name && close(seg.time_loss_s))
+                    || (over_the_line
+                        && self
+                            .analysis
+                            .corners
+                            .last()
+                            .is_some_and(|last| last.corner.name == report.corner.name))
             }
             None => {
                 close(self.analysis.gap_s)
+                    || over_the_line
                     || self
                         .analysis
                         .segments
                         .iter()
-                        .any(|seg| close(seg.time_loss_s))
+                        .any(|seg| close(seg.time_loss_s) || close(seg.own_loss_s))
             }
         };
         if ok {
@@ -479,7 +521,13 @@ fn push_metrics(m: &CornerMetrics, group: &mut Vec<(f64, Unit)>, places: &mut Ve
         (m.peak_brake, Unit::Fraction),
         (m.peak_brake * 100.0, Unit::Percent),
         (f64::from(m.gear_at_apex), Unit::Gear),
+        (m.mid_corner_lift_m, Unit::Metre),
+        (m.entry_speed_kmh, Unit::Speed),
     ]);
+    if let Some(lift) = m.lift_point_m {
+        group.push((lift, Unit::Metre));
+        places.push(lift);
+    }
 }
 
 /// Half a unit of the last of `decimals` digits (a hair more, for binary rounding).
