@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use purple_sector_core::analysis::{Cause, Severity, Suggestion, SuggestionType};
+use purple_sector_core::analysis::{Cause, Corner, Severity, Suggestion, SuggestionType};
 use purple_sector_core::lap::{InvalidReason, Lap, LapKind, LapTime, LapTimeSource};
 use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::CAR_INFO_LEN;
@@ -17,6 +17,7 @@ use purple_sector_core::store::{
     SessionUpdate, SqliteStore, Store, StoreError,
 };
 use purple_sector_core::telemetry::{Flags, Frame};
+use purple_sector_core::track::{MAP_VERSION, TrackMap};
 use tempfile::TempDir;
 
 /// The laps the store benchmark uses, made from the real logged lap: the same inputs here.
@@ -94,11 +95,102 @@ conformance!(
     random_bits_long_lap_round_trip,
     empty_lap,
     principal_frames_keep_only_principal_channels,
+    track_maps_round_trip,
+    track_maps_are_keyed_by_track_and_layout,
+    track_maps_outlive_sessions,
 );
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+/// A map with every field set (a centre line, named and numbered corners, the laps it came
+/// from).
+fn track_map(track: &str, config: &str, corners: usize) -> TrackMap {
+    TrackMap {
+        track: track.into(),
+        config: config.into(),
+        length_m: 4_909.25,
+        centre_line_xz_m: (0..200)
+            .map(|i| [i as f32 * 1.5, -(i as f32) * 0.25 + 0.125])
+            .collect(),
+        corners: (0..corners)
+            .map(|i| {
+                let at = 400.0 + 600.0 * i as f64;
+                Corner {
+                    id: format!("T{}", i + 1),
+                    name: if i == 0 {
+                        "Tamburello".into()
+                    } else {
+                        format!("T{}", i + 1)
+                    },
+                    start_m: at,
+                    apex_m: at + 120.5,
+                    end_m: at + 260.75,
+                }
+            })
+            .collect(),
+        built_from: vec![3, 4, 9],
+        version: MAP_VERSION,
+    }
+}
+
+async fn track_maps_round_trip(store: Arc<dyn Store>) {
+    assert_eq!(store.get_track_map("imola", "").await.unwrap(), None);
+    assert!(store.list_track_maps().await.unwrap().is_empty());
+    let map = track_map("imola", "", 7);
+    store.save_track_map(&map).await.unwrap();
+    assert_eq!(store.get_track_map("imola", "").await.unwrap(), Some(map.clone()));
+    // Saving again replaces it.
+    let rebuilt = track_map("imola", "", 8);
+    store.save_track_map(&rebuilt).await.unwrap();
+    assert_eq!(
+        store.get_track_map("imola", "").await.unwrap(),
+        Some(rebuilt.clone())
+    );
+    assert_eq!(store.list_track_maps().await.unwrap(), vec![rebuilt]);
+    assert!(store.delete_track_map("imola", "").await.unwrap());
+    assert!(!store.delete_track_map("imola", "").await.unwrap());
+    assert_eq!(store.get_track_map("imola", "").await.unwrap(), None);
+}
+
+async fn track_maps_are_keyed_by_track_and_layout(store: Arc<dyn Store>) {
+    let maps = [
+        track_map("monza", "", 3),
+        track_map("imola", "", 7),
+        track_map("monza", "junior", 2),
+        track_map("", "", 1),
+    ];
+    for map in &maps {
+        store.save_track_map(map).await.unwrap();
+    }
+    let listed = store.list_track_maps().await.unwrap();
+    let keys: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|m| (m.track.as_str(), m.config.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [("", ""), ("imola", ""), ("monza", ""), ("monza", "junior")]
+    );
+    assert_eq!(
+        store.get_track_map("monza", "junior").await.unwrap(),
+        Some(maps[2].clone())
+    );
+    assert_eq!(store.get_track_map("Monza", "").await.unwrap(), None);
+    assert!(store.delete_track_map("monza", "").await.unwrap());
+    assert_eq!(
+        store.get_track_map("monza", "junior").await.unwrap(),
+        Some(maps[2].clone())
+    );
+}
+
+async fn track_maps_outlive_sessions(store: Arc<dyn Store>) {
+    let s = session(&store, "practice").await;
+    store.save_track_map(&track_map("imola", "", 7)).await.unwrap();
+    store.delete_session(s).await.unwrap();
+    assert!(store.get_track_map("imola", "").await.unwrap().is_some());
+}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -1249,6 +1341,67 @@ async fn sqlite_reports_suggestions_it_cannot_read_instead_of_dropping_them() {
     assert!(matches!(
         store.get_lap(a.id).await,
         Err(StoreError::CorruptRow { table: "laps", id, column: "suggestions" }) if id == a.id.0
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrates_a_version_2_file_to_track_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let s = store
+        .create_session(NewSession::new("old", SessionSource::Live))
+        .await
+        .unwrap();
+    let a = store
+        .save_lap(s.id, &lap(0, 1, LapKind::Flying, 5))
+        .await
+        .unwrap();
+    drop(store);
+    // What version 2 had: no track maps.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE track_maps; PRAGMA user_version = 2;")
+        .unwrap();
+    drop(conn);
+    assert_eq!(user_version(&path), 2);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), SqliteStore::SCHEMA_VERSION);
+    assert_eq!(SqliteStore::SCHEMA_VERSION, 3);
+    assert_eq!(store.get_lap(a.id).await.unwrap(), a);
+    let map = track_map("imola", "", 7);
+    store.save_track_map(&map).await.unwrap();
+    assert_eq!(store.get_track_map("imola", "").await.unwrap(), Some(map));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reports_a_track_map_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("maps.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.save_track_map(&track_map("imola", "", 7)).await.unwrap();
+    store.save_track_map(&track_map("monza", "", 3)).await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE track_maps SET map = '{\"corners\": 3}' WHERE track = 'imola'",
+        [],
+    )
+    .unwrap();
+    // A map whose key columns disagree with its JSON is corrupt too.
+    conn.execute("UPDATE track_maps SET track = 'Monza' WHERE track = 'monza'", [])
+        .unwrap();
+    drop(conn);
+    for (track, result) in [
+        ("imola", store.get_track_map("imola", "").await),
+        ("Monza", store.get_track_map("Monza", "").await),
+    ] {
+        assert!(
+            matches!(&result, Err(StoreError::CorruptTrackMap { track: t, config }) if t == track && config.is_empty()),
+            "{result:?}"
+        );
+    }
+    assert!(matches!(
+        store.list_track_maps().await,
+        Err(StoreError::CorruptTrackMap { .. })
     ));
 }
 

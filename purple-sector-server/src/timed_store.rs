@@ -10,6 +10,7 @@ use purple_sector_core::store::{
     Session, SessionId, SessionUpdate, Store,
 };
 use purple_sector_core::telemetry::Frame;
+use purple_sector_core::track::TrackMap;
 
 use crate::metrics::Metrics;
 
@@ -127,5 +128,21 @@ impl Store for TimedStore {
     }
     async fn list_malformed(&self, session: SessionId) -> Result<Vec<MalformedDatagram>> {
         timed!(self, "list_malformed", self.inner.list_malformed(session))
+    }
+    async fn get_track_map(&self, track: &str, config: &str) -> Result<Option<TrackMap>> {
+        timed!(self, "get_track_map", self.inner.get_track_map(track, config))
+    }
+    async fn save_track_map(&self, map: &TrackMap) -> Result<()> {
+        timed!(self, "save_track_map", self.inner.save_track_map(map))
+    }
+    async fn list_track_maps(&self) -> Result<Vec<TrackMap>> {
+        timed!(self, "list_track_maps", self.inner.list_track_maps())
+    }
+    async fn delete_track_map(&self, track: &str, config: &str) -> Result<bool> {
+        timed!(
+            self,
+            "delete_track_map",
+            self.inner.delete_track_map(track, config)
+        )
     }
 }

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::lap::Lap;
 use crate::telemetry::Frame;
+use crate::track::TrackMap;
 
 /// A [`Store`] in memory: the same behaviour as [`super::SqliteStore`], nothing on disk.
 /// Frames are kept as given (no encoding), so they come back bit-exact too.
@@ -29,6 +30,7 @@ struct Inner {
     laps: BTreeMap<LapId, (LapRecord, Vec<Frame>)>,
     chat: BTreeMap<ChatMessageId, ChatMessage>,
     malformed: Vec<MalformedDatagram>,
+    track_maps: BTreeMap<(String, String), TrackMap>,
 }
 
 impl MemoryStore {
@@ -285,5 +287,32 @@ impl Store for MemoryStore {
             .filter(|m| m.session == session)
             .cloned()
             .collect())
+    }
+
+    async fn get_track_map(&self, track: &str, config: &str) -> Result<Option<TrackMap>> {
+        Ok(self
+            .lock()
+            .track_maps
+            .get(&(track.to_owned(), config.to_owned()))
+            .cloned())
+    }
+
+    async fn save_track_map(&self, map: &TrackMap) -> Result<()> {
+        self.lock()
+            .track_maps
+            .insert((map.track.clone(), map.config.clone()), map.clone());
+        Ok(())
+    }
+
+    async fn list_track_maps(&self) -> Result<Vec<TrackMap>> {
+        Ok(self.lock().track_maps.values().cloned().collect())
+    }
+
+    async fn delete_track_map(&self, track: &str, config: &str) -> Result<bool> {
+        Ok(self
+            .lock()
+            .track_maps
+            .remove(&(track.to_owned(), config.to_owned()))
+            .is_some())
     }
 }

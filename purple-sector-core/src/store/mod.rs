@@ -18,6 +18,8 @@
 //!   field) or [`Store::lap_principal_frames`] (the 16 principal channels, faster).
 //! - [`ChatMessage`]: one message of the coaching chat about a lap.
 //! - [`MalformedDatagram`]: a datagram that did not parse, kept raw with its receive time.
+//! - [`TrackMap`]: one per track and layout (see [`crate::track`]): the corners every lap
+//!   on it is analysed at, built once from the first clean laps.
 //!
 //! Timestamps (`created_ms`, `updated_ms`) are Unix time in milliseconds (`i64`), from the
 //! system clock. Frame times (`time_ns`) are the receive times, ns since the Unix epoch.
@@ -84,6 +86,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::Suggestion;
 use crate::lap::{InvalidReason, Lap, LapKind, LapTime};
 use crate::telemetry::Frame;
+use crate::track::TrackMap;
 
 pub use codec::CodecError;
 pub use memory::MemoryStore;
@@ -499,6 +502,25 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// A track map cannot be written in the store's format.
+    #[error("the map of track {track:?} (layout {config:?}) cannot be stored")]
+    UnencodableTrackMap {
+        /// The track.
+        track: String,
+        /// Its layout.
+        config: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A stored track map does not read back (edited by hand, or corrupt).
+    #[error("the stored map of track {track:?} (layout {config:?}) is corrupt")]
+    CorruptTrackMap {
+        /// The track.
+        track: String,
+        /// Its layout.
+        config: String,
+    },
     /// SQLite failed.
     #[cfg(feature = "sqlite")]
     #[error("SQLite error")]
@@ -600,6 +622,20 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// A session's malformed datagrams, in the order they were saved.
     async fn list_malformed(&self, session: SessionId) -> Result<Vec<MalformedDatagram>>;
+
+    /// The map kept for a track and layout ([`TrackMap::track`], [`TrackMap::config`]),
+    /// `None` when there is none.
+    async fn get_track_map(&self, track: &str, config: &str) -> Result<Option<TrackMap>>;
+
+    /// Keeps a track map, replacing the one of the same track and layout. Maps belong to no
+    /// session: deleting sessions leaves them.
+    async fn save_track_map(&self, map: &TrackMap) -> Result<()>;
+
+    /// Every kept map, by track, then layout.
+    async fn list_track_maps(&self) -> Result<Vec<TrackMap>>;
+
+    /// Deletes the map of a track and layout; false when there was none.
+    async fn delete_track_map(&self, track: &str, config: &str) -> Result<bool>;
 }
 
 #[cfg(feature = "sqlite")]

@@ -19,7 +19,9 @@
 //! # Schema
 //!
 //! Versioned by `PRAGMA user_version`: 0 (a new or empty file) is migrated to 1, which
-//! creates every table, then to 2 (a lap's time gets its source); a version above [`SqliteStore::SCHEMA_VERSION`] is refused with
+//! creates every table, then to 2 (a lap's time gets its source), then to 3 (track maps,
+//! `track_maps`: one JSON map per track and layout); a version above
+//! [`SqliteStore::SCHEMA_VERSION`] is refused with
 //! [`StoreError::SchemaTooNew`]. Telemetry lives in its own table (`lap_telemetry`, one
 //! row per lap: the principal and rest blobs of [`super::codec`]), so listing laps never
 //! reads it. Tags are JSON arrays of strings; the invalid reason is the JSON of
@@ -51,6 +53,7 @@ use super::{
 };
 use crate::lap::{InvalidReason, Lap, LapKind, LapTime, LapTimeSource};
 use crate::telemetry::Frame;
+use crate::track::TrackMap;
 
 /// Schema version 1: everything.
 const SCHEMA_V1: &str = "
@@ -125,8 +128,20 @@ ALTER TABLE laps ADD COLUMN time_source TEXT
 UPDATE laps SET time_source = 'official' WHERE time_ms IS NOT NULL;
 ";
 
+/// Schema version 3: track maps, one per track and layout, as JSON (see
+/// [`crate::track::TrackMap`]).
+const SCHEMA_V3: &str = "
+CREATE TABLE track_maps (
+    track      TEXT    NOT NULL,
+    config     TEXT    NOT NULL,
+    map        TEXT    NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (track, config)
+);
+";
+
 /// Migrations: entry `k` takes the schema from version `k` to `k + 1`.
-const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 const SESSION_COLUMNS: &str =
     "id, name, source, status, car, driver, track, track_config, tags, created_ms, updated_ms";
@@ -868,6 +883,78 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn get_track_map(&self, track: &str, config: &str) -> Result<Option<TrackMap>> {
+        let (track, config) = (track.to_owned(), config.to_owned());
+        self.run(move |conn| {
+            let text: Option<String> = conn
+                .prepare_cached("SELECT map FROM track_maps WHERE track = ?1 AND config = ?2")?
+                .query_row(params![track, config], |r| r.get(0))
+                .optional()?;
+            text.map(|t| parse_track_map(&t, &track, &config))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn save_track_map(&self, map: &TrackMap) -> Result<()> {
+        let text = serde_json::to_string(map).map_err(|source| StoreError::UnencodableTrackMap {
+            track: map.track.clone(),
+            config: map.config.clone(),
+            source,
+        })?;
+        let (track, config) = (map.track.clone(), map.config.clone());
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO track_maps (track, config, map, created_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (track, config) DO UPDATE SET map = ?3, created_ms = ?4",
+            )?
+            .execute(params![track, config, text, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_track_maps(&self) -> Result<Vec<TrackMap>> {
+        self.run(|conn| {
+            let rows = conn
+                .prepare_cached("SELECT track, config, map FROM track_maps ORDER BY track, config")?
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.iter()
+                .map(|(track, config, text)| parse_track_map(text, track, config))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_track_map(&self, track: &str, config: &str) -> Result<bool> {
+        let (track, config) = (track.to_owned(), config.to_owned());
+        self.run(move |conn| {
+            let deleted = conn
+                .prepare_cached("DELETE FROM track_maps WHERE track = ?1 AND config = ?2")?
+                .execute(params![track, config])?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+}
+
+/// A stored map's JSON, read back; its key columns must agree with it.
+fn parse_track_map(text: &str, track: &str, config: &str) -> Result<TrackMap> {
+    serde_json::from_str::<TrackMap>(text)
+        .ok()
+        .filter(|m| m.track == track && m.config == config)
+        .ok_or_else(|| StoreError::CorruptTrackMap {
+            track: track.to_owned(),
+            config: config.to_owned(),
+        })
 }
 
 #[cfg(test)]
