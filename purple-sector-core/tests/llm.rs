@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use purple_sector_core::analysis::{
-    Analysis, Analyzer, Cause, AnalyzerError, AnswerSource, Coach, CoachError, Corner, CornerMetrics,
-    CornerReport, FallbackReason, Intent, JsonMode, OfflineCoach, OpenAiAnalyzer, OpenAiConfig,
-    PhaseLosses, Rejection, SegmentKind, SegmentLoss, Severity, Suggestion, SuggestionSource, SuggestionType,
-    validate_suggestions,
+    Analysis, Analyzer, AnalyzerError, AnswerSource, Cause, Coach, CoachError, Corner,
+    CornerMetrics, CornerReport, FallbackReason, Intent, JsonMode, OfflineCoach, OpenAiAnalyzer,
+    OpenAiConfig, PhaseLosses, Rejection, SegmentKind, SegmentLoss, Severity, Suggestion,
+    SuggestionSource, SuggestionType, validate_suggestions,
 };
 use purple_sector_core::lap::{Lap, LapKind, LapTime};
 use purple_sector_core::store::{
@@ -405,7 +405,7 @@ fn offline_suggestion() -> Suggestion {
     Suggestion {
         id: "T1-braking".into(),
         kind: SuggestionType::Braking,
-cause: Cause::EarlyBraking,
+        cause: Cause::EarlyBraking,
         corner: Some("T1".into()),
         message: "You braked 32 m earlier than your best into T1 and lost 0.41 s.".into(),
         severity: Severity::Critical,
@@ -463,7 +463,7 @@ fn good_suggestions() -> Vec<Suggestion> {
         Suggestion {
             id: "T1-brake-later".into(),
             kind: SuggestionType::Braking,
-cause: Cause::EarlyBraking,
+            cause: Cause::EarlyBraking,
             corner: Some("T1".into()),
             message:
                 "Into T1 you braked at 312 m, 32 m before your best (344 m): that cost 0.41 s."
@@ -480,7 +480,7 @@ cause: Cause::EarlyBraking,
         Suggestion {
             id: "T1-T2-throttle".into(),
             kind: SuggestionType::Throttle,
-cause: Cause::LateThrottle,
+            cause: Cause::LateThrottle,
             corner: None,
             message: "Full throttle out of T1 came 15 m later than on your best; the straight to \
                       T2 cost 0.20 s."

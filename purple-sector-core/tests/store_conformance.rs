@@ -140,7 +140,10 @@ async fn track_maps_round_trip(store: Arc<dyn Store>) {
     assert!(store.list_track_maps().await.unwrap().is_empty());
     let map = track_map("imola", "", 7);
     store.save_track_map(&map).await.unwrap();
-    assert_eq!(store.get_track_map("imola", "").await.unwrap(), Some(map.clone()));
+    assert_eq!(
+        store.get_track_map("imola", "").await.unwrap(),
+        Some(map.clone())
+    );
     // Saving again replaces it.
     let rebuilt = track_map("imola", "", 8);
     store.save_track_map(&rebuilt).await.unwrap();
@@ -187,7 +190,10 @@ async fn track_maps_are_keyed_by_track_and_layout(store: Arc<dyn Store>) {
 
 async fn track_maps_outlive_sessions(store: Arc<dyn Store>) {
     let s = session(&store, "practice").await;
-    store.save_track_map(&track_map("imola", "", 7)).await.unwrap();
+    store
+        .save_track_map(&track_map("imola", "", 7))
+        .await
+        .unwrap();
     store.delete_session(s).await.unwrap();
     assert!(store.get_track_map("imola", "").await.unwrap().is_some());
 }
@@ -1378,8 +1384,14 @@ async fn sqlite_reports_a_track_map_it_cannot_read() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("maps.db");
     let store = SqliteStore::open(&path).unwrap();
-    store.save_track_map(&track_map("imola", "", 7)).await.unwrap();
-    store.save_track_map(&track_map("monza", "", 3)).await.unwrap();
+    store
+        .save_track_map(&track_map("imola", "", 7))
+        .await
+        .unwrap();
+    store
+        .save_track_map(&track_map("monza", "", 3))
+        .await
+        .unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
         "UPDATE track_maps SET map = '{\"corners\": 3}' WHERE track = 'imola'",
@@ -1387,8 +1399,11 @@ async fn sqlite_reports_a_track_map_it_cannot_read() {
     )
     .unwrap();
     // A map whose key columns disagree with its JSON is corrupt too.
-    conn.execute("UPDATE track_maps SET track = 'Monza' WHERE track = 'monza'", [])
-        .unwrap();
+    conn.execute(
+        "UPDATE track_maps SET track = 'Monza' WHERE track = 'monza'",
+        [],
+    )
+    .unwrap();
     drop(conn);
     for (track, result) in [
         ("imola", store.get_track_map("imola", "").await),

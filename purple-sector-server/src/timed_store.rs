@@ -130,7 +130,11 @@ impl Store for TimedStore {
         timed!(self, "list_malformed", self.inner.list_malformed(session))
     }
     async fn get_track_map(&self, track: &str, config: &str) -> Result<Option<TrackMap>> {
-        timed!(self, "get_track_map", self.inner.get_track_map(track, config))
+        timed!(
+            self,
+            "get_track_map",
+            self.inner.get_track_map(track, config)
+        )
     }
     async fn save_track_map(&self, map: &TrackMap) -> Result<()> {
         timed!(self, "save_track_map", self.inner.save_track_map(map))

@@ -81,7 +81,13 @@ pub fn analyze(
         });
     }
     let corners = detect_corners_with(&reference, &thresholds);
-    Ok(analyze_traces_with(&lap, &reference, &corners, &thresholds, true))
+    Ok(analyze_traces_with(
+        &lap,
+        &reference,
+        &corners,
+        &thresholds,
+        true,
+    ))
 }
 
 /// [`analyze`] for two stored laps, each timed by its official time when it has one.

@@ -74,8 +74,8 @@ use async_openai::types::chat::{
 #[cfg(feature = "openai")]
 use super::openai::{LlmClient, OpenAiConfig, compact_json};
 use super::{
-    Analysis, AnalyzerError, CornerMetrics, CornerReport, Habit, SegmentLoss, Strength,
-    Suggestion, heuristic_strengths,
+    Analysis, AnalyzerError, CornerMetrics, CornerReport, Habit, SegmentLoss, Strength, Suggestion,
+    heuristic_strengths,
 };
 use crate::store::{ChatMessage, ChatRole, LapId, Store, StoreError};
 
@@ -380,8 +380,14 @@ impl OfflineCoach {
             || word(&["always", "usually", "often"])
         {
             Intent::Habits
-        } else if has(&["strength", "gain", "faster", "doing well", "do well", "going well"])
-            || word(&["good", "better", "well"])
+        } else if has(&[
+            "strength",
+            "gain",
+            "faster",
+            "doing well",
+            "do well",
+            "going well",
+        ]) || word(&["good", "better", "well"])
         {
             Intent::Strengths
         } else if has(&["brak", "brake"]) {

@@ -124,9 +124,9 @@ pub(crate) fn detect_on(
     let kinks: Vec<Candidate> = kinks(laps, &speed, &minima, thresholds)
         .into_iter()
         .filter(|k| {
-            braked.iter().all(|w| {
-                k.region.1 + clearance < w.start || k.region.0 > w.end + clearance
-            })
+            braked
+                .iter()
+                .all(|w| k.region.1 + clearance < w.start || k.region.0 > w.end + clearance)
         })
         .collect();
     let mut all: Vec<Candidate> = minima;
@@ -202,8 +202,8 @@ fn peak_steer_deg(trace: &LapTrace, apex: usize) -> f64 {
 /// Where `trace` has left its corner after `apex`: full throttle with the steering under
 /// the turn-in threshold, at the latest `ceiling`.
 fn exit(trace: &LapTrace, apex: usize, ceiling: usize, thresholds: &Thresholds) -> usize {
-    let threshold = (thresholds.turn_in_share * peak_steer_deg(trace, apex))
-        .max(thresholds.min_turn_in_deg);
+    let threshold =
+        (thresholds.turn_in_share * peak_steer_deg(trace, apex)).max(thresholds.min_turn_in_deg);
     let (gas, brake, steer) = (trace.gas(), trace.brake(), trace.steer_deg());
     (apex..=ceiling)
         .find(|&k| {
@@ -225,7 +225,11 @@ fn windows(laps: &[&LapTrace], candidates: &[Candidate], thresholds: &Thresholds
     let mut out: Vec<Window> = Vec::with_capacity(candidates.len());
     for (c, cand) in candidates.iter().enumerate() {
         let apex = cand.apex;
-        let floor = if c == 0 { 0 } else { candidates[c - 1].apex + 1 };
+        let floor = if c == 0 {
+            0
+        } else {
+            candidates[c - 1].apex + 1
+        };
         let ceiling = candidates
             .get(c + 1)
             .map_or(last, |next| next.apex.saturating_sub(1))
@@ -251,7 +255,10 @@ fn windows(laps: &[&LapTrace], candidates: &[Candidate], thresholds: &Thresholds
             (start, end)
         };
         let start = start.min(apex.saturating_sub(1));
-        let end = end.max(apex + min_exit).min(ceiling.max(apex + 1)).min(last);
+        let end = end
+            .max(apex + min_exit)
+            .min(ceiling.max(apex + 1))
+            .min(last);
         out.push(Window {
             apex,
             start,
@@ -315,7 +322,11 @@ fn merge_named(
 /// first (never before the previous corner's apex), the previous corner's end moved back
 /// with it. The same for any order of `laps`, so that swapping a lap and its reference only
 /// flips the signs of the segments' losses.
-pub fn pair_windows(corners: &[Corner], laps: &[&LapTrace], thresholds: &Thresholds) -> Vec<Corner> {
+pub fn pair_windows(
+    corners: &[Corner],
+    laps: &[&LapTrace],
+    thresholds: &Thresholds,
+) -> Vec<Corner> {
     let Some(first) = laps.first() else {
         return corners.to_vec();
     };

@@ -103,7 +103,9 @@ pub fn habits_with(laps: &[Vec<Suggestion>], thresholds: &Thresholds) -> Vec<Hab
     }
     let mut out: Vec<Habit> = seen
         .into_iter()
-        .filter(|(_, losses)| losses.len() >= thresholds.habit_min_laps && 2 * losses.len() > of_laps)
+        .filter(|(_, losses)| {
+            losses.len() >= thresholds.habit_min_laps && 2 * losses.len() > of_laps
+        })
         .map(|((corner, cause), losses)| {
             let average_loss_s = losses.iter().sum::<f64>() / losses.len() as f64;
             let message = format!(
@@ -165,7 +167,10 @@ mod tests {
         // One lap is never a habit.
         assert!(habits(&[vec![at("T1", Cause::Coasting, 0.2)]]).is_empty());
         let two = vec![
-            vec![at("T1", Cause::Coasting, 0.2), at("T1", Cause::Coasting, 0.1)],
+            vec![
+                at("T1", Cause::Coasting, 0.2),
+                at("T1", Cause::Coasting, 0.1),
+            ],
             vec![at("T1", Cause::Coasting, 0.4)],
             vec![at("T2", Cause::Line, 0.4)],
         ];

@@ -159,8 +159,7 @@ impl Signs<'_> {
     }
     fn slower_apex(&self) -> bool {
         self.e.apex_slower_kmh >= self.t.min_speed_drop_kmh
-            && self.e.apex_slower_kmh
-                >= self.t.weak_speed_drop_share * self.reference.min_speed_kmh
+            && self.e.apex_slower_kmh >= self.t.weak_speed_drop_share * self.reference.min_speed_kmh
     }
     fn late_throttle(&self) -> bool {
         let later = |d: Option<f64>| d.is_some_and(|d| d >= self.t.throttle_shift_m);
@@ -281,10 +280,7 @@ fn diagnose(report: &CornerReport, thresholds: &Thresholds) -> Cause {
         (Phase::Exit, p.exit_s),
         (Phase::Line, p.line_s),
     ];
-    let Some(&(phase, largest)) = phases
-        .iter()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-    else {
+    let Some(&(phase, largest)) = phases.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
         return signs.first_sign();
     };
     if largest <= 0.0 {
@@ -483,10 +479,7 @@ fn straight_suggestion(
 /// The loss brought over the line: the previous lap's last corner, or a slow start.
 fn line_suggestion(analysis: &Analysis, thresholds: &Thresholds) -> Suggestion {
     let loss = analysis.from_line_loss_s;
-    let (lap, reference) = (
-        analysis.start_speed_kmh,
-        analysis.reference_start_speed_kmh,
-    );
+    let (lap, reference) = (analysis.start_speed_kmh, analysis.reference_start_speed_kmh);
     let mut evidence = BTreeMap::new();
     evidence.insert("time_loss_s".to_owned(), loss);
     evidence.insert("start_speed_kmh".to_owned(), lap);
@@ -558,14 +551,25 @@ impl Facts<'_> {
 
 /// What the lap did differently from the reference, in words, for the evidence sentence
 /// (other than `main`).
-fn other_signs(signs: &Signs<'_>, main: Cause, lap: &CornerMetrics, reference: &CornerMetrics) -> Vec<String> {
+fn other_signs(
+    signs: &Signs<'_>,
+    main: Cause,
+    lap: &CornerMetrics,
+    reference: &CornerMetrics,
+) -> Vec<String> {
     let e = signs.e;
     let mut out = Vec::new();
     if main != Cause::EarlyBraking && main != Cause::LateBrakingOverslowed {
         if signs.braked_earlier() {
-            out.push(format!("braked {:.0} m earlier", e.brake_earlier_m.unwrap_or(0.0)));
+            out.push(format!(
+                "braked {:.0} m earlier",
+                e.brake_earlier_m.unwrap_or(0.0)
+            ));
         } else if signs.braked_later() {
-            out.push(format!("braked {:.0} m later", -e.brake_earlier_m.unwrap_or(0.0)));
+            out.push(format!(
+                "braked {:.0} m later",
+                -e.brake_earlier_m.unwrap_or(0.0)
+            ));
         }
     }
     if !matches!(main, Cause::LowApexSpeed | Cause::LateBrakingOverslowed) {
@@ -575,10 +579,7 @@ fn other_signs(signs: &Signs<'_>, main: Cause, lap: &CornerMetrics, reference: &
                 e.apex_slower_kmh, lap.min_speed_kmh, reference.min_speed_kmh
             ));
         } else if -e.apex_slower_kmh >= 1.0 {
-            out.push(format!(
-                "{:.1} km/h faster at the apex",
-                -e.apex_slower_kmh
-            ));
+            out.push(format!("{:.1} km/h faster at the apex", -e.apex_slower_kmh));
         }
     }
     if main != Cause::LateThrottle && signs.late_throttle() {
@@ -639,8 +640,10 @@ fn corner_suggestion(
         message.push_str(&format!(" Also: {}.", others.join(", ")));
     }
     let carried = loss - report.time_loss_s;
-    if matches!(cause, Cause::SlowExit | Cause::LateThrottle | Cause::LowerGear | Cause::LowApexSpeed)
-        && carried >= thresholds.min_loss_s
+    if matches!(
+        cause,
+        Cause::SlowExit | Cause::LateThrottle | Cause::LowerGear | Cause::LowApexSpeed
+    ) && carried >= thresholds.min_loss_s
     {
         message.push_str(&format!(
             " Of that, {} went after the corner, down the straight.",
@@ -648,7 +651,11 @@ fn corner_suggestion(
         ));
     }
     Suggestion {
-        id: format!("{}-{}", report.corner.name, cause.suggestion_type().as_str()),
+        id: format!(
+            "{}-{}",
+            report.corner.name,
+            cause.suggestion_type().as_str()
+        ),
         kind: cause.suggestion_type(),
         cause,
         corner: Some(report.corner.name.clone()),
@@ -736,9 +743,15 @@ fn describe(
             facts.pair("gear_at_apex", |m| Some(f64::from(m.gear_at_apex)));
             let gear = if e.gears_lower >= 1 {
                 if lost {
-                    format!(", a gear lower ({} against {})", lap.gear_at_apex, reference.gear_at_apex)
+                    format!(
+                        ", a gear lower ({} against {})",
+                        lap.gear_at_apex, reference.gear_at_apex
+                    )
                 } else {
-                    format!(", a gear higher ({} against {})", lap.gear_at_apex, reference.gear_at_apex)
+                    format!(
+                        ", a gear higher ({} against {})",
+                        lap.gear_at_apex, reference.gear_at_apex
+                    )
                 }
             } else {
                 String::new()
@@ -769,10 +782,15 @@ fn describe(
             }
         }
         (Cause::LowApexSpeed, lost) if !signs.slower_apex() && signs.slower_through() => {
-            let gap = if lost { report.slower_at } else { report.faster_at };
-            let (at, l, r) = gap.map_or((lap.apex_m, lap.min_speed_kmh, reference.min_speed_kmh), |g| {
-                (g.at_m, g.lap_kmh, g.reference_kmh)
-            });
+            let gap = if lost {
+                report.slower_at
+            } else {
+                report.faster_at
+            };
+            let (at, l, r) = gap.map_or(
+                (lap.apex_m, lap.min_speed_kmh, reference.min_speed_kmh),
+                |g| (g.at_m, g.lap_kmh, g.reference_kmh),
+            );
             facts.put("at_m", Some(at));
             facts.put("speed_kmh", Some(l));
             facts.put("reference_speed_kmh", Some(r));
@@ -838,7 +856,11 @@ fn describe(
             } else {
                 facts.pair("full_throttle_m", |m| m.full_throttle_m);
                 facts.pair("exit_speed_kmh", |m| Some(m.exit_speed_kmh));
-                let (never, did) = if lost { (lap, reference) } else { (reference, lap) };
+                let (never, did) = if lost {
+                    (lap, reference)
+                } else {
+                    (reference, lap)
+                };
                 let _ = never;
                 (
                     if lost {
@@ -862,7 +884,11 @@ fn describe(
             facts.pair("lift_point_m", |m| m.lift_point_m);
             facts.pair("brake_point_m", |m| m.brake_point_m);
             facts.pair("coasting_m", |m| Some(m.coasting_m));
-            let (lifter, other) = if lost { (lap, reference) } else { (reference, lap) };
+            let (lifter, other) = if lost {
+                (lap, reference)
+            } else {
+                (reference, lap)
+            };
             let lift = lifter.lift_point_m;
             let at = lift.unwrap_or(report.corner.start_m);
             let text = match (lift, lost) {
@@ -1122,7 +1148,8 @@ mod tests {
         let s = heuristic_suggestions(&a);
         assert_eq!(s[0].cause, Cause::LateBrakingOverslowed, "{}", s[0].message);
         assert!(
-            s[0].message.contains("8 m later") && s[0].message.contains("a gear lower (1 against 2)"),
+            s[0].message.contains("8 m later")
+                && s[0].message.contains("a gear lower (1 against 2)"),
             "{}",
             s[0].message
         );
@@ -1134,7 +1161,11 @@ mod tests {
         assert_eq!(strengths.len(), 1);
         assert_eq!(strengths[0].cause, Cause::LateBrakingOverslowed);
         assert!((strengths[0].time_gained_s - 0.4).abs() < 1e-12);
-        assert!(strengths[0].message.ends_with("keep that."), "{}", strengths[0].message);
+        assert!(
+            strengths[0].message.ends_with("keep that."),
+            "{}",
+            strengths[0].message
+        );
     }
 
     #[test]

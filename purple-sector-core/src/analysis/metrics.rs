@@ -114,10 +114,7 @@ pub(super) fn corner_metrics_with(
     let rising: Vec<usize> = (s + 1..=apex)
         .filter(|&k| turning(k) && !turning(k - 1))
         .collect();
-    let turn_in = rising
-        .last()
-        .copied()
-        .or_else(|| turning(s).then_some(s));
+    let turn_in = rising.last().copied().or_else(|| turning(s).then_some(s));
 
     let trail = (s..=e).filter(|&k| braking(k) && turning(k)).count();
 
@@ -133,8 +130,7 @@ pub(super) fn corner_metrics_with(
     } else {
         (apex..=search_end).find(|&k| on_throttle(k))
     };
-    let full = (apex..=search_end)
-        .find(|&k| gas[k] >= thresholds.full_throttle && !braking(k));
+    let full = (apex..=search_end).find(|&k| gas[k] >= thresholds.full_throttle && !braking(k));
     let coasting = (s..=e)
         .filter(|&k| gas[k] < thresholds.pedal_off && brake[k] < thresholds.pedal_off)
         .count();

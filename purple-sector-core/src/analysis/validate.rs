@@ -366,16 +366,14 @@ impl<'a> Facts<'a> {
             }
         }
         let report = match &s.corner {
-            Some(name) => {
-                Some(
-                    self.analysis
-                        .corner(name)
-                        .or_else(|| self.analysis.corners.iter().find(|c| c.corner.id == *name))
-                        .ok_or_else(|| Rejection::UnknownCorner {
-                            corner: name.clone(),
-                        })?,
-                )
-            }
+            Some(name) => Some(
+                self.analysis
+                    .corner(name)
+                    .or_else(|| self.analysis.corners.iter().find(|c| c.corner.id == *name))
+                    .ok_or_else(|| Rejection::UnknownCorner {
+                        corner: name.clone(),
+                    })?,
+            ),
             None => None,
         };
         for token in tokens(&s.message) {

@@ -898,11 +898,12 @@ impl Store for SqliteStore {
     }
 
     async fn save_track_map(&self, map: &TrackMap) -> Result<()> {
-        let text = serde_json::to_string(map).map_err(|source| StoreError::UnencodableTrackMap {
-            track: map.track.clone(),
-            config: map.config.clone(),
-            source,
-        })?;
+        let text =
+            serde_json::to_string(map).map_err(|source| StoreError::UnencodableTrackMap {
+                track: map.track.clone(),
+                config: map.config.clone(),
+                source,
+            })?;
         let (track, config) = (map.track.clone(), map.config.clone());
         self.run(move |conn| {
             conn.prepare_cached(

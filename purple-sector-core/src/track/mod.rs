@@ -190,8 +190,7 @@ impl TrackMap {
                 expected: first.len(),
             });
         }
-        let corners =
-            crate::analysis::detect_on(laps, thresholds, known_corners(track));
+        let corners = crate::analysis::detect_on(laps, thresholds, known_corners(track));
         Ok(Self {
             track: track.to_owned(),
             config: config.to_owned(),
@@ -291,14 +290,29 @@ mod tests {
             built_from: Vec::new(),
             version: MAP_VERSION,
         };
-        for text in ["Tamburello", "tamburello", "T1", "t1", "1", "turn 1", "corner 1"] {
-            assert_eq!(map.corner(text).map(|c| c.id.as_str()), Some("T1"), "{text}");
+        for text in [
+            "Tamburello",
+            "tamburello",
+            "T1",
+            "t1",
+            "1",
+            "turn 1",
+            "corner 1",
+        ] {
+            assert_eq!(
+                map.corner(text).map(|c| c.id.as_str()),
+                Some("T1"),
+                "{text}"
+            );
         }
         assert_eq!(
             map.corner("acque minerali").map(|c| c.id.as_str()),
             Some("T5")
         );
-        assert_eq!(map.corner("AcqueMinerali").map(|c| c.id.as_str()), Some("T5"));
+        assert_eq!(
+            map.corner("AcqueMinerali").map(|c| c.id.as_str()),
+            Some("T5")
+        );
         assert!(map.corner("T2").is_none() && map.corner("").is_none());
         assert_eq!(
             map.describe_corners(),
