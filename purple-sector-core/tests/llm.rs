@@ -480,7 +480,8 @@ fn good_suggestions() -> Vec<Suggestion> {
         Suggestion {
             id: "T1-T2-throttle".into(),
             kind: SuggestionType::Throttle,
-            cause: Cause::LateThrottle,
+            // No cause given, and no corner to take one from.
+            cause: Cause::General,
             corner: None,
             message: "Full throttle out of T1 came 15 m later than on your best; the straight to \
                       T2 cost 0.20 s."

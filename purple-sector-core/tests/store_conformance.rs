@@ -1448,7 +1448,8 @@ async fn sqlite_keeps_foreign_keys_and_wal() {
             "lap_telemetry",
             "laps",
             "malformed_datagrams",
-            "sessions"
+            "sessions",
+            "track_maps"
         ]
     );
     // The schema refuses a second lap in progress for one session.

@@ -701,15 +701,22 @@ impl OpenAiAnalyzer {
             .complete(messages, Some(&reply_schema(analysis)))
             .await?;
         let (mut suggestions, malformed) = parse_reply(&content)?;
-        // A model that gives no cause gets the hint's for the same corner.
+        // A model that gives no cause gets the hint's for the same corner, else the offline
+        // coach's reading of that corner's facts.
+        let mut own: Option<Vec<Suggestion>> = None;
         for s in &mut suggestions {
-            if s.cause == Cause::General {
-                if let Some(hint) = hints
-                    .iter()
-                    .find(|h| h.corner.is_some() && h.corner == s.corner)
-                {
-                    s.cause = hint.cause;
-                }
+            if s.cause != Cause::General || s.corner.is_none() {
+                continue;
+            }
+            let same_corner = |h: &&Suggestion| h.corner == s.corner;
+            if let Some(hint) = hints.iter().find(same_corner) {
+                s.cause = hint.cause;
+            } else if let Some(fact) = own
+                .get_or_insert_with(|| super::heuristic_suggestions(analysis))
+                .iter()
+                .find(same_corner)
+            {
+                s.cause = fact.cause;
             }
         }
         let (suggestions, dropped) = validate_suggestions(analysis, suggestions);

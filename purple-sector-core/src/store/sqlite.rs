@@ -1009,13 +1009,13 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_number_of_migrations() {
-        assert_eq!(SqliteStore::SCHEMA_VERSION, 2);
+        assert_eq!(SqliteStore::SCHEMA_VERSION, 3);
         let store = SqliteStore::open_in_memory().unwrap();
         let conn = store.conn.lock().unwrap();
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
         let fk: bool = conn
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();
