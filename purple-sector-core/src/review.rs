@@ -1,15 +1,29 @@
-//! Reviewing stored laps: choose the reference, load the telemetry, run the analysis, and —
-//! with [`review`] — let an [`Analyzer`] advise and keep its suggestions on the lap.
+//! Reviewing stored laps: choose the reference, get the track's map, load the telemetry, run
+//! the analysis, and — with [`review`] — let an [`Analyzer`] advise and keep its suggestions
+//! on the lap; with [`review_session`], a session's habits and ideal lap.
 //!
 //! The one path from [`store`](crate::store) to [`analysis`](crate::analysis) that the CLI's
-//! `analyze`, `compare`, `chat`, `plot` and `demo` and the server's
+//! `analyze`, `compare`, `chat`, `plot`, `tracks` and `demo` and the server's
 //! `/api/laps/{id}/analyze` and `/api/chat` share.
+//!
+//! # The track map
+//!
+//! Every lap of a track and layout is analysed on its [`TrackMap`] ([`track_map`]): the one
+//! kept in the store, built the first time from the first [`MAP_LAPS`] clean laps driven
+//! there (valid flying laps with a time, oldest first, any car and session) and kept. Both
+//! laps of a comparison are put on the map's length, so the same corner has the same id and
+//! name whatever the reference, and `compare A B` is `compare B A` with the signs flipped.
+//! A lap whose session knows no track gets a map of its session's first clean laps (not
+//! kept); with no clean lap at all, one of the two laps compared.
 
 use crate::analysis::{
-    Analysis, AnalysisError, Analyzer, AnalyzerError, LapTrace, Suggestion, analyze_against_ideal,
-    analyze_traces, detect_corners,
+    Analysis, AnalysisError, Analyzer, AnalyzerError, Habit, IdealLap, LapTrace, Strength,
+    Suggestion, Thresholds, analyze_against_ideal, analyze_traces, habits_with,
+    heuristic_strengths, heuristic_suggestions, ideal_lap,
 };
-use crate::store::{LapId, LapRecord, LapUpdate, SessionId, Store, StoreError, best_lap};
+use crate::lap::LapKind;
+use crate::store::{LapId, LapRecord, LapUpdate, Session, SessionId, Store, StoreError, best_lap};
+use crate::track::{MAP_LAPS, TrackMap, TrackMapError};
 
 /// What a lap is compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +77,29 @@ pub enum ReviewError {
         #[source]
         source: AnalysisError,
     },
+    /// A lap is not on its track's map: another track, or another layout.
+    #[error(
+        "lap {lap} is {lap_m:.0} m long, the map of track {track:?} {map_m:.0} m: not the same track or layout"
+    )]
+    NotOnMap {
+        /// The lap.
+        lap: LapId,
+        /// Its length, m.
+        lap_m: f64,
+        /// The track.
+        track: String,
+        /// The map's length, m.
+        map_m: f64,
+    },
+    /// A track map could not be built.
+    #[error("cannot build the map of track {track:?}")]
+    Map {
+        /// The track.
+        track: String,
+        /// Why.
+        #[source]
+        source: TrackMapError,
+    },
     /// The analyzer (and its fallback) could not make suggestions.
     #[error("no suggestions for lap {lap}")]
     Advice {
@@ -81,6 +118,10 @@ pub struct Comparison {
     pub lap: LapRecord,
     /// The reference lap (`None` against the ideal lap).
     pub reference_id: Option<LapId>,
+    /// The reference's record (for the ideal lap: the best lap's).
+    pub reference: LapRecord,
+    /// The track's map both laps were analysed on.
+    pub map: TrackMap,
     /// The lap on the distance grid.
     pub lap_trace: LapTrace,
     /// The reference (for the ideal lap: the session's best lap) on the grid.
@@ -96,6 +137,8 @@ pub struct Review {
     pub comparison: Comparison,
     /// The suggestions, ranked.
     pub suggestions: Vec<Suggestion>,
+    /// Where the lap gained ([`heuristic_strengths`]), largest first.
+    pub strengths: Vec<Strength>,
     /// Who wrote them: the engine's name (`heuristic`, `openai`), or `stored` when they are
     /// the lap's earlier ones ([`review_cached`]).
     pub engine: &'static str,
@@ -153,13 +196,132 @@ pub async fn ranked_laps(
     Ok(laps)
 }
 
-/// Compares lap `id` with `against`: the fact table, no advice.
-pub async fn compare(
+/// The laps a track map is built from: the first [`MAP_LAPS`] that rank (valid, flying,
+/// timed), oldest first, of every session of `session`'s track and layout (any car); of
+/// `session` alone when it knows no track.
+async fn map_laps(store: &dyn Store, session: &Session) -> Result<Vec<LapRecord>, StoreError> {
+    let mut laps = Vec::new();
+    if session.track.is_empty() {
+        laps = store.list_laps(Some(session.id)).await?;
+    } else {
+        for s in store.list_sessions().await? {
+            if s.track == session.track && s.track_config == session.track_config {
+                laps.extend(store.list_laps(Some(s.id)).await?);
+            }
+        }
+    }
+    laps.retain(|l| l.ranking_time_ms().is_some());
+    laps.sort_by_key(|l| l.id);
+    Ok(laps)
+}
+
+/// A map built from `laps` (the first that can be put on one grid, up to [`MAP_LAPS`]);
+/// `None` when none can.
+async fn build_map(
     store: &dyn Store,
-    id: LapId,
+    track: &str,
+    config: &str,
+    laps: &[LapRecord],
+) -> Result<Option<TrackMap>, ReviewError> {
+    let mut traces: Vec<LapTrace> = Vec::new();
+    let mut ids = Vec::new();
+    for lap in laps {
+        if traces.len() >= MAP_LAPS {
+            break;
+        }
+        let length = traces.first().map(LapTrace::length_m);
+        let Ok(trace) = trace_of(store, lap, length).await else {
+            continue;
+        };
+        let fits = length.is_none_or(|l| {
+            (trace.measured_length_m() / l - 1.0).abs() <= crate::track::MAX_LENGTH_MISMATCH
+        });
+        if fits {
+            traces.push(trace);
+            ids.push(lap.id.0);
+        }
+    }
+    if traces.is_empty() {
+        return Ok(None);
+    }
+    let refs: Vec<&LapTrace> = traces.iter().collect();
+    let mut map = TrackMap::build(track, config, &refs).map_err(|source| ReviewError::Map {
+        track: track.to_owned(),
+        source,
+    })?;
+    map.built_from = ids;
+    Ok(Some(map))
+}
+
+/// The map of `session`'s track and layout: the one kept in the store (when it was built by
+/// this build's rules); else one built from the first clean laps of the track
+/// ([`MAP_LAPS`], any car), kept for every later lap. For a session without a track, a map
+/// of its own first clean laps, not kept. `None` when there is no clean lap to build from.
+pub async fn track_map(
+    store: &dyn Store,
+    session: SessionId,
+) -> Result<Option<TrackMap>, ReviewError> {
+    let session = store.get_session(session).await?;
+    if !session.track.is_empty() {
+        if let Some(map) = store
+            .get_track_map(&session.track, &session.track_config)
+            .await?
+            .filter(TrackMap::is_current)
+        {
+            return Ok(Some(map));
+        }
+    }
+    let laps = map_laps(store, &session).await?;
+    let map = build_map(store, &session.track, &session.track_config, &laps).await?;
+    if let Some(map) = &map {
+        if !session.track.is_empty() {
+            store.save_track_map(map).await?;
+        }
+    }
+    Ok(map)
+}
+
+/// Rebuilds the map of a track and layout from its first clean laps now in the store, and
+/// keeps it (replacing the old one). `None`, and the old map deleted, when the track has no
+/// clean lap.
+pub async fn rebuild_track_map(
+    store: &dyn Store,
+    track: &str,
+    config: &str,
+) -> Result<Option<TrackMap>, ReviewError> {
+    let session = store
+        .list_sessions()
+        .await?
+        .into_iter()
+        .find(|s| s.track == track && s.track_config == config);
+    let laps = match &session {
+        Some(s) => map_laps(store, s).await?,
+        None => Vec::new(),
+    };
+    let map = build_map(store, track, config, &laps).await?;
+    match &map {
+        Some(map) => store.save_track_map(map).await?,
+        None => {
+            store.delete_track_map(track, config).await?;
+        }
+    }
+    Ok(map)
+}
+
+/// True when `lap` follows the previous lap of its stint without a break: that lap is in the
+/// store, finished, with the number before.
+async fn follows_previous_lap(store: &dyn Store, lap: &LapRecord) -> Result<bool, StoreError> {
+    Ok(store.list_laps(Some(lap.session)).await?.iter().any(|l| {
+        l.stint == lap.stint && l.number.checked_add(1) == Some(lap.number) && !l.in_progress
+    }))
+}
+
+/// The reference `against` means for `lap`.
+async fn reference_for(
+    store: &dyn Store,
+    lap: &LapRecord,
     against: Against,
-) -> Result<Comparison, ReviewError> {
-    let lap = store.get_lap(id).await?;
+) -> Result<LapRecord, ReviewError> {
     let reference = match against {
         Against::Lap(r) => Some(store.get_lap(r).await?),
         Against::Best | Against::Ideal => {
@@ -167,22 +329,59 @@ pub async fn compare(
             best_lap(laps.iter().filter(|l| l.id != lap.id)).cloned()
         }
     };
-    let Some(reference) = reference else {
-        return Err(ReviewError::NoReference {
-            session: lap.session,
-            lap: id,
-        });
+    reference.ok_or(ReviewError::NoReference {
+        session: lap.session,
+        lap: lap.id,
+    })
+}
+
+/// Compares lap `id` with `against` on its track's map ([`track_map`]): the fact table, no
+/// advice. Out, in and partial laps are compared too, and say so ([`Analysis::lap_kind`]);
+/// they are never the default reference ([`best_lap`]).
+pub async fn compare(
+    store: &dyn Store,
+    id: LapId,
+    against: Against,
+) -> Result<Comparison, ReviewError> {
+    let lap = store.get_lap(id).await?;
+    let reference = reference_for(store, &lap, against).await?;
+    let (map, reference_trace, lap_trace) = match track_map(store, lap.session).await? {
+        Some(map) => {
+            let length = Some(map.length_m);
+            let reference_trace = trace_of(store, &reference, length).await?;
+            let lap_trace = trace_of(store, &lap, length).await?;
+            (map, reference_trace, lap_trace)
+        }
+        None => {
+            // No clean lap to build a map from: the reference is the map.
+            let reference_trace = trace_of(store, &reference, None).await?;
+            let lap_trace = trace_of(store, &lap, Some(reference_trace.length_m())).await?;
+            let session = store.get_session(lap.session).await?;
+            let map = TrackMap::build(&session.track, &session.track_config, &[&reference_trace])
+                .map_err(|source| ReviewError::Map {
+                track: session.track.clone(),
+                source,
+            })?;
+            (map, reference_trace, lap_trace)
+        }
     };
-    let reference_trace = trace_of(store, &reference, None).await?;
-    let length = Some(reference_trace.length_m());
-    let lap_trace = trace_of(store, &lap, length).await?;
-    let corners = detect_corners(&reference_trace);
-    let (analysis, reference_id) = if against == Against::Ideal {
+    for (record, trace) in [(&lap, &lap_trace), (&reference, &reference_trace)] {
+        if !map.fits(trace.measured_length_m()) {
+            return Err(ReviewError::NotOnMap {
+                lap: record.id,
+                lap_m: trace.measured_length_m(),
+                track: map.track.clone(),
+                map_m: map.length_m,
+            });
+        }
+    }
+    let length = Some(map.length_m);
+    let (mut analysis, reference_id) = if against == Against::Ideal {
         let mut traces = Vec::new();
         for l in ranked_laps(store, lap.session).await? {
             traces.push(trace_of(store, &l, length).await?);
         }
-        match analyze_against_ideal(&lap_trace, &traces, &corners) {
+        match analyze_against_ideal(&lap_trace, &traces, &map.corners) {
             Some((analysis, _)) => (analysis, None),
             None => {
                 return Err(ReviewError::NoReference {
@@ -193,13 +392,18 @@ pub async fn compare(
         }
     } else {
         (
-            analyze_traces(&lap_trace, &reference_trace, &corners),
+            analyze_traces(&lap_trace, &reference_trace, &map.corners),
             Some(reference.id),
         )
     };
+    analysis.lap_kind = Some(lap.kind);
+    analysis.reference_kind = reference_id.map(|_| reference.kind);
+    analysis.follows_previous_lap = follows_previous_lap(store, &lap).await?;
     Ok(Comparison {
         lap,
         reference_id,
+        reference,
+        map,
         lap_trace,
         reference_trace,
         analysis,
@@ -273,6 +477,7 @@ pub async fn review_cached(
     let comparison = compare(store, id, against).await?;
     match comparison.lap.suggestions.clone() {
         Some(suggestions) if comparison.lap.analyzed => Ok(Review {
+            strengths: heuristic_strengths(&comparison.analysis),
             comparison,
             suggestions,
             engine: "stored",
@@ -299,9 +504,115 @@ async fn advise(
     };
     comparison.lap = store.update_lap(id, update).await?;
     Ok(Review {
+        strengths: heuristic_strengths(&comparison.analysis),
         comparison,
         suggestions: advice.suggestions,
         engine: advice.engine,
         note: advice.note,
+    })
+}
+
+/// One lap of a session review.
+#[derive(Debug, Clone)]
+pub struct SessionLap {
+    /// The lap.
+    pub lap: LapRecord,
+    /// Its reference.
+    pub reference_id: Option<LapId>,
+    /// Lap minus reference, s.
+    pub gap_s: f64,
+    /// The offline coach's suggestions ([`heuristic_suggestions`]; not kept on the lap).
+    pub suggestions: Vec<Suggestion>,
+    /// Where it gained.
+    pub strengths: Vec<Strength>,
+}
+
+/// A session's flying laps, each against its reference, the causes they repeat, and the
+/// session's ideal lap.
+#[derive(Debug, Clone)]
+pub struct SessionReview {
+    /// The session.
+    pub session: Session,
+    /// Its flying laps, in the order driven, each against its reference.
+    pub laps: Vec<SessionLap>,
+    /// The causes repeated at a corner over the most recent laps ([`habits_with`]).
+    pub habits: Vec<Habit>,
+    /// The best segments of the session's laps that rank, put together; `None` without any.
+    pub ideal: Option<IdealLap>,
+    /// The lap each ideal segment came from, by its index in [`IdealLap::segments`].
+    pub ideal_laps: Vec<LapId>,
+    /// The track's map.
+    pub map: Option<TrackMap>,
+}
+
+/// Reviews every flying lap of `session` against `against` (each the same way as
+/// [`compare`], advised by the offline coach, nothing kept), finds its habits and puts
+/// together its ideal lap. Laps that have no reference or cannot be analysed are left out.
+pub async fn review_session(
+    store: &dyn Store,
+    session: SessionId,
+    against: Against,
+) -> Result<SessionReview, ReviewError> {
+    let record = store.get_session(session).await?;
+    let mut laps = Vec::new();
+    for lap in store.list_laps(Some(session)).await? {
+        if lap.kind != LapKind::Flying || lap.in_progress {
+            continue;
+        }
+        let comparison = match compare(store, lap.id, against).await {
+            Ok(c) => c,
+            Err(ReviewError::NoReference { .. } | ReviewError::Analysis { .. }) => continue,
+            Err(ReviewError::NotOnMap { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        laps.push(SessionLap {
+            suggestions: heuristic_suggestions(&comparison.analysis),
+            strengths: heuristic_strengths(&comparison.analysis),
+            gap_s: comparison.analysis.gap_s,
+            reference_id: comparison.reference_id,
+            lap: comparison.lap,
+        });
+    }
+    let found = habits_with(
+        &laps
+            .iter()
+            .map(|l| l.suggestions.clone())
+            .collect::<Vec<_>>(),
+        &Thresholds::default(),
+    );
+    let map = track_map(store, session).await?;
+    let mut ideal = None;
+    let mut ideal_laps = Vec::new();
+    if let Some(map) = &map {
+        let ranked: Vec<LapRecord> = store
+            .list_laps(Some(session))
+            .await?
+            .into_iter()
+            .filter(|l| l.ranking_time_ms().is_some())
+            .collect();
+        let mut traces = Vec::new();
+        let mut ids = Vec::new();
+        for l in &ranked {
+            if let Ok(t) = trace_of(store, l, Some(map.length_m)).await {
+                traces.push(t);
+                ids.push(l.id);
+            }
+        }
+        ideal = ideal_lap(&traces, &map.corners);
+        if let Some(ideal) = &ideal {
+            ideal_laps = ideal
+                .segments
+                .iter()
+                .filter_map(|s| ids.get(s.lap).copied())
+                .collect();
+        }
+    }
+    Ok(SessionReview {
+        session: record,
+        laps,
+        habits: found,
+        ideal,
+        ideal_laps,
+        map,
     })
 }
