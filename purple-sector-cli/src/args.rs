@@ -6,8 +6,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use purple_sector_core::protocol::GAME_PORT;
-use purple_sector_core::review::Against;
-use purple_sector_core::sim::{SimConfig, Track, demo_mistakes, parse_mistakes};
+use purple_sector_core::review::{Against, simulator_map};
+use purple_sector_core::sim::{Car, SimConfig, Track, demo_mistakes, parse_mistakes};
+use purple_sector_core::store::Store;
+use purple_sector_core::track::TrackMap;
 
 /// What a simulated session is: where, how long, which mistakes (`demo` and `simulate`).
 #[derive(Debug, Clone, Args)]
@@ -18,9 +20,11 @@ pub struct SessionArgs {
     /// Flying laps after the out lap.
     #[arg(long, default_value_t = 3)]
     pub laps: u32,
-    /// Mistakes to make, e.g. `lap=3:corner=T4:early_braking=25,lap=4:corner=T2:late_throttle=40`
-    /// (laps as the game counts them: 1 is the out lap). Kinds: early_braking (m),
-    /// over_slowing (%), late_throttle (m), coasting (m).
+    /// Mistakes to make, e.g. `lap=3:corner=Tosa:early_braking=25,lap=4:corner=T2:late_throttle=40`
+    /// (laps as the game counts them: 1 is the out lap; corners as the track's map names
+    /// them, by name or number: `purple-sector tracks show imola`). Kinds: early_braking (m),
+    /// late_braking (m), over_slowing (%), late_throttle (m), coasting (m), mid_corner_lift
+    /// (m), lower_gear (m), slow_exit (%), wide_line (%).
     #[arg(long, value_name = "SPEC")]
     pub mistakes: Option<String>,
     /// Seed: the same seed gives the same session, byte for byte.
@@ -29,28 +33,47 @@ pub struct SessionArgs {
 }
 
 impl SessionArgs {
-    /// The simulator's configuration; without `--mistakes`, the demo's mistakes when
-    /// `default_mistakes`, else none.
-    pub fn config(&self, default_mistakes: bool) -> anyhow::Result<SimConfig> {
-        let track = Track::by_name(&self.track).with_context(|| {
+    /// The built-in track asked for.
+    pub fn track(&self) -> anyhow::Result<Track> {
+        Track::by_name(&self.track).with_context(|| {
             format!(
                 "unknown track {:?} (built in: {})",
                 self.track,
                 Track::names().join(", ")
             )
-        })?;
+        })
+    }
+
+    /// The simulator's configuration on `track`, its mistakes at the corners of `map` (the
+    /// coach's map of the track, [`simulator_map`]); without `--mistakes`, the demo's
+    /// mistakes when `default_mistakes`, else none.
+    pub fn config(
+        &self,
+        track: Track,
+        map: TrackMap,
+        default_mistakes: bool,
+    ) -> anyhow::Result<SimConfig> {
         let mistakes = match &self.mistakes {
-            Some(spec) => parse_mistakes(spec, &track).context("bad --mistakes")?,
-            None if default_mistakes => demo_mistakes(&track, self.laps),
+            Some(spec) => parse_mistakes(spec, &map).context("bad --mistakes")?,
+            None if default_mistakes => demo_mistakes(&track, &map, self.laps),
             None => Vec::new(),
         };
         Ok(SimConfig {
             laps: self.laps,
             seed: self.seed,
             mistakes,
+            map: Some(map),
             ..SimConfig::new(track)
         })
     }
+}
+
+/// The map the built-in game names its corners by on `track`: the one the coach of `store`
+/// uses ([`simulator_map`]).
+pub async fn sim_map(store: &dyn Store, track: &Track) -> anyhow::Result<TrackMap> {
+    simulator_map(store, track, &Car::default())
+        .await
+        .with_context(|| format!("cannot get the map of track {}", track.name()))
 }
 
 /// `--speed`: a time scale in (0, 1000].

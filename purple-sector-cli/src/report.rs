@@ -8,8 +8,9 @@ use purple_sector_core::analysis::{
 };
 use purple_sector_core::record::RecordSummary;
 use purple_sector_core::review::{Against, Comparison, review};
-use purple_sector_core::sim::{LapReport, Track};
+use purple_sector_core::sim::LapReport;
 use purple_sector_core::store::{LapRecord, Store, best_lap};
+use purple_sector_core::track::TrackMap;
 use serde::Serialize;
 
 use crate::Outcome;
@@ -70,13 +71,15 @@ struct SimLapLine<'a> {
 struct MistakeLine<'a> {
     spec: String,
     corner: &'a str,
+    /// The map's id of the corner (`T3`), when the map has it.
+    corner_id: Option<&'a str>,
     kind: &'a str,
     amount: f64,
     applied: bool,
     cost_ms: f64,
 }
 
-fn sim_lap_line(report: &LapReport) -> SimLapLine<'_> {
+fn sim_lap_line<'a>(report: &'a LapReport, map: &'a TrackMap) -> SimLapLine<'a> {
     SimLapLine {
         lap: report.lap,
         out_lap: report.out_lap,
@@ -89,6 +92,7 @@ fn sim_lap_line(report: &LapReport) -> SimLapLine<'_> {
             .map(|m| MistakeLine {
                 spec: m.mistake.to_string(),
                 corner: &m.mistake.corner,
+                corner_id: map.corner(&m.mistake.corner).map(|c| c.id.as_str()),
                 kind: m.mistake.kind.as_str(),
                 amount: m.mistake.amount,
                 applied: m.applied,
@@ -98,16 +102,17 @@ fn sim_lap_line(report: &LapReport) -> SimLapLine<'_> {
     }
 }
 
-/// The simulator's own account of its laps: times, and what each mistake cost.
+/// The simulator's own account of its laps: times, and what each mistake cost, at the
+/// corners of the track's map (the coach's).
 pub fn sim_laps(
     out: &mut Output,
     reports: &[LapReport],
-    track: &Track,
+    map: &TrackMap,
     json: bool,
 ) -> std::io::Result<()> {
     for report in reports {
         if json {
-            out.json("sim_lap", &sim_lap_line(report))?;
+            out.json("sim_lap", &sim_lap_line(report, map))?;
             continue;
         }
         let kind = if report.out_lap { "out" } else { "flying" };
@@ -119,13 +124,12 @@ pub fn sim_laps(
         ))?;
         for m in &report.mistakes {
             if m.applied {
-                // The simulator names corners by curvature, the analysis by the speed trace:
-                // the distance ties the two together.
-                let at = track
+                let id = map
                     .corner(&m.mistake.corner)
-                    .map_or(String::new(), |c| format!(" (apex at {:.0} m)", c.apex_m));
+                    .filter(|c| c.id != c.name)
+                    .map_or(String::new(), |c| format!(" ({})", c.id));
                 out.line(format_args!(
-                    "         injected: {}{at} — cost {:.3} s",
+                    "         injected: {}{id} — cost {:.3} s",
                     m.mistake.describe(),
                     m.cost_ms / 1000.0
                 ))?;

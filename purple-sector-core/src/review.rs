@@ -308,6 +308,46 @@ pub async fn rebuild_track_map(
     Ok(map)
 }
 
+/// The map the built-in game should name its corners by on `track` (its mistakes, its
+/// report), so that it speaks of the corners the coach will: the store's map of the track
+/// (no layout) when it was built by this build's rules and fits the track's length; else one
+/// built from the track's clean laps in the store; else the simulator's own
+/// ([`crate::sim::track_map`]: its ideal lap in `car`), kept in the store for the laps it
+/// is about to drive. A stored map that does not fit the simulator's track (another layout
+/// under the same name) is left as it is, and the simulator's own used.
+#[cfg(feature = "sim")]
+pub async fn simulator_map(
+    store: &dyn Store,
+    track: &crate::sim::Track,
+    car: &crate::sim::Car,
+) -> Result<TrackMap, ReviewError> {
+    let name = track.name();
+    let stored = store
+        .get_track_map(name, "")
+        .await?
+        .filter(TrackMap::is_current);
+    let own = || {
+        crate::sim::track_map(track, car).map_err(|source| ReviewError::Map {
+            track: name.to_owned(),
+            source,
+        })
+    };
+    match stored {
+        Some(map) if map.fits(track.length_m()) => return Ok(map),
+        Some(_) => return own(),
+        None => {}
+    }
+    if let Some(map) = rebuild_track_map(store, name, "").await? {
+        if map.fits(track.length_m()) {
+            return Ok(map);
+        }
+        return own();
+    }
+    let map = own()?;
+    store.save_track_map(&map).await?;
+    Ok(map)
+}
+
 /// True when `lap` follows the previous lap of its stint without a break: that lap is in the
 /// store, finished, with the number before.
 async fn follows_previous_lap(store: &dyn Store, lap: &LapRecord) -> Result<bool, StoreError> {

@@ -9,9 +9,10 @@ use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::{CarInfo, NAME_TERMINATOR};
 use purple_sector_core::sim::{
     Car, LapReport, Mistake, MistakeKind, MistakeSpecError, PHYSICS_STEP_NS, PHYSICS_STEP_S,
-    SimConfig, SimStep, Simulator, SpeedProfile, Track, parse_mistakes,
+    SimConfig, SimStep, Simulator, SpeedProfile, Track, parse_mistakes, track_map,
 };
 use purple_sector_core::telemetry::STANDARD_GRAVITY_MS2;
+use purple_sector_core::track::TrackMap;
 
 const IMOLA_LAP2: &str = include_str!("fixtures/imola-c7r-lap2.tsv");
 const IMOLA_CSV_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sim/data/imola.csv");
@@ -81,9 +82,15 @@ fn run(config: SimConfig) -> Run {
     }
 }
 
+/// The test track's map, as the coach builds it from the simulator's clean lap (once).
+fn test_map() -> &'static TrackMap {
+    static MAP: std::sync::OnceLock<TrackMap> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| track_map(&Track::test_circuit(), &Car::corvette_c7r()).unwrap())
+}
+
 fn test_config(laps: u32, seed: u64, mistakes: &str) -> SimConfig {
     let track = Track::test_circuit();
-    let mistakes = parse_mistakes(mistakes, &track).unwrap();
+    let mistakes = parse_mistakes(mistakes, test_map()).unwrap();
     SimConfig {
         track,
         car: Car::corvette_c7r(),
@@ -91,6 +98,7 @@ fn test_config(laps: u32, seed: u64, mistakes: &str) -> SimConfig {
         seed,
         mistakes,
         driver_name: "Tester".to_owned(),
+        map: Some(test_map().clone()),
     }
 }
 
@@ -489,12 +497,15 @@ fn a_mistake_costs_time_only_around_its_corner() {
 
 #[test]
 fn every_mistake_kind_costs_more_the_bigger_it_is() {
-    let corners = ["T1", "T3", "T6"];
+    // The 90° right, the hairpin and the long sweeper of the test track's map.
+    let corners = ["T1", "T3", "T5"];
     let mut table = Vec::new();
     for kind in MistakeKind::ALL {
         let (small, large) = match kind {
-            MistakeKind::OverSlowing => (3.0, 8.0),
+            MistakeKind::OverSlowing | MistakeKind::SlowExit => (3.0, 8.0),
             MistakeKind::Coasting => (25.0, 60.0),
+            MistakeKind::LateBraking => (4.0, 12.0),
+            MistakeKind::WideLine => (1.0, 3.0),
             _ => (10.0, 40.0),
         };
         for corner in corners {
@@ -530,7 +541,7 @@ fn every_mistake_kind_costs_more_the_bigger_it_is() {
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes() {
     let digest = |seed: u64| {
-        let mut sim = Simulator::new(test_config(1, seed, "lap=2:corner=T6:late_throttle=25"));
+        let mut sim = Simulator::new(test_config(1, seed, "lap=2:corner=T5:late_throttle=25"));
         let mut hasher = DefaultHasher::new();
         sim.handshake_response().encode().hash(&mut hasher);
         let mut frames = 0;
@@ -593,7 +604,7 @@ fn profile_limits_hold_on_the_real_track() {
 
 #[test]
 fn mistakes_spec_parser() {
-    let track = Track::test_circuit();
+    let track = test_map();
     let good = parse_mistakes(
         "lap=3:corner=T4:early_braking=25,lap=5:corner=T2:late_throttle=40",
         &track,
@@ -607,13 +618,13 @@ fn mistakes_spec_parser() {
         ]
     );
     let relaxed = parse_mistakes(
-        " over_slowing=7.5 : corner=t6 : lap=2 ,lap=2:coasting=12:corner=T1",
+        " over_slowing=7.5 : corner=t5 : lap=2 ,lap=2:coasting=12:corner=1",
         &track,
     )
     .unwrap();
     assert_eq!(
         relaxed[0],
-        Mistake::new(2, "T6", MistakeKind::OverSlowing, 7.5)
+        Mistake::new(2, "T5", MistakeKind::OverSlowing, 7.5)
     );
     assert_eq!(
         relaxed[1],
@@ -629,10 +640,10 @@ fn mistakes_spec_parser() {
     }
 
     let err = |spec: &str| parse_mistakes(spec, &track).unwrap_err();
-    let spec = "lap=3:corner=T4:early_braking=25,lap=5:corner=T2:late_braking=40";
+    let spec = "lap=3:corner=T4:early_braking=25,lap=5:corner=T2:brake_late=40";
     match err(spec) {
         MistakeSpecError::UnknownKind { part, kind } => {
-            assert_eq!(kind, "late_braking");
+            assert_eq!(kind, "brake_late");
             assert_eq!((part.index, part.offset), (2, 33));
             assert_eq!(&spec[part.offset..], part.text);
         }
@@ -642,12 +653,12 @@ fn mistakes_spec_parser() {
         MistakeSpecError::UnknownCorner {
             corner,
             track,
-            corners,
+            known,
             part,
         } => {
             assert_eq!(
-                (corner.as_str(), track.as_str(), corners),
-                ("T9", "test", 6)
+                (corner.as_str(), track.as_str(), known.as_str()),
+                ("T9", "test", "T1 to T5")
             );
             assert_eq!(part.index, 1);
         }
@@ -708,4 +719,145 @@ fn mistakes_spec_parser() {
         message.contains("mistake 2") && message.contains("lap=x:corner=T1:coasting=1"),
         "{message}"
     );
+}
+
+/// On Imola the spec names corners as the coach does: by name or by the map's number, and
+/// a corner the map does not have is refused with what it has.
+#[test]
+fn imola_mistakes_are_named_by_the_maps_corners() {
+    let map = track_map(&Track::imola(), &Car::corvette_c7r()).unwrap();
+    let m = parse_mistakes(
+        "lap=3:corner=tosa:early_braking=25,lap=4:corner=T6:late_braking=8",
+        &map,
+    )
+    .unwrap();
+    assert_eq!(m[0].corner, "Tosa");
+    assert_eq!(m[1].corner, "Variante Alta");
+    assert_eq!(
+        m[1].to_string(),
+        "lap=4:corner=Variante Alta:late_braking=8"
+    );
+    assert_eq!(parse_mistakes(&m[1].to_string(), &map).unwrap()[0], m[1]);
+    let err = parse_mistakes("lap=3:corner=Monaco:coasting=10", &map)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("has no corner \"Monaco\" (it has Tamburello (T1) to Rivazza (T7))"),
+        "{err}"
+    );
+}
+
+/// Per grid metre of lap 2: speed (km/h), gas, brake and gear, by distance from the line.
+fn lap_channels(run: &Run) -> Vec<(f64, f64, f64, f64, i32)> {
+    run.lap_frames(2)
+        .map(|s| {
+            let c = &s.car_info;
+            (
+                run.distance(s),
+                f64::from(c.speed_kmh),
+                f64::from(c.gas),
+                f64::from(c.brake),
+                c.gear(),
+            )
+        })
+        .collect()
+}
+
+/// The channels show each new kind of mistake the way a driver would make it.
+#[test]
+fn the_channels_show_each_mistake() {
+    let t3 = test_map().corner("T3").unwrap().clone();
+    let clean = run(test_config(1, 3, ""));
+    let clean_ch = lap_channels(&clean);
+    let at = |ch: &[(f64, f64, f64, f64, i32)], d: f64| {
+        *ch.iter()
+            .min_by(|a, b| (a.0 - d).abs().total_cmp(&(b.0 - d).abs()))
+            .unwrap()
+    };
+    let in_t3 = |ch: &[(f64, f64, f64, f64, i32)]| -> Vec<(f64, f64, f64, f64, i32)> {
+        ch.iter()
+            .copied()
+            .filter(|c| c.0 >= t3.start_m - 60.0 && c.0 <= t3.end_m)
+            .collect()
+    };
+    let brake_point = |ch: &[(f64, f64, f64, f64, i32)]| {
+        in_t3(ch).iter().find(|c| c.3 >= 0.1).map(|c| c.0).unwrap()
+    };
+    let min_speed =
+        |ch: &[(f64, f64, f64, f64, i32)]| in_t3(ch).iter().map(|c| c.1).fold(f64::MAX, f64::min);
+    let (clean_brake, clean_min) = (brake_point(&clean_ch), min_speed(&clean_ch));
+
+    // Late braking: braked later, slower through the corner.
+    let late = lap_channels(&run(test_config(1, 3, "lap=2:corner=T3:late_braking=10")));
+    let shift = brake_point(&late) - clean_brake;
+    assert!((7.0..=13.0).contains(&shift), "braked {shift} m later");
+    assert!(
+        min_speed(&late) < clean_min - 5.0,
+        "{} against {clean_min}",
+        min_speed(&late)
+    );
+
+    // A mid-corner lift: off the throttle for about the amount, after being on it.
+    let lift = lap_channels(&run(test_config(
+        1,
+        3,
+        "lap=2:corner=T3:mid_corner_lift=20",
+    )));
+    let apex = t3.apex_m;
+    let off = |ch: &[(f64, f64, f64, f64, i32)]| -> Vec<f64> {
+        ch.iter()
+            .filter(|c| c.0 > apex && c.0 < t3.end_m + 40.0 && c.2 < 0.05 && c.3 < 0.05)
+            .map(|c| c.0)
+            .collect()
+    };
+    // Off the throttle past where the clean lap last was.
+    let clean_last = off(&clean_ch).last().copied().unwrap_or(apex);
+    let lifted: Vec<f64> = off(&lift)
+        .into_iter()
+        .filter(|&d| d > clean_last + 2.0)
+        .collect();
+    assert!(!lifted.is_empty(), "no lift");
+    let span = lifted.last().unwrap() - lifted.first().unwrap();
+    assert!((15.0..=25.0).contains(&span), "lifted over {span} m");
+    // Back on the throttle before it: the lift comes after the pick-up.
+    let on = lift
+        .iter()
+        .find(|c| c.0 > apex && c.2 >= 0.5)
+        .map(|c| c.0)
+        .unwrap();
+    assert!(on < lifted[0], "on at {on} m, lifted at {} m", lifted[0]);
+
+    // A gear too low (T1: the hairpin is taken in first): a gear lower at the apex, the
+    // same pedals, slower out.
+    let t1 = test_map().corner("T1").unwrap().clone();
+    let low = lap_channels(&run(test_config(1, 3, "lap=2:corner=T1:lower_gear=40")));
+    assert_eq!(at(&low, t1.apex_m).4, at(&clean_ch, t1.apex_m).4 - 1);
+    assert!(at(&low, t1.end_m).1 < at(&clean_ch, t1.end_m).1 - 1.0);
+    for d in [t1.apex_m + 15.0, t1.apex_m + 25.0] {
+        assert!(
+            (at(&low, d).2 - at(&clean_ch, d).2).abs() < 0.02,
+            "gas at {d} m"
+        );
+    }
+    let out = t3.end_m;
+
+    // A slow exit: the same pedals, the same gear at the apex, slower out.
+    let slow = lap_channels(&run(test_config(1, 3, "lap=2:corner=T3:slow_exit=20")));
+    assert_eq!(at(&slow, apex).4, at(&clean_ch, apex).4);
+    assert!(at(&slow, out).1 < at(&clean_ch, out).1 - 1.0);
+    assert!((at(&slow, apex + 20.0).2 - at(&clean_ch, apex + 20.0).2).abs() < 0.02);
+
+    // A wide line: the same speeds at the same place, and yet a slower lap.
+    let wide_run = run(test_config(1, 3, "lap=2:corner=T3:wide_line=5"));
+    let wide = lap_channels(&wide_run);
+    for d in [t3.start_m + 20.0, apex, out - 5.0] {
+        assert!(
+            (at(&wide, d).1 - at(&clean_ch, d).1).abs() < 0.5,
+            "speed at {d} m"
+        );
+    }
+    let cost = wide_run.reports[1].mistakes[0].cost_ms;
+    assert!(cost > 50.0, "{cost} ms");
+    let lap_gap = f64::from(wide_run.reports[1].reported_ms - clean.reports[1].reported_ms);
+    assert!((lap_gap - cost).abs() <= 1.0, "{lap_gap} against {cost}");
 }

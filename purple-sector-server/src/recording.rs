@@ -5,8 +5,9 @@ use std::sync::Arc;
 use purple_sector_core::record::{
     RecordError, RecordOptions, Recorder, RecorderStatus, Recording, Source,
 };
-use purple_sector_core::sim::{SimConfig, Track, TrackError, demo_mistakes};
-use purple_sector_core::store::SessionSource;
+use purple_sector_core::review::{ReviewError, simulator_map};
+use purple_sector_core::sim::{Car, SimConfig, Track, TrackError, demo_mistakes};
+use purple_sector_core::store::{SessionSource, Store};
 use tokio::sync::Mutex;
 
 use crate::AppState;
@@ -33,12 +34,17 @@ impl Default for DemoSettings {
 }
 
 impl DemoSettings {
-    /// The built-in game's source for these settings, with the demo's mistakes.
-    pub fn source(&self) -> Result<Source, TrackError> {
-        let track = Track::by_name(&self.track)?;
+    /// The built-in game's source for these settings, with the demo's mistakes at the
+    /// corners of the coach's map of the track in `store` ([`simulator_map`]).
+    pub async fn source(&self, store: &dyn Store) -> Result<Source, StartError> {
+        let track = Track::by_name(&self.track).map_err(StartError::Track)?;
+        let map = simulator_map(store, &track, &Car::default())
+            .await
+            .map_err(StartError::Map)?;
         let config = SimConfig {
             laps: self.laps,
-            mistakes: demo_mistakes(&track, self.laps),
+            mistakes: demo_mistakes(&track, &map, self.laps),
+            map: Some(map),
             ..SimConfig::new(track)
         };
         Ok(Source::Simulator {
@@ -58,6 +64,9 @@ pub enum StartError {
     /// The demo's track is not one the built-in game has.
     #[error("the demo cannot start")]
     Track(#[source] TrackError),
+    /// The demo's track has no map to name its corners by.
+    #[error("the demo cannot start")]
+    Map(#[source] ReviewError),
     /// The recorder could not start.
     #[error("the recording cannot start")]
     Record(#[source] RecordError),
@@ -100,7 +109,7 @@ impl RecorderSlot {
 
     /// Starts the built-in game of `state.demo`, unless a recording runs.
     pub async fn start_demo(&self, state: &AppState) -> Result<(), StartError> {
-        let source = state.demo.source().map_err(StartError::Track)?;
+        let source = state.demo.source(&*state.store).await?;
         let options = RecordOptions {
             session_name: Some(format!("Demo — {}", state.demo.track)),
             source: SessionSource::Demo,

@@ -6,7 +6,7 @@ use clap::Args;
 use purple_sector_core::record::{RecordOptions, Recorder, Source};
 use purple_sector_core::store::{SessionSource, best_lap};
 
-use crate::args::{SessionArgs, check_speed};
+use crate::args::{SessionArgs, check_speed, sim_map};
 use crate::output::Output;
 use crate::{Global, Outcome, report, tables};
 
@@ -21,9 +21,11 @@ pub struct DemoArgs {
 
 pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     check_speed(args.speed)?;
-    let config = args.session.config(true)?;
-    let track = config.track.clone();
+    let track = args.session.track()?;
     let store = crate::db::open(global.db)?;
+    let runtime = crate::runtime()?;
+    let map = runtime.block_on(sim_map(&*store, &track))?;
+    let config = args.session.config(track, map.clone(), true)?;
     if !global.json {
         eprintln!(
             "purple-sector: demo — the built-in game drives {} flying laps of {} at {}×, recorded into {}",
@@ -42,7 +44,6 @@ pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
         config,
         speed: args.speed,
     };
-    let runtime = crate::runtime()?;
     let recording = runtime.block_on(async {
         let recorder = Recorder::start(Arc::clone(&store), source, options).await?;
         recorder.run_until(crate::signals::stopped()).await
@@ -60,7 +61,7 @@ pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
         }
         out.line(format_args!("what the simulator did:"))?;
     }
-    report::sim_laps(&mut out, &recording.sim_laps, &track, global.json)?;
+    report::sim_laps(&mut out, &recording.sim_laps, &map, global.json)?;
     runtime.block_on(report::demo_coaching(
         &store,
         &summary.laps,

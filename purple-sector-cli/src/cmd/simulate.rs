@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use purple_sector_core::sim::{GameServer, SimConfig, Simulator, play, simulator_schedule};
 
-use crate::args::{SessionArgs, check_speed};
+use crate::args::{SessionArgs, check_speed, sim_map};
 use crate::output::Output;
 use crate::{Global, Outcome, report};
 
@@ -32,8 +32,11 @@ pub struct SimulateArgs {
 pub fn run(args: &SimulateArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     check_speed(args.speed)?;
     let pause = Duration::try_from_secs_f64(args.pause).context("--pause must be ≥ 0")?;
-    let first = args.session.config(false)?;
+    let track = args.session.track()?;
+    let store = crate::db::open(global.db)?;
     crate::runtime()?.block_on(async {
+        let map = sim_map(&*store, &track).await?;
+        let first = args.session.config(track, map.clone(), false)?;
         let mut shutdown = crate::signals::stop_flag();
         let server = GameServer::bind(
             args.bind,
@@ -71,7 +74,7 @@ pub fn run(args: &SimulateArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
                 &mut shutdown,
             )
             .await?;
-            report::sim_laps(&mut out, sim.lap_reports(), &first.track, global.json)?;
+            report::sim_laps(&mut out, sim.lap_reports(), &map, global.json)?;
             out.flush()?;
             if stats.stopped {
                 break;

@@ -186,10 +186,56 @@ impl Grid {
 
     /// The grid points a corner covers.
     pub(crate) fn span(&self, corner: &Corner) -> Span {
-        let start = self.index_at(corner.start_m);
-        let end = ((corner.end_m / self.spacing_m).ceil().max(0.0) as usize).min(self.intervals());
-        Span { start, end }
+        self.span_m(corner.start_m, corner.end_m)
     }
+
+    /// The grid points from `start_m` to `end_m`.
+    pub(crate) fn span_m(&self, start_m: f64, end_m: f64) -> Span {
+        let start = self.index_at(start_m);
+        let end = ((end_m / self.spacing_m).ceil().max(0.0) as usize).min(self.intervals());
+        Span {
+            start,
+            end: end.max(start),
+        }
+    }
+}
+
+/// What an edit leaves for the channels besides the speeds: grid ranges `start..=end`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Effects {
+    /// Driven a gear lower than the gearbox would choose.
+    pub(crate) gear_down: Option<(usize, usize)>,
+    /// The pedals are the clean lap's there: the car does less with the same inputs.
+    pub(crate) clean_pedals: Option<(usize, usize)>,
+    /// Driven on a path this many times the centre line's length (> 1), ramped in and out
+    /// over [`PATH_RAMP_M`], at the speeds of the grid.
+    pub(crate) path: Option<(usize, usize, f64)>,
+}
+
+/// Distance over which a longer path ramps in and out, m.
+pub(crate) const PATH_RAMP_M: f64 = 10.0;
+
+/// How far past the throttle pick-up a mid-corner lift begins, m.
+pub(crate) const LIFT_AFTER_PICKUP_M: f64 = 10.0;
+
+/// Share of the drive force lost to wheelspin in a gear too low.
+pub(crate) const LOW_GEAR_DRIVE_LOSS: f64 = 0.25;
+
+/// Path factor at grid point `i` (1 off any longer path).
+pub(crate) fn path_factor(effects: &[Effects], i: usize, spacing_m: f64) -> f64 {
+    let ramp = (PATH_RAMP_M / spacing_m).max(1.0);
+    effects
+        .iter()
+        .filter_map(|e| e.path)
+        .map(|(start, end, factor)| {
+            if i < start || i > end {
+                return 0.0;
+            }
+            let edge = ((i - start) as f64).min((end - i) as f64);
+            (factor - 1.0) * (edge / ramp).min(1.0)
+        })
+        .sum::<f64>()
+        + 1.0
 }
 
 /// Grid points `start..=end` of a corner.
@@ -262,6 +308,37 @@ pub(crate) fn backward_pass(v: &mut [f64], d: Dynamics<'_>, from: usize) {
         if reach < v[i] {
             v[i] = reach;
         }
+    }
+}
+
+/// [`backward_pass`] that stops at the first point it need not lower: carries a new
+/// constraint at `from` back only as far as it reaches (what lies before was planned, and
+/// a late braking's scrub is not undone).
+pub(crate) fn backward_pass_settling(v: &mut [f64], d: Dynamics<'_>, from: usize) {
+    let ds = d.grid.spacing_m;
+    let from = from.min(v.len().saturating_sub(1));
+    for i in (d.first..from).rev() {
+        let next = v[i + 1];
+        let reach = (next * next
+            + 2.0 * d.car.brake_decel(next, d.grid.curvature[i + 1], d.grip) * ds)
+            .sqrt();
+        if reach >= v[i] {
+            return;
+        }
+        v[i] = reach;
+    }
+}
+
+/// [`forward_pass`] that stops at the first point it need not lower.
+pub(crate) fn forward_pass_settling(v: &mut [f64], d: Dynamics<'_>, from: usize) {
+    let ds = d.grid.spacing_m;
+    for i in from.max(d.first)..v.len().saturating_sub(1) {
+        let reach =
+            (v[i] * v[i] + 2.0 * d.car.drive_accel(v[i], d.grid.curvature[i], d.grip) * ds).sqrt();
+        if reach >= v[i + 1] {
+            return;
+        }
+        v[i + 1] = reach;
     }
 }
 
@@ -418,6 +495,151 @@ pub(crate) fn coast_early(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f6
     true
 }
 
+/// Brakes `metres` after the optimal braking point: flat out until there, then at the braking
+/// limit. The car reaches the apex too fast, runs deep, scrubs the speed off and takes the
+/// rest of the corner below its limit by as much as it was too fast at the apex (a car
+/// arriving 20 % too fast takes it 20 % slow, at most 70 %), then accelerates away. Returns
+/// false when the corner is not on the leg.
+pub(crate) fn brake_late(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f64) -> bool {
+    let Some(apex) = apex_index(v, span, d.first) else {
+        return false;
+    };
+    let ds = d.grid.spacing_m;
+    let last = v.len() - 1;
+    let brake = brake_index(v, apex, d.first);
+    // Where the optimum reaches the corner's grip limit: the turn-in.
+    let (car, grip, kappa) = (d.car, d.grip, &d.grid.curvature);
+    let entry = (brake..apex)
+        .find(|&k| v[k] >= 0.99 * car.corner_speed(kappa[k], grip))
+        .unwrap_or(apex);
+    let late = (brake + (metres.max(0.0) / ds).round() as usize).min(entry.saturating_sub(1));
+    if late <= brake {
+        return true;
+    }
+    let mut w = v[brake];
+    for i in brake..late {
+        w = (w * w + 2.0 * car.drive_accel(w, kappa[i], grip) * ds)
+            .sqrt()
+            .min(car.top_speed_ms());
+        v[i + 1] = v[i + 1].max(w);
+    }
+    for i in late..entry {
+        w = (w * w - 2.0 * car.brake_decel(w, kappa[i + 1], grip) * ds)
+            .max(0.0)
+            .sqrt();
+        v[i + 1] = v[i + 1].max(w);
+    }
+    let limit = v[entry].min(car.corner_speed(kappa[entry], grip));
+    let too_fast = ((w - limit) / limit.max(1e-9)).clamp(0.0, 0.7);
+    let share = 1.0 - too_fast;
+    let end = span.end.min(last);
+    for k in entry + 1..=end {
+        v[k] = v[k].min(share * car.corner_speed(kappa[k], grip));
+    }
+    backward_pass(
+        v,
+        Dynamics {
+            first: entry + 1,
+            ..d
+        },
+        end,
+    );
+    forward_pass(v, d, entry + 1);
+    true
+}
+
+/// Lifts off the throttle for `metres` from [`LIFT_AFTER_PICKUP_M`] past the throttle pick-up
+/// (at most half-way from there to the corner's exit; in a corner taken without braking, from
+/// the apex), coasting, then accelerates again.
+pub(crate) fn lift_mid_corner(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f64) -> bool {
+    let Some(apex) = apex_index(v, span, d.first) else {
+        return false;
+    };
+    let ds = d.grid.spacing_m;
+    let last = v.len() - 1;
+    let pickup = pickup_index(v, d, apex, span.end);
+    let after =
+        ((LIFT_AFTER_PICKUP_M / ds).round() as usize).min(span.end.saturating_sub(pickup) / 2);
+    let start = (pickup + after).min(last);
+    let end = (start + (metres.max(0.0) / ds).round() as usize).min(last);
+    let mut w = v[start];
+    for i in start..end {
+        w = (w * w - 2.0 * d.car.coast_decel(w) * ds).max(0.0).sqrt();
+        v[i + 1] = v[i + 1].min(w);
+        w = v[i + 1];
+    }
+    forward_pass(v, d, end);
+    true
+}
+
+/// Accelerates from the throttle pick-up for `metres` with `share` of the drive force (the
+/// rest lost to wheelspin); the grid points affected.
+fn drive_with(v: &mut [f64], d: Dynamics<'_>, from: usize, metres: f64, share: f64) -> usize {
+    let ds = d.grid.spacing_m;
+    let last = v.len() - 1;
+    let end = (from + (metres.max(0.0) / ds).round() as usize).min(last);
+    let mut w = v[from];
+    for i in from..end {
+        let accel = share * d.car.drive_accel(w, d.grid.curvature[i], d.grip);
+        w = (w * w + 2.0 * accel * ds).sqrt();
+        v[i + 1] = v[i + 1].min(w);
+        w = v[i + 1];
+    }
+    forward_pass(v, d, end);
+    end
+}
+
+/// Takes the corner a gear lower than the gearbox would, from the braking point to `metres`
+/// past the throttle pick-up: the rear wheels spin, and [`LOW_GEAR_DRIVE_LOSS`] of the drive
+/// force is lost there, with the pedals where they would be.
+pub(crate) fn lower_gear(
+    v: &mut [f64],
+    d: Dynamics<'_>,
+    span: Span,
+    metres: f64,
+) -> Option<Effects> {
+    let apex = apex_index(v, span, d.first)?;
+    let brake = brake_index(v, apex, d.first);
+    let pickup = pickup_index(v, d, apex, span.end);
+    let end = drive_with(v, d, pickup, metres, 1.0 - LOW_GEAR_DRIVE_LOSS);
+    Some(Effects {
+        gear_down: Some((brake, end)),
+        clean_pedals: Some((pickup, end)),
+        path: None,
+    })
+}
+
+/// Loses `percent` % of the drive force to wheelspin from the throttle pick-up to the
+/// corner's end, with the pedals where they would be: the same inputs, a slower exit.
+pub(crate) fn slow_exit(
+    v: &mut [f64],
+    d: Dynamics<'_>,
+    span: Span,
+    percent: f64,
+) -> Option<Effects> {
+    let apex = apex_index(v, span, d.first)?;
+    let pickup = pickup_index(v, d, apex, span.end);
+    let metres = (span.end.saturating_sub(pickup)) as f64 * d.grid.spacing_m;
+    let share = 1.0 - (percent / 100.0).clamp(0.0, 1.0);
+    let end = drive_with(v, d, pickup, metres, share);
+    Some(Effects {
+        gear_down: None,
+        clean_pedals: Some((pickup, end)),
+        path: None,
+    })
+}
+
+/// Drives a line `percent` % longer than the centre line through the corner, at the same
+/// speeds: the same inputs, more time.
+pub(crate) fn wide_line(span: Span, first: usize, percent: f64) -> Option<Effects> {
+    let start = span.start.max(first);
+    (start < span.end).then_some(Effects {
+        gear_down: None,
+        clean_pedals: None,
+        path: Some((start, span.end, 1.0 + percent.max(0.0) / 100.0)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,11 +698,22 @@ mod tests {
         let clean = closed_speeds(&grid, &car, 1.0);
         let base = time(&clean, &grid);
         type Edit = fn(&mut [f64], Dynamics<'_>, Span, f64) -> bool;
-        let edits: [(Edit, [f64; 3]); 4] = [
+        let edits: [(Edit, [f64; 3]); 8] = [
             (brake_early, [5.0, 20.0, 40.0]),
             (over_slow, [2.0, 5.0, 10.0]),
             (pick_up_late, [5.0, 20.0, 40.0]),
             (coast_early, [10.0, 30.0, 60.0]),
+            (lift_mid_corner, [10.0, 20.0, 40.0]),
+            (
+                |v, d, s, m| lower_gear(v, d, s, m).is_some(),
+                [10.0, 30.0, 60.0],
+            ),
+            (
+                |v, d, s, p| slow_exit(v, d, s, p).is_some(),
+                [5.0, 15.0, 30.0],
+            ),
+            // The one edit that raises speeds (before the late brake point): last.
+            (brake_late, [2.0, 4.0, 8.0]),
         ];
         let d = Dynamics {
             grid: &grid,
@@ -495,9 +728,16 @@ mod tests {
                 for amount in amounts {
                     let mut v = clean.clone();
                     assert!(edit(&mut v, d, span, *amount));
-                    assert!(v.iter().zip(&clean).all(|(a, b)| a <= b));
+                    if index + 1 < edits.len() {
+                        assert!(v.iter().zip(&clean).all(|(a, b)| a <= b));
+                    } else {
+                        assert!(v.iter().zip(&clean).any(|(a, b)| a > b), "{}", corner.name);
+                    }
                     let t = time(&v, &grid);
-                    assert!(t > base, "{} edit {index}: no cost", corner.name);
+                    // Braking late into a kink the car barely brakes for gains.
+                    if index + 1 < edits.len() || corner.turn_deg > 45.0 {
+                        assert!(t > base, "{} edit {index}: no cost", corner.name);
+                    }
                     // In a chicane the second part's braking point lies inside the first
                     // part, where going further back can find a slower car: only the cost's
                     // sign is certain there.

@@ -1,20 +1,25 @@
-//! Driving mistakes to inject at a named corner of a given lap, and the parser for the
-//! command line's `--mistakes` spec.
+//! Driving mistakes to inject at a corner of a given lap, and the parser for the command
+//! line's `--mistakes` spec.
+//!
+//! Corners are the track map's ([`TrackMap`]): the corners the coach speaks of, by name
+//! (`Tosa`) or number (`T3`); see [`super::track_map`] for the simulator's own map of a
+//! track and [`super::SimConfig::map`].
 //!
 //! ```
-//! use purple_sector_core::sim::{parse_mistakes, MistakeKind, Track};
+//! use purple_sector_core::sim::{parse_mistakes, track_map, Car, MistakeKind, Track};
 //!
-//! let track = Track::test_circuit();
-//! let mistakes = parse_mistakes("lap=3:corner=T4:early_braking=25,lap=5:corner=T2:late_throttle=40", &track)?;
+//! let map = track_map(&Track::test_circuit(), &Car::default())?;
+//! let mistakes = parse_mistakes("lap=3:corner=T4:early_braking=25,lap=5:corner=t2:late_throttle=40", &map)?;
 //! assert_eq!(mistakes[0].kind, MistakeKind::EarlyBraking);
 //! assert_eq!(mistakes[1].to_string(), "lap=5:corner=T2:late_throttle=40");
-//! # Ok::<(), purple_sector_core::sim::MistakeSpecError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fmt;
 
-use super::driver::{self, Dynamics, Grid};
-use super::track::Track;
+use super::driver::{self, Dynamics, Effects, Grid};
+use crate::analysis::{Cause, Corner};
+use crate::track::TrackMap;
 
 /// What the driver gets wrong at a corner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -23,6 +28,9 @@ pub enum MistakeKind {
     /// Brakes this many metres before the optimal braking point, and so more gently, reaching
     /// the apex speed at the apex.
     EarlyBraking,
+    /// Brakes this many metres after the optimal braking point, reaches the apex too fast,
+    /// runs deep and over-slows: below the limit by as much as it was too fast.
+    LateBraking,
     /// Drives the corner this many per cent below its limit speed (so the apex too).
     OverSlowing,
     /// Picks up the throttle this many metres after the optimal pick-up point (where the
@@ -30,24 +38,47 @@ pub enum MistakeKind {
     LateThrottle,
     /// Lifts and coasts from this many metres before the optimal braking point.
     Coasting,
+    /// Lifts off the throttle for this many metres in the corner, 10 m after picking it up (at
+    /// most half-way to the exit).
+    MidCornerLift,
+    /// Takes the corner a gear too low, from the braking point to this many metres past the
+    /// throttle pick-up: a quarter of the drive force goes in wheelspin, the pedals as usual.
+    LowerGear,
+    /// Loses this many per cent of the drive force to wheelspin from the pick-up to the
+    /// corner's exit, the pedals as usual: the same inputs, a slower exit.
+    SlowExit,
+    /// Drives a line this many per cent longer than the centre line through the corner, at
+    /// the same speeds.
+    WideLine,
 }
 
 impl MistakeKind {
     /// Every kind.
-    pub const ALL: [MistakeKind; 4] = [
+    pub const ALL: [MistakeKind; 9] = [
         Self::EarlyBraking,
+        Self::LateBraking,
         Self::OverSlowing,
         Self::LateThrottle,
         Self::Coasting,
+        Self::MidCornerLift,
+        Self::LowerGear,
+        Self::SlowExit,
+        Self::WideLine,
     ];
 
-    /// The spec's name: `early_braking`, `over_slowing`, `late_throttle`, `coasting`.
+    /// The spec's name: `early_braking`, `late_braking`, `over_slowing`, `late_throttle`,
+    /// `coasting`, `mid_corner_lift`, `lower_gear`, `slow_exit`, `wide_line`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::EarlyBraking => "early_braking",
+            Self::LateBraking => "late_braking",
             Self::OverSlowing => "over_slowing",
             Self::LateThrottle => "late_throttle",
             Self::Coasting => "coasting",
+            Self::MidCornerLift => "mid_corner_lift",
+            Self::LowerGear => "lower_gear",
+            Self::SlowExit => "slow_exit",
+            Self::WideLine => "wide_line",
         }
     }
 
@@ -59,7 +90,7 @@ impl MistakeKind {
     /// Unit of the amount: `m` or `%`.
     pub fn unit(self) -> &'static str {
         match self {
-            Self::OverSlowing => "%",
+            Self::OverSlowing | Self::SlowExit | Self::WideLine => "%",
             _ => "m",
         }
     }
@@ -67,8 +98,25 @@ impl MistakeKind {
     /// Largest amount accepted (the smallest is anything above 0).
     pub fn max_amount(self) -> f64 {
         match self {
-            Self::OverSlowing => 50.0,
+            Self::OverSlowing | Self::SlowExit => 50.0,
+            Self::WideLine => 20.0,
+            Self::LateBraking => 30.0,
             _ => 500.0,
+        }
+    }
+
+    /// The cause the coach should name for this mistake ([`Cause`]).
+    pub fn cause(self) -> Cause {
+        match self {
+            Self::EarlyBraking => Cause::EarlyBraking,
+            Self::LateBraking => Cause::LateBrakingOverslowed,
+            Self::OverSlowing => Cause::LowApexSpeed,
+            Self::LateThrottle => Cause::LateThrottle,
+            Self::Coasting => Cause::Coasting,
+            Self::MidCornerLift => Cause::MidCornerLift,
+            Self::LowerGear => Cause::LowerGear,
+            Self::SlowExit => Cause::SlowExit,
+            Self::WideLine => Cause::Line,
         }
     }
 }
@@ -79,8 +127,8 @@ impl fmt::Display for MistakeKind {
     }
 }
 
-/// One mistake: at `corner` on `lap`, of `kind`, by `amount` (metres, or per cent for
-/// [`MistakeKind::OverSlowing`]).
+/// One mistake: at `corner` on `lap`, of `kind`, by `amount` (metres, or per cent: see
+/// [`MistakeKind::unit`]).
 ///
 /// Laps are numbered as the game counts them: lap 1 is the out lap from the pit box, lap 2
 /// the first flying lap; lap N ends when `lap_count` becomes N.
@@ -88,11 +136,12 @@ impl fmt::Display for MistakeKind {
 pub struct Mistake {
     /// Lap number (1 = the out lap).
     pub lap: u32,
-    /// Corner name as the track has it (`T4`).
+    /// The corner of the track map, as named there (`Tosa`, `T4`); any name or number the
+    /// map knows ([`TrackMap::corner`]) until the simulator resolves it.
     pub corner: String,
     /// What goes wrong.
     pub kind: MistakeKind,
-    /// How much: metres, or per cent for over-slowing.
+    /// How much: metres, or per cent.
     pub amount: f64,
 }
 
@@ -107,36 +156,61 @@ impl Mistake {
         }
     }
 
-    /// Plain words: "braked 25 m early into T4".
+    /// Plain words: "braked 25 m early into Tosa".
     pub fn describe(&self) -> String {
         let (amount, corner) = (self.amount, &self.corner);
         match self.kind {
             MistakeKind::EarlyBraking => format!("braked {amount} m early into {corner}"),
+            MistakeKind::LateBraking => {
+                format!("braked {amount} m late into {corner} and over-slowed")
+            }
             MistakeKind::OverSlowing => format!("took {corner} {amount} % below the limit"),
             MistakeKind::LateThrottle => {
                 format!("picked up the throttle {amount} m late out of {corner}")
             }
             MistakeKind::Coasting => format!("coasted for {amount} m before braking for {corner}"),
+            MistakeKind::MidCornerLift => format!("lifted for {amount} m in {corner}"),
+            MistakeKind::LowerGear => {
+                format!("took {corner} a gear too low, spinning the wheels for {amount} m")
+            }
+            MistakeKind::SlowExit => {
+                format!("lost {amount} % of the drive out of {corner} to wheelspin")
+            }
+            MistakeKind::WideLine => format!("drove a line {amount} % longer through {corner}"),
         }
     }
 
-    /// Edits a leg's speeds. False when the corner is unknown or not on the leg.
+    /// Edits a leg's speeds at `corner` (the map's window on the simulator's track). `None`
+    /// when the corner is not on the leg.
     pub(crate) fn apply(
         &self,
         speeds: &mut [f64],
         d: Dynamics<'_>,
         grid: &Grid,
-        track: &Track,
-    ) -> bool {
-        let Some(corner) = track.corner(&self.corner) else {
-            return false;
-        };
-        let span = grid.span(corner);
+        corner: &Corner,
+    ) -> Option<Effects> {
+        let span = grid.span_m(corner.start_m, corner.end_m);
+        let speeds_only = |applied: bool| applied.then(Effects::default);
         match self.kind {
-            MistakeKind::EarlyBraking => driver::brake_early(speeds, d, span, self.amount),
-            MistakeKind::OverSlowing => driver::over_slow(speeds, d, span, self.amount),
-            MistakeKind::LateThrottle => driver::pick_up_late(speeds, d, span, self.amount),
-            MistakeKind::Coasting => driver::coast_early(speeds, d, span, self.amount),
+            MistakeKind::EarlyBraking => {
+                speeds_only(driver::brake_early(speeds, d, span, self.amount))
+            }
+            MistakeKind::LateBraking => {
+                speeds_only(driver::brake_late(speeds, d, span, self.amount))
+            }
+            MistakeKind::OverSlowing => {
+                speeds_only(driver::over_slow(speeds, d, span, self.amount))
+            }
+            MistakeKind::LateThrottle => {
+                speeds_only(driver::pick_up_late(speeds, d, span, self.amount))
+            }
+            MistakeKind::Coasting => speeds_only(driver::coast_early(speeds, d, span, self.amount)),
+            MistakeKind::MidCornerLift => {
+                speeds_only(driver::lift_mid_corner(speeds, d, span, self.amount))
+            }
+            MistakeKind::LowerGear => driver::lower_gear(speeds, d, span, self.amount),
+            MistakeKind::SlowExit => driver::slow_exit(speeds, d, span, self.amount),
+            MistakeKind::WideLine => driver::wide_line(span, d.first, self.amount),
         }
     }
 }
@@ -193,7 +267,7 @@ pub enum MistakeSpecError {
     },
     /// A key is none of `lap`, `corner` or a mistake kind.
     #[error(
-        "{part}: unknown mistake kind {kind:?} (expected early_braking, over_slowing, late_throttle or coasting)"
+        "{part}: unknown mistake kind {kind:?} (expected early_braking, late_braking, over_slowing, late_throttle, coasting, mid_corner_lift, lower_gear, slow_exit or wide_line)"
     )]
     UnknownKind {
         /// Where.
@@ -239,8 +313,8 @@ pub enum MistakeSpecError {
         /// Unit of the amount.
         unit: &'static str,
     },
-    /// The track has no such corner.
-    #[error("{part}: track {track} has no corner {corner:?} (it has T1 to T{corners})")]
+    /// The track's map has no such corner.
+    #[error("{part}: track {track} has no corner {corner:?} (it has {known})")]
     UnknownCorner {
         /// Where.
         part: SpecPart,
@@ -248,16 +322,18 @@ pub enum MistakeSpecError {
         corner: String,
         /// The track.
         track: String,
-        /// How many corners it has.
-        corners: usize,
+        /// What it has ([`TrackMap::describe_corners`]: "Tamburello (T1) to Rivazza (T7)").
+        known: String,
     },
 }
 
-/// Parses a `--mistakes` spec against `track`: comma-separated mistakes, each
-/// colon-separated `key=value` fields in any order — `lap=N`, `corner=TN` (case-insensitive)
-/// and exactly one of `early_braking=M`, `over_slowing=P`, `late_throttle=M`,
-/// `coasting=M` (metres; per cent for over-slowing). An empty spec is no mistakes.
-pub fn parse_mistakes(spec: &str, track: &Track) -> Result<Vec<Mistake>, MistakeSpecError> {
+/// Parses a `--mistakes` spec against the track's map: comma-separated mistakes, each
+/// colon-separated `key=value` fields in any order — `lap=N`, `corner=NAME` (a map corner's
+/// name or number: `Tosa`, `T3`, `3`, in any case) and exactly one kind:
+/// `early_braking=M`, `late_braking=M`, `over_slowing=P`, `late_throttle=M`, `coasting=M`,
+/// `mid_corner_lift=M`, `lower_gear=M`, `slow_exit=P`, `wide_line=P` (M metres, P per cent).
+/// The corner is kept as the map names it. An empty spec is no mistakes.
+pub fn parse_mistakes(spec: &str, map: &TrackMap) -> Result<Vec<Mistake>, MistakeSpecError> {
     if spec.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -271,12 +347,12 @@ pub fn parse_mistakes(spec: &str, track: &Track) -> Result<Vec<Mistake>, Mistake
             text: raw.trim().to_owned(),
         };
         offset += raw.len() + 1;
-        mistakes.push(parse_one(part, track)?);
+        mistakes.push(parse_one(part, map)?);
     }
     Ok(mistakes)
 }
 
-fn parse_one(part: SpecPart, track: &Track) -> Result<Mistake, MistakeSpecError> {
+fn parse_one(part: SpecPart, map: &TrackMap) -> Result<Mistake, MistakeSpecError> {
     if part.text.is_empty() {
         return Err(MistakeSpecError::EmptyPart { part });
     }
@@ -311,14 +387,14 @@ fn parse_one(part: SpecPart, track: &Track) -> Result<Mistake, MistakeSpecError>
                 if corner.is_some() {
                     return Err(duplicate(part, key));
                 }
-                match track.corner(value) {
+                match map.corner(value) {
                     Some(c) => corner = Some(c.name.clone()),
                     None => {
                         return Err(MistakeSpecError::UnknownCorner {
                             part,
                             corner: value.to_owned(),
-                            track: track.name().to_owned(),
-                            corners: track.corners().len(),
+                            track: map.track.clone(),
+                            known: map.describe_corners(),
                         });
                     }
                 }
@@ -381,14 +457,18 @@ fn duplicate(part: SpecPart, field: &str) -> MistakeSpecError {
 }
 
 /// The demo's mistakes, so a demo has something to coach: braking 25 m early into the
-/// slowest corner on the second flying lap (lap 3), and picking up the throttle 40 m late out
-/// of the second slowest on the third (lap 4) — each only when the session has that lap.
-pub fn demo_mistakes(track: &Track, flying_laps: u32) -> Vec<Mistake> {
+/// slowest corner of the map on the second flying lap (lap 3), and picking up the throttle
+/// 40 m late out of the second slowest on the third (lap 4) — each only when the session has
+/// that lap. Corners are ranked by the ideal lap's speed at their apex on `track`.
+pub fn demo_mistakes(track: &super::Track, map: &TrackMap, flying_laps: u32) -> Vec<Mistake> {
     let profile = super::SpeedProfile::optimal(track, &super::Car::default());
-    let mut corners: Vec<(f64, &str)> = track
-        .corners()
+    let mut corners: Vec<(f64, &str)> = map
+        .corners
         .iter()
-        .map(|c| (profile.speed_at(c.apex_m), c.name.as_str()))
+        .map(|c| {
+            let on_track = super::map::on_track(c, map, track);
+            (profile.speed_at(on_track.apex_m), c.name.as_str())
+        })
         .collect();
     corners.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out = Vec::new();
@@ -419,14 +499,33 @@ mod tests {
 
     #[test]
     fn offsets_point_at_the_part() {
-        let track = Track::test_circuit();
+        let map = crate::sim::track_map(
+            &crate::sim::Track::test_circuit(),
+            &crate::sim::Car::default(),
+        )
+        .unwrap();
         let spec = "lap=2:corner=T1:coasting=20, lap=3:corner=T9:coasting=20";
-        let err = parse_mistakes(spec, &track).unwrap_err();
-        let MistakeSpecError::UnknownCorner { part, corner, .. } = err else {
+        let err = parse_mistakes(spec, &map).unwrap_err();
+        let MistakeSpecError::UnknownCorner {
+            part,
+            corner,
+            known,
+            ..
+        } = err
+        else {
             panic!("{err:?}");
         };
         assert_eq!(corner, "T9");
+        assert_eq!(known, "T1 to T5");
         assert_eq!(part.index, 2);
         assert_eq!(&spec[part.offset..], part.text);
+    }
+
+    #[test]
+    fn every_kind_has_its_cause() {
+        let causes: std::collections::BTreeSet<Cause> =
+            MistakeKind::ALL.iter().map(|k| k.cause()).collect();
+        assert_eq!(causes.len(), MistakeKind::ALL.len());
+        assert!(!causes.contains(&Cause::General));
     }
 }

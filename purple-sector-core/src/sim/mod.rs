@@ -22,6 +22,7 @@
 
 mod car;
 mod driver;
+mod map;
 mod mistakes;
 mod play;
 mod rng;
@@ -31,6 +32,7 @@ mod track;
 
 pub use car::Car;
 pub use driver::{Driver, PROFILE_SPACING_M, SpeedProfile};
+pub use map::{clean_lap_frames, track_map};
 pub use mistakes::{
     Mistake, MistakeKind, MistakeSpecError, SpecPart, demo_mistakes, parse_mistakes,
 };

@@ -31,12 +31,14 @@
 //!   coasting, neither when coasting.
 
 use super::car::Car;
-use super::driver::{self, Driver, Dynamics, Grid, SpeedProfile};
+use super::driver::{self, Driver, Dynamics, Effects, Grid, SpeedProfile};
 use super::mistakes::Mistake;
 use super::rng::SplitMix64;
 use super::track::Track;
+use crate::analysis::Corner;
 use crate::protocol::{Name, OwnedCarInfo, OwnedHandshakeResponse, OwnedLapCompleted};
 use crate::telemetry::STANDARD_GRAVITY_MS2;
+use crate::track::TrackMap;
 
 /// Length of one physics step, ns (3 ms).
 pub const PHYSICS_STEP_NS: u64 = 3_000_000;
@@ -69,10 +71,15 @@ pub struct SimConfig {
     pub laps: u32,
     /// Seed of everything random (lap-to-lap variation, junk bytes).
     pub seed: u64,
-    /// Mistakes to make (laps numbered as the game counts them: 1 = out lap).
+    /// Mistakes to make (laps numbered as the game counts them: 1 = out lap), at corners
+    /// of [`SimConfig::map`].
     pub mistakes: Vec<Mistake>,
     /// Driver name for the handshake and lap events (`%` and NUL removed, 40 units at most).
     pub driver_name: String,
+    /// The track map whose corners the mistakes name (the store's map of the track, so
+    /// that the simulator and the coach speak of the same corners); `None`: the track's
+    /// own ([`super::track_map`]), made when the simulator starts, if there are mistakes.
+    pub map: Option<TrackMap>,
 }
 
 impl SimConfig {
@@ -85,6 +92,7 @@ impl SimConfig {
             seed: 1,
             mistakes: Vec::new(),
             driver_name: "Purple Sector".to_owned(),
+            map: None,
         }
     }
 }
@@ -105,7 +113,8 @@ pub struct SimStep {
 pub struct MistakeCost {
     /// The mistake.
     pub mistake: Mistake,
-    /// False when its corner was not driven on that lap (before the pit exit).
+    /// False when its corner was not driven on that lap (before the pit exit), or is not on
+    /// the map.
     pub applied: bool,
     /// Lap time with this mistake alone minus the clean lap time, ms.
     pub cost_ms: f64,
@@ -154,11 +163,16 @@ struct Leg {
     hold_s: f64,
     /// What is driven (mistakes included).
     speeds: Vec<f64>,
+    /// What the driven mistakes do besides the speeds.
+    effects: Vec<Effects>,
     /// Without mistakes.
     clean: Vec<f64>,
-    /// Clean plus one mistake each.
-    singles: Vec<(Mistake, bool, Vec<f64>)>,
-    /// Times from `first`, filled in by `finalize`.
+    /// Clean plus one mistake each, and what it does besides the speeds.
+    singles: Vec<(Mistake, bool, Vec<f64>, Effects)>,
+    /// Speed along the centre line at each grid point (the driven speed over the path
+    /// factor), filled in by `finalize`.
+    progress: Vec<f64>,
+    /// Times from `first` along `progress`, filled in by `finalize`.
     times: Vec<f64>,
     report: Option<LapReport>,
 }
@@ -167,7 +181,7 @@ impl Leg {
     fn variants_mut(&mut self) -> impl Iterator<Item = &mut Vec<f64>> {
         std::iter::once(&mut self.speeds)
             .chain(std::iter::once(&mut self.clean))
-            .chain(self.singles.iter_mut().map(|(_, _, v)| v))
+            .chain(self.singles.iter_mut().map(|(_, _, v, _)| v))
     }
 
     fn duration_s(&self) -> f64 {
@@ -203,6 +217,9 @@ pub struct Simulator {
     driver: Driver,
     grid: Grid,
     optimal: SpeedProfile,
+    /// The map the mistakes were resolved on, and each mistake's corner on the track.
+    map: Option<TrackMap>,
+    sites: Vec<Option<Corner>>,
     current: Leg,
     next: Option<Leg>,
     current_index: u32,
@@ -245,8 +262,24 @@ impl Simulator {
         let track_name = name(config.track.name());
         let bytes = junk.next_u64().to_le_bytes();
         let padding = ([bytes[0], bytes[1], bytes[2]], [bytes[3], bytes[4]]);
-        let mut out = Self::plan(&config, &driver, &grid, 0);
-        let mut next = Self::plan(&config, &driver, &grid, 1);
+        let map = match &config.map {
+            Some(map) => Some(map.clone()),
+            None if !config.mistakes.is_empty() => {
+                super::track_map(&config.track, &config.car).ok()
+            }
+            None => None,
+        };
+        let sites: Vec<Option<Corner>> = config
+            .mistakes
+            .iter()
+            .map(|m| {
+                let map = map.as_ref()?;
+                let corner = map.corner(&m.corner)?;
+                Some(super::map::on_track(corner, map, &config.track))
+            })
+            .collect();
+        let mut out = Self::plan(&config, &driver, &grid, &sites, 0);
+        let mut next = Self::plan(&config, &driver, &grid, &sites, 1);
         join(&mut out, &mut next, &config, &grid);
         finalize(&mut out, grid.spacing_m);
         Self {
@@ -254,6 +287,8 @@ impl Simulator {
             driver,
             grid,
             optimal,
+            map,
+            sites,
             current: out,
             next: Some(next),
             current_index: 0,
@@ -299,6 +334,12 @@ impl Simulator {
         &self.driver
     }
 
+    /// The map the mistakes' corners were found on ([`SimConfig::map`], or the track's own);
+    /// `None` without mistakes and without a map given.
+    pub fn map(&self) -> Option<&TrackMap> {
+        self.map.as_ref()
+    }
+
     /// The ideal lap (nominal grip, no variation, flying start and finish).
     pub fn optimal_profile(&self) -> &SpeedProfile {
         &self.optimal
@@ -330,8 +371,15 @@ impl Simulator {
         self.finished
     }
 
-    /// Plans leg `index` before any joining: 0 = out lap, `laps + 1` = the run-on.
-    fn plan(config: &SimConfig, driver: &Driver, grid: &Grid, index: u32) -> Leg {
+    /// Plans leg `index` before any joining: 0 = out lap, `laps + 1` = the run-on. `sites`
+    /// holds each mistake's corner on the track (`None`: not on the map).
+    fn plan(
+        config: &SimConfig,
+        driver: &Driver,
+        grid: &Grid,
+        sites: &[Option<Corner>],
+        index: u32,
+    ) -> Leg {
         let lap = index + 1;
         let kind = if index == 0 {
             LegKind::Out
@@ -375,21 +423,39 @@ impl Simulator {
             driver::brake_early(&mut speeds, dynamics, grid.span(corner), early);
         }
         let clean = speeds.clone();
-        let mut mine: Vec<&Mistake> = if kind == LegKind::RunOn {
+        let mut mine: Vec<(&Mistake, Option<&Corner>)> = if kind == LegKind::RunOn {
             Vec::new()
         } else {
-            config.mistakes.iter().filter(|m| m.lap == lap).collect()
+            config
+                .mistakes
+                .iter()
+                .zip(sites)
+                .filter(|(m, _)| m.lap == lap)
+                .map(|(m, site)| (m, site.as_ref()))
+                .collect()
         };
+        // In track order; late brakings last (an edit after one would undo its scrub).
         mine.sort_by(|a, b| {
-            let at = |m: &Mistake| config.track.corner(&m.corner).map_or(0.0, |c| c.start_m);
-            at(a).total_cmp(&at(b))
+            let at = |site: Option<&Corner>| site.map_or(0.0, |c| c.start_m);
+            let late = |m: &Mistake| m.kind == super::MistakeKind::LateBraking;
+            late(a.0).cmp(&late(b.0)).then(at(a.1).total_cmp(&at(b.1)))
         });
         let mut singles = Vec::with_capacity(mine.len());
-        for mistake in mine {
-            mistake.apply(&mut speeds, dynamics, grid, &config.track);
+        let mut effects = Vec::new();
+        for (mistake, site) in mine {
+            let Some(site) = site else {
+                singles.push((mistake.clone(), false, clean.clone(), Effects::default()));
+                continue;
+            };
+            effects.extend(mistake.apply(&mut speeds, dynamics, grid, site));
             let mut single = clean.clone();
-            let applied = mistake.apply(&mut single, dynamics, grid, &config.track);
-            singles.push((mistake.clone(), applied, single));
+            let applied = mistake.apply(&mut single, dynamics, grid, site);
+            singles.push((
+                mistake.clone(),
+                applied.is_some(),
+                single,
+                applied.unwrap_or_default(),
+            ));
         }
         Leg {
             lap,
@@ -398,8 +464,10 @@ impl Simulator {
             grip,
             hold_s,
             speeds,
+            effects,
             clean,
             singles,
+            progress: Vec::new(),
             times: Vec::new(),
             report: None,
         }
@@ -417,6 +485,7 @@ impl Simulator {
                 &self.config,
                 &self.driver,
                 &self.grid,
+                &self.sites,
                 self.current_index + 1,
             );
             join(&mut current, &mut next, &self.config, &self.grid);
@@ -488,6 +557,8 @@ impl Simulator {
     }
 
     /// Distance from the line, speed and acceleration at leg time `tau` (after the hold).
+    /// On a longer path ([`Effects::path`]) the car goes along the centre line slower than
+    /// its speed by the path factor.
     fn kinematics(&mut self, tau: f64) -> (f64, f64, f64) {
         let leg = &self.current;
         let ds = self.grid.spacing_m;
@@ -501,13 +572,45 @@ impl Simulator {
         }
         let i = self.cursor;
         let (t0, t1) = (leg.times[i], leg.times[i + 1]);
-        let (v0, v1) = (leg.speeds[leg.first + i], leg.speeds[leg.first + i + 1]);
+        let (q0, q1) = (leg.progress[leg.first + i], leg.progress[leg.first + i + 1]);
         let dt = (t1 - t0).max(1e-12);
-        let a = (v1 - v0) / dt;
+        let a = (q1 - q0) / dt;
         let u = (tau - t0).clamp(0.0, dt);
-        let v = v0 + a * u;
-        let s = base + i as f64 * ds + v0 * u + 0.5 * a * u * u;
-        (s, v, a)
+        let q = q0 + a * u;
+        let s = base + i as f64 * ds + q0 * u + 0.5 * a * u * u;
+        if leg.effects.iter().all(|e| e.path.is_none()) {
+            return (s, q, a);
+        }
+        let f = driver::path_factor(&leg.effects, leg.first + i, ds);
+        (s, q * f, a * f)
+    }
+
+    /// The gear and pedals the mistakes being driven set at `s`, if any: a gear lower
+    /// ([`Effects::gear_down`]) and the clean lap's pedals ([`Effects::clean_pedals`]).
+    fn overrides(&self, s: f64, v: f64) -> (Option<usize>, Option<(f64, f64)>) {
+        let leg = &self.current;
+        if leg.effects.is_empty() {
+            return (None, None);
+        }
+        let ds = self.grid.spacing_m;
+        let i = self.grid.index_at(s);
+        let within = |range: Option<(usize, usize)>| range.is_some_and(|(a, b)| a <= i && i <= b);
+        let car = &self.config.car;
+        let gear = leg
+            .effects
+            .iter()
+            .any(|e| within(e.gear_down))
+            .then(|| self.gear.saturating_sub(1).max(1))
+            .filter(|&g| g < self.gear && car.rpm(v, g) < car.limiter_rpm);
+        let pedals = leg.effects.iter().any(|e| within(e.clean_pedals)).then(|| {
+            let j = (i + 1).min(leg.clean.len() - 1);
+            let (c0, c1) = (leg.clean[i], leg.clean[j]);
+            let t = ((s - i as f64 * ds) / ds).clamp(0.0, 1.0);
+            let vc = c0 + (c1 - c0) * t;
+            let accel = (c1 * c1 - c0 * c0) / (2.0 * ds);
+            (car.throttle_for(vc, accel), car.brake_for(vc, accel))
+        });
+        (gear, pedals)
     }
 
     /// The car-info datagram at session time `t`.
@@ -528,7 +631,9 @@ impl Simulator {
         } else {
             car.next_gear(v, self.gear)
         };
-        let wheel_rpm = car.rpm(v, self.gear);
+        let (gear_override, pedal_override) = self.overrides(s, v);
+        let gear = gear_override.unwrap_or(self.gear);
+        let wheel_rpm = car.rpm(v, gear);
         let (rpm, clutch) = if holding {
             (car.idle_rpm, 0.0)
         } else if !self.launched && wheel_rpm < car.launch_rpm {
@@ -540,8 +645,8 @@ impl Simulator {
         let (gas, brake) = if holding {
             (0.0, 0.0)
         } else {
-            let gas = car.throttle_for(v, a);
-            let brake = car.brake_for(v, a);
+            let (gas, brake) =
+                pedal_override.unwrap_or_else(|| (car.throttle_for(v, a), car.brake_for(v, a)));
             (
                 if gas < 0.005 { 0.0 } else { gas },
                 if brake < 0.005 { 0.0 } else { brake },
@@ -623,7 +728,7 @@ impl Simulator {
             car_coordinates_m: position.map(|x| x as f32),
             ..OwnedCarInfo::default()
         };
-        info.set_gear(self.gear as i32);
+        info.set_gear(gear as i32);
         info
     }
 }
@@ -650,7 +755,7 @@ fn join(a: &mut Leg, b: &mut Leg, config: &SimConfig, grid: &Grid) {
     };
     for v in a.variants_mut() {
         v[n] = v[n].min(next_start);
-        driver::backward_pass(v, dyn_a, n);
+        driver::backward_pass_settling(v, dyn_a, n);
     }
     let end = a.speeds[n];
     let dyn_b = Dynamics {
@@ -662,28 +767,42 @@ fn join(a: &mut Leg, b: &mut Leg, config: &SimConfig, grid: &Grid) {
     let first = b.first;
     for v in b.variants_mut() {
         v[first] = v[first].min(end);
-        driver::forward_pass(v, dyn_b, first);
+        driver::forward_pass_settling(v, dyn_b, first);
     }
+}
+
+/// Speed along the centre line: `speeds` over the path factor of `effects`.
+fn progress(speeds: &[f64], effects: &[Effects], spacing_m: f64) -> Vec<f64> {
+    if effects.iter().all(|e| e.path.is_none()) {
+        return speeds.to_vec();
+    }
+    speeds
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v / driver::path_factor(effects, i, spacing_m))
+        .collect()
 }
 
 /// Times of the driven variant and the lap report.
 fn finalize(leg: &mut Leg, spacing_m: f64) {
-    let time = |v: &[f64]| {
+    let time = |v: &[f64], effects: &[Effects]| {
+        let q = progress(v, effects, spacing_m);
         leg.hold_s
-            + driver::cumulative_times(&v[leg.first..], spacing_m)
+            + driver::cumulative_times(&q[leg.first..], spacing_m)
                 .last()
                 .copied()
                 .unwrap_or(0.0)
     };
-    leg.times = driver::cumulative_times(&leg.speeds[leg.first..], spacing_m);
-    let clean_s = time(&leg.clean);
+    leg.progress = progress(&leg.speeds, &leg.effects, spacing_m);
+    leg.times = driver::cumulative_times(&leg.progress[leg.first..], spacing_m);
+    let clean_s = time(&leg.clean, &[]);
     let mistakes = leg
         .singles
         .iter()
-        .map(|(mistake, applied, v)| MistakeCost {
+        .map(|(mistake, applied, v, effects)| MistakeCost {
             mistake: mistake.clone(),
             applied: *applied,
-            cost_ms: (time(v) - clean_s) * 1000.0,
+            cost_ms: (time(v, std::slice::from_ref(effects)) - clean_s) * 1000.0,
         })
         .collect();
     let time_s = leg.duration_s();
