@@ -24,7 +24,7 @@ pub struct SessionArgs {
     /// (laps as the game counts them: 1 is the out lap; corners as the track's map names
     /// them, by name or number: `purple-sector tracks show imola`). Kinds: early_braking (m),
     /// late_braking (m), over_slowing (%), late_throttle (m), coasting (m), mid_corner_lift
-    /// (m), lower_gear (m), slow_exit (%), wide_line (%).
+    /// (m), lower_gear (%), slow_exit (%), wide_line (%).
     #[arg(long, value_name = "SPEC")]
     pub mistakes: Option<String>,
     /// Seed: the same seed gives the same session, byte for byte.

@@ -270,6 +270,7 @@ fn metrics(
         lift_point_m: None,
         mid_corner_lift_m: 0.0,
         entry_speed_kmh: 0.0,
+        slowest_from_m: 0.0,
     }
 }
 

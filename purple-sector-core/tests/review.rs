@@ -151,7 +151,10 @@ async fn a_map_of_another_version_is_rebuilt_and_rebuild_replaces_a_map() {
     let reused = compare(&store, l0, Against::Lap(l2)).await.unwrap();
     assert_eq!(reused.analysis.corners.len(), 3);
     // … until it is rebuilt from the track's laps.
-    let rebuilt = rebuild_track_map(&store, "imola", "").await.unwrap().unwrap();
+    let rebuilt = rebuild_track_map(&store, "imola", "")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rebuilt, built);
     assert_eq!(store.get_track_map("imola", "").await.unwrap(), Some(built));
     // A track with no laps has nothing to build from: the map goes.

@@ -320,8 +320,11 @@ fn merge_named(
 /// The windows of `corners` for one comparison of `laps` (on the corners' grid): each
 /// corner's start moved back to the earliest of the laps' own [`onset`]s when that comes
 /// first (never before the previous corner's apex), the previous corner's end moved back
-/// with it. The same for any order of `laps`, so that swapping a lap and its reference only
-/// flips the signs of the segments' losses.
+/// with it; its end moved on to the latest of the laps' own exits (full throttle, the
+/// steering straight) when that comes later (never past the next corner's apex), so that
+/// a late throttle or a lift out of a corner is inside the corner it was in. The same for
+/// any order of `laps`, so that swapping a lap and its reference only flips the signs of
+/// the segments' losses.
 pub fn pair_windows(
     corners: &[Corner],
     laps: &[&LapTrace],
@@ -339,6 +342,7 @@ pub fn pair_windows(
             name: None,
         })
         .collect();
+    let last = first.len().saturating_sub(1);
     for c in 0..ws.len() {
         let floor = if c == 0 { 0 } else { ws[c - 1].apex + 1 };
         let apex = ws[c].apex;
@@ -348,6 +352,16 @@ pub fn pair_windows(
             .min()
             .unwrap_or(ws[c].start);
         ws[c].start = ws[c].start.min(earliest).min(apex.saturating_sub(1));
+        let ceiling = ws
+            .get(c + 1)
+            .map_or(last, |next| next.apex.saturating_sub(1))
+            .max(apex);
+        let latest = laps
+            .iter()
+            .map(|l| exit(l, apex, ceiling, thresholds))
+            .max()
+            .unwrap_or(ws[c].end);
+        ws[c].end = ws[c].end.max(latest).min(ceiling.max(apex + 1)).min(last);
     }
     resolve_overlaps(&mut ws);
     corners

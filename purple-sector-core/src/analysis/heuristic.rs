@@ -83,10 +83,11 @@ struct Evidence {
     brake_earlier_m: Option<f64>,
     /// km/h the lap was slower at the apex.
     apex_slower_kmh: f64,
-    /// m the lap picked up the throttle later, each measured from its own apex (a lap whose
-    /// apex came later, having overshot, picks up later without being late).
+    /// m the lap picked up the throttle later, each measured from where it reached its
+    /// lowest speed (a lap that got there later, having overshot, picks up later without
+    /// being late).
     pickup_later_m: Option<f64>,
-    /// m the lap reached full throttle later, each from its own apex.
+    /// m the lap reached full throttle later, measured the same way.
     full_later_m: Option<f64>,
     /// The reference reached full throttle, the lap never did.
     never_full: bool,
@@ -100,6 +101,38 @@ struct Evidence {
     gears_lower: i32,
     /// km/h the lap left slower.
     exit_slower_kmh: f64,
+}
+
+/// How much later the lap's point `lap_at` is than the reference's `reference_at`: the
+/// smaller of the two readings, on the lap (metres) and measured from where each reached its
+/// lowest speed, so that neither a lap that got there later (an overshoot) nor one that got
+/// there earlier (over-slowed) reads as late on the throttle.
+fn later_both_ways(
+    lap_at: Option<f64>,
+    reference_at: Option<f64>,
+    lap: &CornerMetrics,
+    reference: &CornerMetrics,
+) -> Option<f64> {
+    let (l, r) = (lap_at?, reference_at?);
+    let absolute = l - r;
+    let relative = (l - slowest_from(lap)) - (r - slowest_from(reference));
+    Some(if absolute.abs() < relative.abs() {
+        absolute
+    } else if absolute.signum() == relative.signum() {
+        relative
+    } else {
+        0.0
+    })
+}
+
+/// Where a lap reached its lowest speed: the start of its apex stretch (the apex for
+/// metrics stored without it).
+fn slowest_from(m: &CornerMetrics) -> f64 {
+    if m.slowest_from_m > 0.0 {
+        m.slowest_from_m.min(m.apex_m)
+    } else {
+        m.apex_m
+    }
 }
 
 /// How far before its brake point (or apex) a lap lifted, m.
@@ -119,13 +152,17 @@ impl Evidence {
         Self {
             brake_earlier_m: diff(reference.brake_point_m, lap.brake_point_m),
             apex_slower_kmh: reference.min_speed_kmh - lap.min_speed_kmh,
-            pickup_later_m: diff(
-                lap.throttle_pickup_m.map(|p| p - lap.apex_m),
-                reference.throttle_pickup_m.map(|p| p - reference.apex_m),
+            pickup_later_m: later_both_ways(
+                lap.throttle_pickup_m,
+                reference.throttle_pickup_m,
+                lap,
+                reference,
             ),
-            full_later_m: diff(
-                lap.full_throttle_m.map(|p| p - lap.apex_m),
-                reference.full_throttle_m.map(|p| p - reference.apex_m),
+            full_later_m: later_both_ways(
+                lap.full_throttle_m,
+                reference.full_throttle_m,
+                lap,
+                reference,
             ),
             never_full: lap.full_throttle_m.is_none() && reference.full_throttle_m.is_some(),
             extra_lift_m: lift_length_m(lap) - lift_length_m(reference),
@@ -1041,6 +1078,7 @@ mod tests {
             lift_point_m: None,
             mid_corner_lift_m: 0.0,
             entry_speed_kmh: 200.0,
+            slowest_from_m: 0.0,
         }
     }
 

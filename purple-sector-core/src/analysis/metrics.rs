@@ -88,13 +88,21 @@ pub(super) fn corner_metrics_with(
     let search_end = trace.index_at(search_end_m.max(corner.end_m)).max(e);
     let ds = trace.spacing_m();
     let speed = trace.speed_kmh();
-    let gas = trace.gas();
+    // The throttle over ±THROTTLE_SMOOTHING_M: a pedal's sensor noise neither picks the
+    // throttle up nor lifts it.
+    let gas = smoothed_gas(trace, s, search_end);
+    let gas = |k: usize| gas.get(k - s).copied().unwrap_or(0.0);
     let brake = trace.brake();
     let steer = trace.steer_deg();
     let turning = |k: usize| f64::from(steer[k].abs()) >= turn_in_deg;
 
-    // Apex: the middle of the band around the lowest speed.
-    let low = (s..=e)
+    // Apex: the middle of the band around the lowest speed, looked for up to the map's apex
+    // and half the way on to the exit (at least APEX_REACH_M): a lift on the way out is no
+    // apex.
+    let reach = (corner.apex_m + (0.5 * (corner.end_m - corner.apex_m)).max(APEX_REACH_M))
+        .min(corner.end_m);
+    let apex_end = trace.index_at(reach).clamp(s, e);
+    let low = (s..=apex_end)
         .min_by(|&a, &b| speed[a].total_cmp(&speed[b]))
         .unwrap_or(s);
     let limit = speed[low] + thresholds.apex_band_kmh as f32;
@@ -102,7 +110,7 @@ pub(super) fn corner_metrics_with(
     while lo > s && speed[lo - 1] <= limit {
         lo -= 1;
     }
-    while hi < e && speed[hi + 1] <= limit {
+    while hi < apex_end && speed[hi + 1] <= limit {
         hi += 1;
     }
     let apex = (lo + hi) / 2;
@@ -118,35 +126,37 @@ pub(super) fn corner_metrics_with(
 
     let trail = (s..=e).filter(|&k| braking(k) && turning(k)).count();
 
-    let on_throttle = |k: usize| gas[k] >= thresholds.throttle_on && !braking(k);
+    let on_throttle = |k: usize| gas(k) >= thresholds.throttle_on && !braking(k);
+    // An application in effect goes back to where the throttle rose past half that.
+    let still_on = |k: usize| gas(k) >= 0.5 * thresholds.throttle_on && !braking(k);
     // The last braking at or before the apex: the throttle comes back after it.
     let released = (s..=apex).rev().find(|&k| braking(k)).map_or(s, |k| k + 1);
     let pickup = if on_throttle(apex) {
         let mut k = apex;
-        while k > released && on_throttle(k - 1) {
+        while k > released && still_on(k - 1) {
             k -= 1;
         }
         Some(k)
     } else {
         (apex..=search_end).find(|&k| on_throttle(k))
     };
-    let full = (apex..=search_end).find(|&k| gas[k] >= thresholds.full_throttle && !braking(k));
+    let full = (apex..=search_end).find(|&k| gas(k) >= thresholds.full_throttle && !braking(k));
     let coasting = (s..=e)
-        .filter(|&k| gas[k] < thresholds.pedal_off && brake[k] < thresholds.pedal_off)
+        .filter(|&k| gas(k) < thresholds.pedal_off && brake[k] < thresholds.pedal_off)
         .count();
 
     let lift_until = brake_point.unwrap_or(apex);
     let onset = super::corners::onset(trace, s, lift_until, thresholds);
     let lift_point = (onset < lift_until
-        && !(gas[onset.min(lift_until)] >= thresholds.flat_out_throttle && !braking(onset)))
+        && !(gas(onset.min(lift_until)) >= thresholds.flat_out_throttle && !braking(onset)))
     .then_some(onset);
     let mid_corner_lift = match (brake_point, pickup) {
         (Some(_), Some(p)) => (p..=e)
-            .filter(|&k| gas[k] < thresholds.pedal_off && !braking(k))
+            .filter(|&k| gas(k) < thresholds.pedal_off && !braking(k))
             .count(),
         (Some(_), None) => 0,
         (None, _) => (s..=e)
-            .filter(|&k| gas[k] < thresholds.flat_out_throttle && !braking(k))
+            .filter(|&k| gas(k) < thresholds.flat_out_throttle && !braking(k))
             .count(),
     };
 
@@ -165,7 +175,36 @@ pub(super) fn corner_metrics_with(
         lift_point_m: lift_point.map(|k| trace.distance_m(k)),
         mid_corner_lift_m: mid_corner_lift as f64 * ds,
         entry_speed_kmh: f64::from(speed[s]),
+        slowest_from_m: trace.distance_m(lo),
     }
+}
+
+/// The lap's apex is looked for at least this far past the map's apex (within the window), m.
+const APEX_REACH_M: f64 = 30.0;
+
+/// Half-width of the throttle's smoothing in the corner metrics, m.
+const THROTTLE_SMOOTHING_M: f64 = 2.0;
+
+/// The throttle from grid point `from` to `to`, averaged over ±[`THROTTLE_SMOOTHING_M`]
+/// (shrinking at the lap's ends); exactly 0 and 1 stay so (a pedal at rest or flat out is not
+/// noisy).
+fn smoothed_gas(trace: &LapTrace, from: usize, to: usize) -> Vec<f32> {
+    let gas = trace.gas();
+    let n = gas.len();
+    if n == 0 || from > to {
+        return Vec::new();
+    }
+    let h = (THROTTLE_SMOOTHING_M / trace.spacing_m()).round() as usize;
+    (from..=to.min(n - 1))
+        .map(|k| {
+            let g = gas[k];
+            if g <= 0.0 || g >= 1.0 || h == 0 {
+                return g;
+            }
+            let (lo, hi) = (k.saturating_sub(h), (k + h).min(n - 1));
+            gas[lo..=hi].iter().sum::<f32>() / (hi + 1 - lo) as f32
+        })
+        .collect()
 }
 
 /// The gear engaged most within ±10 m of `at` (neutral, a shift's blip, does not count);

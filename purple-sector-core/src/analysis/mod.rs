@@ -364,6 +364,11 @@ pub struct CornerMetrics {
     /// Speed at the window's start, km/h.
     #[serde(default)]
     pub entry_speed_kmh: f64,
+    /// Where the lap first came within [`Thresholds::apex_band_kmh`] of its lowest speed
+    /// (the start of the stretch whose middle is the apex): a lap that holds its minimum
+    /// speed longer has a later apex, not a later start of it.
+    #[serde(default)]
+    pub slowest_from_m: f64,
 }
 
 /// The loss a corner explains, by where in the corner the speed difference behind it was

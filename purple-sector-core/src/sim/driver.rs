@@ -218,9 +218,6 @@ pub(crate) const PATH_RAMP_M: f64 = 10.0;
 /// How far past the throttle pick-up a mid-corner lift begins, m.
 pub(crate) const LIFT_AFTER_PICKUP_M: f64 = 10.0;
 
-/// Share of the drive force lost to wheelspin in a gear too low.
-pub(crate) const LOW_GEAR_DRIVE_LOSS: f64 = 0.25;
-
 /// Path factor at grid point `i` (1 off any longer path).
 pub(crate) fn path_factor(effects: &[Effects], i: usize, spacing_m: f64) -> f64 {
     let ramp = (PATH_RAMP_M / spacing_m).max(1.0);
@@ -386,12 +383,18 @@ pub(crate) fn brake_index(v: &[f64], apex: usize, first: usize) -> usize {
 /// least [`PICKUP_THROTTLE`] on the throttle (before it the ellipse leaves little for
 /// accelerating), at the latest `last`.
 pub(crate) fn pickup_index(v: &[f64], d: Dynamics<'_>, apex: usize, last: usize) -> usize {
+    throttle_index(v, d, apex, last, PICKUP_THROTTLE)
+}
+
+/// The first grid point from `apex` where the throttle is at least `level`, at the latest
+/// `last`.
+fn throttle_index(v: &[f64], d: Dynamics<'_>, apex: usize, last: usize, level: f64) -> usize {
     let last = last.min(v.len().saturating_sub(2));
     let ds = d.grid.spacing_m;
     let mut j = apex;
     while j < last {
         let accel = (v[j + 1] * v[j + 1] - v[j] * v[j]) / (2.0 * ds);
-        if d.car.throttle_for(v[j], accel) >= PICKUP_THROTTLE {
+        if d.car.throttle_for(v[j], accel) >= level {
             break;
         }
         j += 1;
@@ -401,8 +404,10 @@ pub(crate) fn pickup_index(v: &[f64], d: Dynamics<'_>, apex: usize, last: usize)
 
 /// Brakes `metres` before the optimal braking point of the corner and, having started early,
 /// more gently: a constant deceleration that reaches the apex speed at the apex (where that
-/// is gentler than the optimum's braking; the optimum's curve otherwise). Returns false when
-/// the corner is not on the leg.
+/// is gentler than the optimum's braking; the optimum's curve otherwise) — but never gentler
+/// than [`EARLY_BRAKE_PEDAL`] of the brake: a driver braking early still brakes, reaches the
+/// apex speed early and holds it to the apex. Returns false when the corner is not on the
+/// leg.
 pub(crate) fn brake_early(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f64) -> bool {
     let Some(apex) = apex_index(v, span, d.first) else {
         return false;
@@ -410,19 +415,56 @@ pub(crate) fn brake_early(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f6
     let ds = d.grid.spacing_m;
     let brake = brake_index(v, apex, d.first);
     let start = (brake as f64 - metres.max(0.0) / ds).max(d.first as f64);
-    let length = apex as f64 - start;
+    let length = (apex as f64 - start) * ds;
     if length <= 0.0 {
         return true;
     }
     let v0 = speed_at_index(v, start);
-    let (from, to) = (v0 * v0, v[apex] * v[apex]);
+    let v_apex = v[apex];
+    let required = (v0 * v0 - v_apex * v_apex) / (2.0 * length);
+    let gentlest = d.car.coast_decel(v0) + EARLY_BRAKE_PEDAL * d.car.full_brake_decel(v0);
+    let decel = required.max(gentlest);
     let first = start.ceil() as usize;
     for (i, speed) in v.iter_mut().enumerate().take(apex + 1).skip(first) {
-        let f = (i as f64 - start) / length;
-        *speed = speed.min((from + (to - from) * f).max(0.0).sqrt());
+        let w2 = v0 * v0 - 2.0 * decel * (i as f64 - start) * ds;
+        *speed = speed.min(w2.max(0.0).sqrt().max(v_apex));
     }
     backward_pass(v, d, apex);
     true
+}
+
+/// The gentlest brake pedal an early braking uses.
+pub(crate) const EARLY_BRAKE_PEDAL: f64 = 0.2;
+
+/// The part of a corner's window up to its first speed minimum (a chicane's first part):
+/// where the mistakes of the approach are made.
+pub(crate) fn entry_span(v: &[f64], span: Span) -> Span {
+    let end = span.end.min(v.len().saturating_sub(1));
+    let mut k = span.start.min(end);
+    while k < end && v[k + 1] >= v[k] - SPEED_EPSILON {
+        k += 1;
+    }
+    while k < end && v[k + 1] < v[k] - SPEED_EPSILON {
+        k += 1;
+    }
+    Span {
+        start: span.start,
+        end: k.max(span.start),
+    }
+}
+
+/// The part of a corner's window from its last speed minimum (a chicane's last part): where
+/// the mistakes of the exit are made.
+pub(crate) fn exit_span(v: &[f64], span: Span) -> Span {
+    let end = span.end.min(v.len().saturating_sub(1));
+    let mut k = end;
+    while k > span.start && v[k - 1] < v[k] - SPEED_EPSILON {
+        k -= 1;
+    }
+    Span {
+        start: k.min(end),
+        end,
+    }
 }
 
 /// Drives the corner `percent` % below its limit speed (the apex `percent` % slower): brakes
@@ -446,14 +488,18 @@ pub(crate) fn over_slow(v: &mut [f64], d: Dynamics<'_>, span: Span, percent: f64
     true
 }
 
-/// Picks the throttle up `metres` after the optimal pick-up point: holds the speed it had
-/// there (just enough throttle against drag) for that distance, then accelerates.
+/// Picks the throttle up `metres` late: from where the optimum starts to accelerate after
+/// the apex (its throttle rising past what holds the speed) it holds the speed it had there
+/// (just enough throttle against drag) for that distance, then accelerates.
 pub(crate) fn pick_up_late(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f64) -> bool {
     let Some(apex) = apex_index(v, span, d.first) else {
         return false;
     };
     let ds = d.grid.spacing_m;
-    let pickup = pickup_index(v, d, apex, span.end);
+    let last_point = span.end.min(v.len().saturating_sub(2));
+    let pickup = (apex..last_point)
+        .find(|&k| v[k + 1] > v[k] + SPEED_EPSILON)
+        .unwrap_or(last_point);
     let last = v.len() - 1;
     let mut i = pickup;
     while i < last && ((i - pickup) as f64) * ds < metres {
@@ -495,10 +541,13 @@ pub(crate) fn coast_early(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f6
     true
 }
 
+/// The most a late braking over-slows by, as a share of the corner's limit speed.
+pub(crate) const MAX_OVERSHOOT: f64 = 0.7;
+
 /// Brakes `metres` after the optimal braking point: flat out until there, then at the braking
 /// limit. The car reaches the apex too fast, runs deep, scrubs the speed off and takes the
 /// rest of the corner below its limit by as much as it was too fast at the apex (a car
-/// arriving 20 % too fast takes it 20 % slow, at most 70 %), then accelerates away. Returns
+/// arriving 20 % too fast takes it 20 % slow, at most [`MAX_OVERSHOOT`]), then accelerates away. Returns
 /// false when the corner is not on the leg.
 pub(crate) fn brake_late(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f64) -> bool {
     let Some(apex) = apex_index(v, span, d.first) else {
@@ -530,7 +579,7 @@ pub(crate) fn brake_late(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f64
         v[i + 1] = v[i + 1].max(w);
     }
     let limit = v[entry].min(car.corner_speed(kappa[entry], grip));
-    let too_fast = ((w - limit) / limit.max(1e-9)).clamp(0.0, 0.7);
+    let too_fast = ((w - limit) / limit.max(1e-9)).clamp(0.0, MAX_OVERSHOOT);
     let share = 1.0 - too_fast;
     let end = span.end.min(last);
     for k in entry + 1..=end {
@@ -589,19 +638,24 @@ fn drive_with(v: &mut [f64], d: Dynamics<'_>, from: usize, metres: f64, share: f
     end
 }
 
-/// Takes the corner a gear lower than the gearbox would, from the braking point to `metres`
-/// past the throttle pick-up: the rear wheels spin, and [`LOW_GEAR_DRIVE_LOSS`] of the drive
-/// force is lost there, with the pedals where they would be.
+/// Takes the corner a gear lower than the gearbox would, from the braking point (of its first
+/// part, in a chicane) to the corner's exit: the rear wheels spin from the throttle pick-up
+/// (out of its last part), and `percent` % of the drive force is lost there, with the
+/// pedals where they would be.
 pub(crate) fn lower_gear(
     v: &mut [f64],
     d: Dynamics<'_>,
     span: Span,
-    metres: f64,
+    percent: f64,
 ) -> Option<Effects> {
-    let apex = apex_index(v, span, d.first)?;
-    let brake = brake_index(v, apex, d.first);
+    let first_apex = apex_index(v, entry_span(v, span), d.first)?;
+    let brake = brake_index(v, first_apex, d.first);
+    let exit = exit_span(v, span);
+    let apex = apex_index(v, exit, d.first)?;
     let pickup = pickup_index(v, d, apex, span.end);
-    let end = drive_with(v, d, pickup, metres, 1.0 - LOW_GEAR_DRIVE_LOSS);
+    let metres = span.end.saturating_sub(pickup) as f64 * d.grid.spacing_m;
+    let share = 1.0 - (percent / 100.0).clamp(0.0, 1.0);
+    let end = drive_with(v, d, pickup, metres, share);
     Some(Effects {
         gear_down: Some((brake, end)),
         clean_pedals: Some((pickup, end)),
@@ -705,8 +759,8 @@ mod tests {
             (coast_early, [10.0, 30.0, 60.0]),
             (lift_mid_corner, [10.0, 20.0, 40.0]),
             (
-                |v, d, s, m| lower_gear(v, d, s, m).is_some(),
-                [10.0, 30.0, 60.0],
+                |v, d, s, p| lower_gear(v, d, s, p).is_some(),
+                [10.0, 25.0, 40.0],
             ),
             (
                 |v, d, s, p| slow_exit(v, d, s, p).is_some(),
@@ -740,8 +794,9 @@ mod tests {
                     }
                     // In a chicane the second part's braking point lies inside the first
                     // part, where going further back can find a slower car: only the cost's
-                    // sign is certain there.
-                    if corner.turn_deg > 45.0 {
+                    // sign is certain there. A late braking past MAX_OVERSHOOT gains what it
+                    // brakes later and over-slows no more: only its sign either.
+                    if corner.turn_deg > 45.0 && index + 1 < edits.len() {
                         assert!(
                             t > previous,
                             "{} edit {index} amount {amount}: {t} <= {previous}",

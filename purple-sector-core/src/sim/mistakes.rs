@@ -25,24 +25,25 @@ use crate::track::TrackMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MistakeKind {
-    /// Brakes this many metres before the optimal braking point, and so more gently, reaching
-    /// the apex speed at the apex.
+    /// Brakes this many metres before the optimal braking point, and so more gently (a fifth
+    /// of the brake at least), reaching the apex speed by the apex.
     EarlyBraking,
-    /// Brakes this many metres after the optimal braking point, reaches the apex too fast,
-    /// runs deep and over-slows: below the limit by as much as it was too fast.
+    /// Brakes this many metres after the optimal braking point, reaches the corner too fast,
+    /// runs deep and over-slows: below the limit by as much as it was too fast (70 % at
+    /// most).
     LateBraking,
     /// Drives the corner this many per cent below its limit speed (so the apex too).
     OverSlowing,
     /// Picks up the throttle this many metres after the optimal pick-up point (where the
-    /// ideal lap reaches half throttle), holding its speed meanwhile.
+    /// ideal lap's throttle comes back), holding its speed meanwhile.
     LateThrottle,
     /// Lifts and coasts from this many metres before the optimal braking point.
     Coasting,
     /// Lifts off the throttle for this many metres in the corner, 10 m after picking it up (at
     /// most half-way to the exit).
     MidCornerLift,
-    /// Takes the corner a gear too low, from the braking point to this many metres past the
-    /// throttle pick-up: a quarter of the drive force goes in wheelspin, the pedals as usual.
+    /// Takes the corner a gear too low, from the braking point to the exit: this many per
+    /// cent of the drive force goes in wheelspin from the pick-up, the pedals as usual.
     LowerGear,
     /// Loses this many per cent of the drive force to wheelspin from the pick-up to the
     /// corner's exit, the pedals as usual: the same inputs, a slower exit.
@@ -90,7 +91,7 @@ impl MistakeKind {
     /// Unit of the amount: `m` or `%`.
     pub fn unit(self) -> &'static str {
         match self {
-            Self::OverSlowing | Self::SlowExit | Self::WideLine => "%",
+            Self::OverSlowing | Self::LowerGear | Self::SlowExit | Self::WideLine => "%",
             _ => "m",
         }
     }
@@ -98,7 +99,7 @@ impl MistakeKind {
     /// Largest amount accepted (the smallest is anything above 0).
     pub fn max_amount(self) -> f64 {
         match self {
-            Self::OverSlowing | Self::SlowExit => 50.0,
+            Self::OverSlowing | Self::LowerGear | Self::SlowExit => 50.0,
             Self::WideLine => 20.0,
             Self::LateBraking => 30.0,
             _ => 500.0,
@@ -171,7 +172,7 @@ impl Mistake {
             MistakeKind::Coasting => format!("coasted for {amount} m before braking for {corner}"),
             MistakeKind::MidCornerLift => format!("lifted for {amount} m in {corner}"),
             MistakeKind::LowerGear => {
-                format!("took {corner} a gear too low, spinning the wheels for {amount} m")
+                format!("took {corner} a gear too low, losing {amount} % of the drive out of it")
             }
             MistakeKind::SlowExit => {
                 format!("lost {amount} % of the drive out of {corner} to wheelspin")
@@ -190,26 +191,33 @@ impl Mistake {
         corner: &Corner,
     ) -> Option<Effects> {
         let span = grid.span_m(corner.start_m, corner.end_m);
+        // A chicane's approach is to its first part, its exit from its last.
+        let (entry, exit) = (
+            driver::entry_span(speeds, span),
+            driver::exit_span(speeds, span),
+        );
         let speeds_only = |applied: bool| applied.then(Effects::default);
         match self.kind {
             MistakeKind::EarlyBraking => {
-                speeds_only(driver::brake_early(speeds, d, span, self.amount))
+                speeds_only(driver::brake_early(speeds, d, entry, self.amount))
             }
             MistakeKind::LateBraking => {
-                speeds_only(driver::brake_late(speeds, d, span, self.amount))
+                speeds_only(driver::brake_late(speeds, d, entry, self.amount))
             }
             MistakeKind::OverSlowing => {
                 speeds_only(driver::over_slow(speeds, d, span, self.amount))
             }
             MistakeKind::LateThrottle => {
-                speeds_only(driver::pick_up_late(speeds, d, span, self.amount))
+                speeds_only(driver::pick_up_late(speeds, d, exit, self.amount))
             }
-            MistakeKind::Coasting => speeds_only(driver::coast_early(speeds, d, span, self.amount)),
+            MistakeKind::Coasting => {
+                speeds_only(driver::coast_early(speeds, d, entry, self.amount))
+            }
             MistakeKind::MidCornerLift => {
-                speeds_only(driver::lift_mid_corner(speeds, d, span, self.amount))
+                speeds_only(driver::lift_mid_corner(speeds, d, exit, self.amount))
             }
             MistakeKind::LowerGear => driver::lower_gear(speeds, d, span, self.amount),
-            MistakeKind::SlowExit => driver::slow_exit(speeds, d, span, self.amount),
+            MistakeKind::SlowExit => driver::slow_exit(speeds, d, exit, self.amount),
             MistakeKind::WideLine => driver::wide_line(span, d.first, self.amount),
         }
     }
