@@ -282,8 +282,8 @@ pub async fn track_map(
 }
 
 /// Rebuilds the map of a track and layout from its first clean laps now in the store, and
-/// keeps it (replacing the old one). `None`, and the old map deleted, when the track has no
-/// clean lap.
+/// keeps it (replacing the old one). `None`, and the old map (if any) kept, when the track
+/// has no clean lap.
 pub async fn rebuild_track_map(
     store: &dyn Store,
     track: &str,
@@ -299,11 +299,8 @@ pub async fn rebuild_track_map(
         None => Vec::new(),
     };
     let map = build_map(store, track, config, &laps).await?;
-    match &map {
-        Some(map) => store.save_track_map(map).await?,
-        None => {
-            store.delete_track_map(track, config).await?;
-        }
+    if let Some(map) = &map {
+        store.save_track_map(map).await?;
     }
     Ok(map)
 }

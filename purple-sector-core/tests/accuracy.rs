@@ -299,7 +299,7 @@ fn dump(mistake: &Mistake, a: &Analysis) {
     for c in &a.corners {
         let m = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.0}"));
         eprintln!(
-            "  {} {:<6} {:>5.0}–{:>5.0} apex {:>5.0}/{:>5.0} window {:+.3} attributed {:+.3} [{:+.3} {:+.3} {:+.3} {:+.3}] brake {}/{} min {:.1}/{:.1} pickup {}/{} full {}/{} lift {}/{} mid {:.0}/{:.0} coast {:.0}/{:.0} gear {}/{} exit {:.1}/{:.1}",
+            "  {} {:<6} {:>5.0}–{:>5.0} apex {:>5.0}/{:>5.0} window {:+.3} attributed {:+.3} [{:+.3} {:+.3} {:+.3} {:+.3}] brake {}/{} min {:.1}/{:.1} pickup {}/{} full {}/{} lift {}/{} mid {:.0}/{:.0} coast {:.0}/{:.0} gear {}/{} exit {:.1}/{:.1} exit-throttle {:.2}/{:.2}",
             c.corner.id,
             c.corner.name,
             c.corner.start_m,
@@ -329,7 +329,9 @@ fn dump(mistake: &Mistake, a: &Analysis) {
             c.lap.gear_at_apex,
             c.reference.gear_at_apex,
             c.lap.exit_speed_kmh,
-            c.reference.exit_speed_kmh
+            c.reference.exit_speed_kmh,
+            c.lap.exit_throttle,
+            c.reference.exit_throttle
         );
     }
     for s in &a.segments {
@@ -340,16 +342,16 @@ fn dump(mistake: &Mistake, a: &Analysis) {
     }
 }
 
-fn amounts(kind: MistakeKind) -> [f64; 2] {
+fn amounts(kind: MistakeKind) -> Vec<f64> {
     match kind {
-        MistakeKind::EarlyBraking | MistakeKind::LateThrottle => [10.0, 25.0],
-        MistakeKind::LateBraking => [7.0, 10.0],
-        MistakeKind::OverSlowing => [3.0, 6.0],
-        MistakeKind::Coasting => [20.0, 40.0],
-        MistakeKind::MidCornerLift => [10.0, 20.0],
-        MistakeKind::LowerGear => [30.0, 50.0],
-        MistakeKind::SlowExit => [20.0, 40.0],
-        MistakeKind::WideLine => [1.0, 3.0],
+        MistakeKind::EarlyBraking | MistakeKind::LateThrottle => vec![10.0, 25.0],
+        MistakeKind::LateBraking => vec![7.0, 10.0],
+        MistakeKind::OverSlowing => vec![3.0, 6.0],
+        MistakeKind::Coasting => vec![20.0, 40.0],
+        MistakeKind::MidCornerLift => vec![10.0, 20.0],
+        MistakeKind::LowerGear => vec![30.0, 50.0],
+        MistakeKind::SlowExit => vec![20.0, 40.0],
+        MistakeKind::WideLine => vec![1.0, 3.0],
     }
 }
 
@@ -373,10 +375,38 @@ fn amounts(kind: MistakeKind) -> [f64; 2] {
 ///   is no gear lower, and the coach then rightly calls the wheelspin a slow exit.
 #[test]
 fn the_coach_names_each_simulated_mistake_at_its_corner() {
-    let started = std::time::Instant::now();
-    let noise = measure_noise();
     let track = Track::test_circuit();
     let map = track_map(&track, &Car::default()).unwrap();
+    let corners: Vec<String> = map.corners.iter().map(|c| c.name.clone()).collect();
+    accuracy(&track, &map, &corners, &amounts, 60);
+}
+
+/// The same on Imola's chicanes and double corners — Tamburello (a chicane after a flat
+/// kink), Acque Minerali (a double right), Variante Alta (a chicane) and Rivazza (a double
+/// left) — one amount each, the larger.
+#[test]
+fn the_coach_names_each_simulated_mistake_in_imolas_complexes() {
+    let track = Track::imola();
+    let map = track_map(&track, &Car::default()).unwrap();
+    let corners: Vec<String> = ["Tamburello", "Acque Minerali", "Variante Alta", "Rivazza"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    accuracy(&track, &map, &corners, &|k| vec![amounts(k)[1]], 25);
+}
+
+/// Simulates every kind of mistake at each of `corners` by `amounts`, judges the coach on
+/// each and asserts the shares (at least `min_counted` mistakes costing ≥ 30 ms).
+fn accuracy(
+    track: &Track,
+    map: &TrackMap,
+    corners: &[String],
+    amounts: &dyn Fn(MistakeKind) -> Vec<f64>,
+    min_counted: usize,
+) {
+    let started = std::time::Instant::now();
+    let noise = measure_noise();
+    let (track, map) = (track.clone(), map.clone());
     let clean_lap = simulate(&track, &map, 1, 1, &[]);
     let gear_at = |corner: &str| {
         let apex = map.corner(corner).unwrap().apex_m;
@@ -392,13 +422,13 @@ fn the_coach_names_each_simulated_mistake_at_its_corner() {
     let mut mistakes = Vec::new();
     // Laps 2 and 3 clean, then [mistake, clean, clean] repeated.
     let mut lap = 4;
-    for corner in &map.corners {
+    for corner in corners {
         for kind in MistakeKind::ALL {
-            if kind == MistakeKind::LowerGear && gear_at(&corner.id) <= 1 {
+            if kind == MistakeKind::LowerGear && gear_at(corner) <= 1 {
                 continue;
             }
             for amount in amounts(kind) {
-                mistakes.push(Mistake::new(lap, corner.name.clone(), kind, amount));
+                mistakes.push(Mistake::new(lap, corner.clone(), kind, amount));
                 lap += 3;
             }
         }
@@ -463,7 +493,8 @@ fn the_coach_names_each_simulated_mistake_at_its_corner() {
     }
 
     eprintln!(
-        "accuracy (seed {seed}): {} mistake laps, {} clean references, simulated in {simulated:?}; noise as measured on the real laps: speed {:.3} km/h, gas {:.4}, brake {:.4}, steering {:.3}°, a row every {:.2} m",
+        "accuracy on {} (seed {seed}): {} mistake laps, {} clean references, simulated in {simulated:?}; noise as measured on the real laps: speed {:.3} km/h, gas {:.4}, brake {:.4}, steering {:.3}°, a row every {:.2} m",
+        track.name(),
         outcomes.len(),
         references.len(),
         noise.speed_kmh,
@@ -539,7 +570,7 @@ fn the_coach_names_each_simulated_mistake_at_its_corner() {
         started.elapsed()
     );
     assert!(
-        counted.len() >= 60,
+        counted.len() >= min_counted,
         "too few mistakes above {MIN_COST_MS} ms"
     );
     assert!(found >= 0.95, "right cause {:.1} %", 100.0 * found);

@@ -21,7 +21,6 @@ use purple_sector_core::track::TrackMap;
 struct Session {
     laps: Vec<Vec<Frame>>,
     reports: Vec<LapReport>,
-    track: Track,
 }
 
 impl Session {
@@ -42,7 +41,6 @@ impl Session {
         Self {
             laps,
             reports: sim.lap_reports().to_vec(),
-            track,
         }
     }
 

@@ -271,6 +271,7 @@ fn metrics(
         mid_corner_lift_m: 0.0,
         entry_speed_kmh: 0.0,
         slowest_from_m: 0.0,
+        exit_throttle: 0.0,
     }
 }
 

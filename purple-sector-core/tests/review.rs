@@ -156,14 +156,21 @@ async fn a_map_of_another_version_is_rebuilt_and_rebuild_replaces_a_map() {
         .unwrap()
         .unwrap();
     assert_eq!(rebuilt, built);
-    assert_eq!(store.get_track_map("imola", "").await.unwrap(), Some(built));
-    // A track with no laps has nothing to build from: the map goes.
+    assert_eq!(
+        store.get_track_map("imola", "").await.unwrap(),
+        Some(built.clone())
+    );
+    // A track with no laps has nothing to build from: its map, if any, stays.
+    let mut monza = built.clone();
+    monza.track = "monza".to_owned();
+    store.save_track_map(&monza).await.unwrap();
     assert!(
         rebuild_track_map(&store, "monza", "")
             .await
             .unwrap()
             .is_none()
     );
+    assert_eq!(store.get_track_map("monza", "").await.unwrap(), Some(monza));
 }
 
 #[tokio::test]

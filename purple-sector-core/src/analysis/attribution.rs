@@ -8,6 +8,9 @@ use super::{CornerReport, PhaseLosses, SegmentKind};
 /// Below this speed difference the two laps are level, m/s (0.05 km/h).
 const LEVEL_MS: f64 = 0.05 / 3.6;
 
+/// Half-width of the smoothing of the speed difference the credits follow, m.
+const DIFFERENCE_SMOOTHING_M: f64 = 5.0;
+
 /// Slowest speed counted, m/s (a car at rest would take forever over a metre).
 const MIN_SPEED_MS: f64 = 1.0;
 
@@ -41,7 +44,8 @@ enum Label {
 /// over the grid (Σ Δs / v) is the lap's time: a lap measured a little shorter or longer than
 /// the grid, or a speedometer a little off, then adds nothing of its own.
 ///
-/// Walking the lap, the speed difference (reference minus lap) is tracked as the sum of
+/// Walking the lap, the speed difference (reference minus lap, averaged over ±5 m so that
+/// the sensors' noise neither grows nor shrinks it) is tracked as the sum of
 /// *credits*, one per place that made part of it: where the difference grows, the place of
 /// that stretch (a corner's approach, braking or exit phase, or a straight) is credited with
 /// the growth; where it shrinks, every credit shrinks in proportion; where it changes sign or
@@ -87,15 +91,22 @@ pub fn attribute(
         Label::Corner(c, p) => 1 + 3 * c + p,
         Label::Straight(s) => 1 + 3 * corners.len() + s,
     };
+    // The speed difference the credits follow, over ±DIFFERENCE_SMOOTHING_M: the sensors'
+    // noise neither grows nor shrinks it.
+    let raw: Vec<f64> = ref_v.iter().zip(&lap_v).map(|(r, l)| r - l).collect();
+    let dv = super::corners::smooth(
+        &raw,
+        (DIFFERENCE_SMOOTHING_M / ds).round().max(0.0) as usize,
+    );
     // Active credits: (slot, m/s of the current difference).
     let mut credits: Vec<(usize, f64)> = Vec::with_capacity(8);
-    let dv0 = ref_v[0] - lap_v[0];
+    let dv0 = dv[0];
     if dv0.abs() >= LEVEL_MS {
         credits.push((slot(Label::FromLine), dv0));
     }
     for k in 0..n - 1 {
         let here = slot(labels[k]);
-        let (prev, cur) = (ref_v[k] - lap_v[k], ref_v[k + 1] - lap_v[k + 1]);
+        let (prev, cur) = (dv[k], dv[k + 1]);
         if cur.abs() < LEVEL_MS {
             credits.clear();
         } else if prev.abs() < LEVEL_MS || prev.signum() != cur.signum() {

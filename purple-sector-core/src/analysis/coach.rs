@@ -24,6 +24,7 @@
 //!     apex_m: 520.0, min_speed_kmh: speed, throttle_pickup_m: Some(540.0),
 //!     full_throttle_m: Some(600.0), coasting_m: 0.0, exit_speed_kmh: 150.0, gear_at_apex: 3,
 //!     lift_point_m: None, mid_corner_lift_m: 0.0, entry_speed_kmh: 200.0, slowest_from_m: 0.0,
+//!     exit_throttle: 0.8,
 //! };
 //! let segment = |name: &str, kind, start_m, end_m, time_loss_s| SegmentLoss {
 //!     name: name.into(), kind, start_m, end_m, time_loss_s, own_loss_s: time_loss_s,

@@ -161,16 +161,24 @@ struct Window {
 }
 
 /// Where `trace` starts its corner before `apex`: where it last was flat out (throttle at
-/// least [`Thresholds::flat_out_throttle`], brake under [`Thresholds::brake_on`]) before its
-/// first braking after `floor` (or before the apex when it does not brake), the point after
-/// it; when it never was flat out since `floor`, where its throttle was last at its highest.
-/// Grid indices; the result lies in `floor..=apex`.
-pub(crate) fn onset(trace: &LapTrace, floor: usize, apex: usize, thresholds: &Thresholds) -> usize {
+/// least [`Thresholds::flat_out_throttle`], brake under [`Thresholds::brake_on`]) since
+/// `floor` before its first braking from `brake_from` on (or before the apex when it does not
+/// brake), the point after it; when it never was flat out since `floor`, where its throttle
+/// was last at its highest. Braking before `brake_from` (in the previous corner, before its
+/// exit) is that corner's; a lift may begin there. Grid indices; the result lies in
+/// `floor..=apex`.
+pub(crate) fn onset(
+    trace: &LapTrace,
+    floor: usize,
+    brake_from: usize,
+    apex: usize,
+    thresholds: &Thresholds,
+) -> usize {
     let last = trace.len().saturating_sub(1);
     let apex = apex.min(last);
     let floor = floor.min(apex);
     let (gas, brake) = (trace.gas(), trace.brake());
-    let until = (floor..=apex)
+    let until = (brake_from.clamp(floor, apex)..=apex)
         .find(|&k| brake[k] >= thresholds.brake_on)
         .unwrap_or(apex);
     let flat = |k: usize| gas[k] >= thresholds.flat_out_throttle && brake[k] < thresholds.brake_on;
@@ -200,19 +208,26 @@ fn peak_steer_deg(trace: &LapTrace, apex: usize) -> f64 {
 }
 
 /// Where `trace` has left its corner after `apex`: full throttle with the steering under
-/// the turn-in threshold, at the latest `ceiling`.
+/// the turn-in threshold, the throttle then held for [`EXIT_HOLD_M`] (a burst of full
+/// throttle between a double corner's two parts is not its exit), at the latest `ceiling`.
 fn exit(trace: &LapTrace, apex: usize, ceiling: usize, thresholds: &Thresholds) -> usize {
     let threshold =
         (thresholds.turn_in_share * peak_steer_deg(trace, apex)).max(thresholds.min_turn_in_deg);
     let (gas, brake, steer) = (trace.gas(), trace.brake(), trace.steer_deg());
+    let flat = |k: usize| gas[k] >= thresholds.full_throttle && brake[k] < thresholds.brake_on;
+    let hold = half_width(EXIT_HOLD_M, trace.spacing_m());
+    let last = trace.len().saturating_sub(1);
     (apex..=ceiling)
         .find(|&k| {
-            gas[k] >= thresholds.full_throttle
-                && brake[k] < thresholds.brake_on
+            flat(k)
                 && f64::from(steer[k].abs()) < threshold
+                && (k..=(k + hold).min(ceiling).min(last)).all(flat)
         })
         .unwrap_or(ceiling)
 }
+
+/// How long the throttle must stay full after a corner's exit, m.
+pub const EXIT_HOLD_M: f64 = 30.0;
 
 /// The windows of the candidates (sorted by apex) over the laps, not overlapping.
 fn windows(laps: &[&LapTrace], candidates: &[Candidate], thresholds: &Thresholds) -> Vec<Window> {
@@ -237,14 +252,14 @@ fn windows(laps: &[&LapTrace], candidates: &[Candidate], thresholds: &Thresholds
         let (start, end) = if cand.flat {
             let lifted = laps
                 .iter()
-                .map(|l| onset(l, floor, cand.region.0.max(floor), thresholds))
+                .map(|l| onset(l, floor, floor, cand.region.0.max(floor), thresholds))
                 .min()
                 .unwrap_or(cand.region.0);
             (lifted.min(cand.region.0), cand.region.1)
         } else {
             let start = laps
                 .iter()
-                .map(|l| onset(l, floor, apex, thresholds))
+                .map(|l| onset(l, floor, floor, apex, thresholds))
                 .min()
                 .unwrap_or(apex);
             let end = laps
@@ -345,10 +360,12 @@ pub fn pair_windows(
     let last = first.len().saturating_sub(1);
     for c in 0..ws.len() {
         let floor = if c == 0 { 0 } else { ws[c - 1].apex + 1 };
+        // Braking before the previous corner's exit is that corner's.
+        let brake_from = if c == 0 { 0 } else { ws[c - 1].end };
         let apex = ws[c].apex;
         let earliest = laps
             .iter()
-            .map(|l| onset(l, floor, apex, thresholds))
+            .map(|l| onset(l, floor, brake_from, apex, thresholds))
             .min()
             .unwrap_or(ws[c].start);
         ws[c].start = ws[c].start.min(earliest).min(apex.saturating_sub(1));
@@ -356,9 +373,11 @@ pub fn pair_windows(
             .get(c + 1)
             .map_or(last, |next| next.apex.saturating_sub(1))
             .max(apex);
+        // A lap not yet out of the corner at the map's exit leaves it later.
+        let from = ws[c].end.clamp(apex, ceiling);
         let latest = laps
             .iter()
-            .map(|l| exit(l, apex, ceiling, thresholds))
+            .map(|l| exit(l, from, ceiling, thresholds))
             .max()
             .unwrap_or(ws[c].end);
         ws[c].end = ws[c].end.max(latest).min(ceiling.max(apex + 1)).min(last);

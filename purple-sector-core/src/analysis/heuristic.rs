@@ -101,6 +101,8 @@ struct Evidence {
     gears_lower: i32,
     /// km/h the lap left slower.
     exit_slower_kmh: f64,
+    /// How much less throttle (0..1) the lap used from the apex to the exit.
+    exit_throttle_less: f64,
 }
 
 /// How much later the lap's point `lap_at` is than the reference's `reference_at`: the
@@ -170,6 +172,7 @@ impl Evidence {
             extra_mid_lift_m: lap.mid_corner_lift_m - reference.mid_corner_lift_m,
             gears_lower,
             exit_slower_kmh: reference.exit_speed_kmh - lap.exit_speed_kmh,
+            exit_throttle_less: reference.exit_throttle - lap.exit_throttle,
         }
     }
 }
@@ -201,6 +204,10 @@ impl Signs<'_> {
     fn late_throttle(&self) -> bool {
         let later = |d: Option<f64>| d.is_some_and(|d| d >= self.t.throttle_shift_m);
         later(self.e.pickup_later_m) || later(self.e.full_later_m) || self.e.never_full
+    }
+    /// Out of the corner on less throttle (a slower opening, the points the same).
+    fn less_throttle_out(&self) -> bool {
+        self.e.exit_throttle_less >= self.t.exit_throttle_drop
     }
     fn lifted_early(&self) -> bool {
         self.e.extra_lift_m >= self.t.extra_coasting_m
@@ -268,6 +275,8 @@ impl Signs<'_> {
                     Cause::LowerGear
                 } else if self.slower_apex() {
                     Cause::LowApexSpeed
+                } else if self.less_throttle_out() {
+                    Cause::LateThrottle
                 } else if self.slower_exit() {
                     Cause::SlowExit
                 } else {
@@ -290,7 +299,7 @@ impl Signs<'_> {
             Cause::LowApexSpeed
         } else if self.lifted_mid_corner() {
             Cause::MidCornerLift
-        } else if self.late_throttle() {
+        } else if self.late_throttle() || self.less_throttle_out() {
             Cause::LateThrottle
         } else if self.lower_gear() {
             Cause::LowerGear
@@ -890,6 +899,25 @@ fn describe(
                     ) + if lost { "." } else { "" },
                     lap.full_throttle_m.unwrap_or(lap.apex_m),
                 )
+            } else if signs.less_throttle_out() && !e.never_full {
+                facts.pair("exit_throttle", |m| Some(m.exit_throttle));
+                let (l, r) = (lap.exit_throttle * 100.0, reference.exit_throttle * 100.0);
+                (
+                    if lost {
+                        format!(
+                            "You opened the throttle out of {name} more slowly than the \
+                             reference: {l:.0} % against {r:.0} % on average over its exit, \
+                             {outcome}. Squeeze it on sooner."
+                        )
+                    } else {
+                        format!(
+                            "You opened the throttle out of {name} sooner than the reference: \
+                             {l:.0} % against {r:.0} % on average over its exit, \
+                             {outcome}"
+                        )
+                    },
+                    lap.throttle_pickup_m.unwrap_or(lap.apex_m),
+                )
             } else {
                 facts.pair("full_throttle_m", |m| m.full_throttle_m);
                 facts.pair("exit_speed_kmh", |m| Some(m.exit_speed_kmh));
@@ -1079,6 +1107,7 @@ mod tests {
             mid_corner_lift_m: 0.0,
             entry_speed_kmh: 200.0,
             slowest_from_m: 0.0,
+            exit_throttle: 0.8,
         }
     }
 

@@ -51,11 +51,12 @@ pub(super) fn turn_in_threshold_deg_with(
 /// | turn-in | \|steering\| ≥ the corner's threshold: [`Thresholds::turn_in_share`] of the reference's largest \|steering\| in the window, at least [`Thresholds::min_turn_in_deg`]; the rising crossing that leads into the apex |
 /// | trail braking | brake ≥ [`Thresholds::brake_on`] (10 %) while \|steering\| ≥ the threshold |
 /// | throttle pick-up | the throttle application (≥ [`Thresholds::throttle_on`], 10 %, brake off) in effect at the apex, or the first after it |
-/// | full throttle | throttle ≥ [`Thresholds::full_throttle`] (95 %), brake off, first from the apex, looked for up to the next corner's window |
+/// | full throttle | throttle ≥ [`Thresholds::full_throttle`] (95 %), brake off: where the stretch of it that runs to the window's end began (out of a double corner's last part), else the first from the apex, looked for up to the next corner's window |
 /// | coasting | throttle and brake both < [`Thresholds::pedal_off`] (5 %) |
 /// | lift point | where the lap last was flat out before its brake point (or its apex): the corner's onset, when it lies before that point |
 /// | mid-corner lift | after the pick-up, throttle under [`Thresholds::pedal_off`] with the brake off; in a corner the lap takes without braking, throttle under [`Thresholds::flat_out_throttle`] |
 /// | gear at the apex | the gear engaged most within ±10 m of the apex (not neutral) |
+/// | exit throttle | the mean throttle over the window's last [`EXIT_THROTTLE_M`] (80 m), from the apex at the earliest |
 ///
 /// The points are in the order a corner is driven: the brake point and the turn-in are at
 /// or before the apex, the throttle pick-up after the last braking before it, full throttle
@@ -127,7 +128,8 @@ pub(super) fn corner_metrics_with(
     let trail = (s..=e).filter(|&k| braking(k) && turning(k)).count();
 
     let on_throttle = |k: usize| gas(k) >= thresholds.throttle_on && !braking(k);
-    // An application in effect goes back to where the throttle rose past half that.
+    // An application in effect at the apex goes back to where the throttle rose past half
+    // the pick-up's.
     let still_on = |k: usize| gas(k) >= 0.5 * thresholds.throttle_on && !braking(k);
     // The last braking at or before the apex: the throttle comes back after it.
     let released = (s..=apex).rev().find(|&k| braking(k)).map_or(s, |k| k + 1);
@@ -140,13 +142,24 @@ pub(super) fn corner_metrics_with(
     } else {
         (apex..=search_end).find(|&k| on_throttle(k))
     };
-    let full = (apex..=search_end).find(|&k| gas(k) >= thresholds.full_throttle && !braking(k));
+    // Full throttle: where the last stretch of it to the window's end began (in a double
+    // corner, out of its last part), else the first after the apex.
+    let flat = |k: usize| gas(k) >= thresholds.full_throttle && !braking(k);
+    let full = if flat(e) && e >= apex {
+        let mut k = e;
+        while k > apex && flat(k - 1) {
+            k -= 1;
+        }
+        Some(k)
+    } else {
+        (apex..=search_end).find(|&k| flat(k))
+    };
     let coasting = (s..=e)
         .filter(|&k| gas(k) < thresholds.pedal_off && brake[k] < thresholds.pedal_off)
         .count();
 
     let lift_until = brake_point.unwrap_or(apex);
-    let onset = super::corners::onset(trace, s, lift_until, thresholds);
+    let onset = super::corners::onset(trace, s, s, lift_until, thresholds);
     let lift_point = (onset < lift_until
         && !(gas(onset.min(lift_until)) >= thresholds.flat_out_throttle && !braking(onset)))
     .then_some(onset);
@@ -176,8 +189,18 @@ pub(super) fn corner_metrics_with(
         mid_corner_lift_m: mid_corner_lift as f64 * ds,
         entry_speed_kmh: f64::from(speed[s]),
         slowest_from_m: trace.distance_m(lo),
+        exit_throttle: {
+            let from = e
+                .saturating_sub((EXIT_THROTTLE_M / ds).round() as usize)
+                .max(apex)
+                .min(e);
+            (from..=e).map(|k| f64::from(gas(k))).sum::<f64>() / (e - from + 1) as f64
+        },
     }
 }
+
+/// How far back from a window's end its exit throttle is averaged, m.
+pub const EXIT_THROTTLE_M: f64 = 80.0;
 
 /// The lap's apex is looked for at least this far past the map's apex (within the window), m.
 const APEX_REACH_M: f64 = 30.0;

@@ -59,8 +59,9 @@ pub use error::{AnalysisError, LapRole};
 pub use habits::{Habit, habits, habits_with};
 pub use heuristic::{HeuristicAnalyzer, heuristic_strengths, heuristic_suggestions, severity_for};
 pub use metrics::{
-    Consistency, CornerConsistency, IdealLap, IdealSegment, consistency, corner_metrics, ideal_lap,
-    search_ends_m, segment_losses, standard_deviation, turn_in_threshold_deg,
+    Consistency, CornerConsistency, EXIT_THROTTLE_M, IdealLap, IdealSegment, consistency,
+    corner_metrics, ideal_lap, search_ends_m, segment_losses, standard_deviation,
+    turn_in_threshold_deg,
 };
 pub use thresholds::Thresholds;
 pub use trace::LapTrace;
@@ -369,6 +370,10 @@ pub struct CornerMetrics {
     /// speed longer has a later apex, not a later start of it.
     #[serde(default)]
     pub slowest_from_m: f64,
+    /// The mean throttle over the window's last [`EXIT_THROTTLE_M`] (from the apex
+    /// at the earliest), 0..1: how much throttle the exit was driven with.
+    #[serde(default)]
+    pub exit_throttle: f64,
 }
 
 /// The loss a corner explains, by where in the corner the speed difference behind it was

@@ -104,6 +104,8 @@ pub struct Thresholds {
     pub weak_speed_drop_share: f64,
     /// An exit this much slower counts, km/h. Default 1.
     pub carry_exit_kmh: f64,
+    /// A mean throttle over the exit this much lower is a late throttle, 0..1. Default 0.05.
+    pub exit_throttle_drop: f64,
     /// Somewhere before the apex this much slower (and 2 %) counts, the apex itself no
     /// slower, km/h. Default 3.
     pub through_speed_drop_kmh: f64,
@@ -154,6 +156,7 @@ impl Default for Thresholds {
             min_speed_drop_kmh: 0.5,
             weak_speed_drop_share: 0.01,
             carry_exit_kmh: 1.0,
+            exit_throttle_drop: 0.05,
             through_speed_drop_kmh: 3.0,
 
             habit_laps: 6,

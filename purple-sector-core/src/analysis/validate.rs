@@ -36,6 +36,7 @@
 //!     apex_m: 520.0, min_speed_kmh: speed, throttle_pickup_m: Some(540.0),
 //!     full_throttle_m: Some(600.0), coasting_m: 0.0, exit_speed_kmh: 150.0, gear_at_apex: 3,
 //!     lift_point_m: None, mid_corner_lift_m: 0.0, entry_speed_kmh: 200.0, slowest_from_m: 0.0,
+//!     exit_throttle: 0.8,
 //! };
 //! let analysis = Analysis {
 //!     track_length_m: 2000.0,
@@ -521,6 +522,8 @@ fn push_metrics(m: &CornerMetrics, group: &mut Vec<(f64, Unit)>, places: &mut Ve
         (f64::from(m.gear_at_apex), Unit::Gear),
         (m.mid_corner_lift_m, Unit::Metre),
         (m.entry_speed_kmh, Unit::Speed),
+        (m.exit_throttle, Unit::Fraction),
+        (m.exit_throttle * 100.0, Unit::Percent),
     ]);
     if let Some(lift) = m.lift_point_m {
         group.push((lift, Unit::Metre));

@@ -544,13 +544,13 @@ pub(crate) fn coast_early(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f6
 /// The most a late braking over-slows by, as a share of the corner's limit speed.
 pub(crate) const MAX_OVERSHOOT: f64 = 0.7;
 
-/// Brakes `metres` after the optimal braking point: flat out until there, then at the braking
-/// limit. The car reaches the apex too fast, runs deep, scrubs the speed off and takes the
-/// rest of the corner below its limit by as much as it was too fast at the apex (a car
-/// arriving 20 % too fast takes it 20 % slow, at most [`MAX_OVERSHOOT`]), then accelerates away. Returns
-/// false when the corner is not on the leg.
+/// Brakes `metres` after the optimal braking point (of a chicane's first part): flat out until
+/// there, then at the braking limit. The car reaches the corner too fast, runs deep, scrubs
+/// the speed off and takes the rest of it (every part) below its limit by as much as it was
+/// too fast (a car arriving 20 % too fast takes it 20 % slow, at most [`MAX_OVERSHOOT`]),
+/// then accelerates away. Returns false when the corner is not on the leg.
 pub(crate) fn brake_late(v: &mut [f64], d: Dynamics<'_>, span: Span, metres: f64) -> bool {
-    let Some(apex) = apex_index(v, span, d.first) else {
+    let Some(apex) = apex_index(v, entry_span(v, span), d.first) else {
         return false;
     };
     let ds = d.grid.spacing_m;

@@ -202,7 +202,7 @@ impl Mistake {
                 speeds_only(driver::brake_early(speeds, d, entry, self.amount))
             }
             MistakeKind::LateBraking => {
-                speeds_only(driver::brake_late(speeds, d, entry, self.amount))
+                speeds_only(driver::brake_late(speeds, d, span, self.amount))
             }
             MistakeKind::OverSlowing => {
                 speeds_only(driver::over_slow(speeds, d, span, self.amount))

@@ -45,7 +45,7 @@ use crate::analysis::{Corner, LapTrace, Thresholds};
 
 /// The map format and builder this build writes; a stored map of another version is rebuilt
 /// ([`TrackMap::is_current`]).
-pub const MAP_VERSION: u32 = 1;
+pub const MAP_VERSION: u32 = 2;
 
 /// Spacing of a map's centre line, m.
 pub const CENTRE_LINE_SPACING_M: f64 = 5.0;
