@@ -208,8 +208,9 @@ fn peak_steer_deg(trace: &LapTrace, apex: usize) -> f64 {
 }
 
 /// Where `trace` has left its corner after `apex`: full throttle with the steering under
-/// the turn-in threshold, the throttle then held for [`EXIT_HOLD_M`] (a burst of full
-/// throttle between a double corner's two parts is not its exit), at the latest `ceiling`.
+/// the turn-in threshold, the throttle then held for [`EXIT_HOLD_M`] or until the lap brakes
+/// (a burst of full throttle between a double corner's two parts, lifted off, is not its
+/// exit), at the latest `ceiling`.
 fn exit(trace: &LapTrace, apex: usize, ceiling: usize, thresholds: &Thresholds) -> usize {
     let threshold =
         (thresholds.turn_in_share * peak_steer_deg(trace, apex)).max(thresholds.min_turn_in_deg);
@@ -217,12 +218,20 @@ fn exit(trace: &LapTrace, apex: usize, ceiling: usize, thresholds: &Thresholds) 
     let flat = |k: usize| gas[k] >= thresholds.full_throttle && brake[k] < thresholds.brake_on;
     let hold = half_width(EXIT_HOLD_M, trace.spacing_m());
     let last = trace.len().saturating_sub(1);
+    // Held: full throttle for EXIT_HOLD_M, or until the lap brakes (for the next corner).
+    let held = |k: usize| {
+        for j in k..=(k + hold).min(ceiling).min(last) {
+            if brake[j] >= thresholds.brake_on {
+                return true;
+            }
+            if !flat(j) {
+                return false;
+            }
+        }
+        true
+    };
     (apex..=ceiling)
-        .find(|&k| {
-            flat(k)
-                && f64::from(steer[k].abs()) < threshold
-                && (k..=(k + hold).min(ceiling).min(last)).all(flat)
-        })
+        .find(|&k| flat(k) && f64::from(steer[k].abs()) < threshold && held(k))
         .unwrap_or(ceiling)
 }
 
