@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use purple_sector_core::analysis::{
-    Analysis, HeuristicAnalyzer, SegmentKind, Severity, Suggestion,
+    Analysis, HeuristicAnalyzer, SegmentKind, Severity, Strength, Suggestion,
 };
+use purple_sector_core::lap::LapKind;
 use purple_sector_core::record::RecordSummary;
 use purple_sector_core::review::{Against, Comparison, review};
 use purple_sector_core::sim::LapReport;
@@ -143,7 +144,12 @@ pub fn sim_laps(
 #[derive(Serialize)]
 struct AnalysisLine<'a> {
     lap_id: i64,
+    /// `out`, `flying`, `in` or `partial`: only a flying lap is a lap to compare like with
+    /// like.
+    lap_kind: &'static str,
     reference_lap_id: Option<i64>,
+    /// The reference's kind; `null` against the ideal lap.
+    reference_lap_kind: Option<&'static str>,
     lap_time_ms: i32,
     reference_lap_time_ms: i32,
     gap_s: f64,
@@ -151,10 +157,14 @@ struct AnalysisLine<'a> {
     corners: Vec<CornerLine<'a>>,
     segments: Vec<SegmentLine<'a>>,
     suggestions: Vec<SuggestionLine<'a>>,
+    strengths: Vec<StrengthLine<'a>>,
 }
 
 #[derive(Serialize)]
 struct CornerLine<'a> {
+    /// The track map's stable id (`T3`).
+    id: &'a str,
+    /// Its name (`Tosa`; the id where the track's corners have no names).
     name: &'a str,
     start_pos: f64,
     apex_pos: f64,
@@ -167,6 +177,20 @@ struct CornerLine<'a> {
     throttle_pickup_m: Option<f64>,
     reference_throttle_pickup_m: Option<f64>,
     coasting_m: f64,
+    gear_at_apex: i32,
+    reference_gear_at_apex: i32,
+    exit_speed_kmh: f64,
+    reference_exit_speed_kmh: f64,
+}
+
+/// Where the lap gained (`analyze --json`'s `strengths`).
+#[derive(Serialize)]
+struct StrengthLine<'a> {
+    corner: Option<&'a str>,
+    position: f64,
+    distance_m: f64,
+    time_gained_s: f64,
+    message: &'a str,
 }
 
 /// One segment's loss (`analyze --json` and `compare --json`).
@@ -183,6 +207,9 @@ struct SuggestionLine<'a> {
     id: &'a str,
     #[serde(rename = "type")]
     kind: &'a str,
+    /// Why: `early_braking`, `late_braking_overslowed`, `low_apex_speed`, `late_throttle`,
+    /// `coasting`, `mid_corner_lift`, `lower_gear`, `slow_exit`, `line` or `general`.
+    cause: &'a str,
     corner: Option<&'a str>,
     position: f64,
     distance_m: f64,
@@ -196,11 +223,16 @@ pub fn analysis_json(
     out: &mut Output,
     comparison: &Comparison,
     suggestions: &[Suggestion],
+    strengths: &[Strength],
 ) -> std::io::Result<()> {
     let a = &comparison.analysis;
     let line = AnalysisLine {
         lap_id: comparison.lap.id.0,
+        lap_kind: comparison.lap.kind.as_str(),
         reference_lap_id: comparison.reference_id.map(|r| r.0),
+        reference_lap_kind: comparison
+            .reference_id
+            .map(|_| comparison.reference.kind.as_str()),
         lap_time_ms: a.lap_time_ms,
         reference_lap_time_ms: a.reference_lap_time_ms,
         gap_s: a.gap_s,
@@ -209,6 +241,7 @@ pub fn analysis_json(
             .corners
             .iter()
             .map(|c| CornerLine {
+                id: &c.corner.id,
                 name: &c.corner.name,
                 start_pos: a.position(c.corner.start_m),
                 apex_pos: a.position(c.corner.apex_m),
@@ -221,6 +254,10 @@ pub fn analysis_json(
                 throttle_pickup_m: c.lap.throttle_pickup_m,
                 reference_throttle_pickup_m: c.reference.throttle_pickup_m,
                 coasting_m: c.lap.coasting_m,
+                gear_at_apex: c.lap.gear_at_apex,
+                reference_gear_at_apex: c.reference.gear_at_apex,
+                exit_speed_kmh: c.lap.exit_speed_kmh,
+                reference_exit_speed_kmh: c.reference.exit_speed_kmh,
             })
             .collect(),
         segments: segment_lines(a),
@@ -229,6 +266,7 @@ pub fn analysis_json(
             .map(|s| SuggestionLine {
                 id: &s.id,
                 kind: s.kind.as_str(),
+                cause: s.cause.as_str(),
                 corner: s.corner.as_deref(),
                 position: s.position,
                 distance_m: s.distance_m,
@@ -237,8 +275,50 @@ pub fn analysis_json(
                 message: &s.message,
             })
             .collect(),
+        strengths: strengths
+            .iter()
+            .map(|s| StrengthLine {
+                corner: s.corner.as_deref(),
+                position: s.position,
+                distance_m: s.distance_m,
+                time_gained_s: s.time_gained_s,
+                message: &s.message,
+            })
+            .collect(),
     };
     out.json("analysis", &line)
+}
+
+/// "lap 4 (out lap)": a lap by its id, saying what it is unless it is a flying lap.
+pub fn lap_label(lap: &LapRecord) -> String {
+    match lap.kind {
+        LapKind::Flying => format!("lap {}", lap.id),
+        kind => format!("lap {} ({} lap)", lap.id, kind.as_str()),
+    }
+}
+
+/// What the laps compared are, when either is not a flying lap: a line of warning for the
+/// text outputs.
+pub fn kinds_note(comparison: &Comparison) -> Option<String> {
+    let lap = comparison.lap.kind;
+    let reference = comparison.reference_id.map(|_| comparison.reference.kind);
+    let what = |k: LapKind| match k {
+        LapKind::Out => "an out lap (from the pits)",
+        LapKind::In => "an in lap (into the pits)",
+        LapKind::Partial => "a partial lap",
+        LapKind::Flying => "a flying lap",
+    };
+    if lap != LapKind::Flying {
+        Some(format!(
+            "note: lap {} is {}, not a flying lap: it is not like for like at the line",
+            comparison.lap.id,
+            what(lap)
+        ))
+    } else {
+        reference
+            .filter(|&k| k != LapKind::Flying)
+            .map(|k| format!("note: the reference is {}, not a flying lap", what(k)))
+    }
 }
 
 /// Every segment's loss, in track order.
@@ -305,7 +385,12 @@ pub async fn demo_coaching(
     )
     .await?;
     if json {
-        analysis_json(out, &reviewed.comparison, &reviewed.suggestions)?;
+        analysis_json(
+            out,
+            &reviewed.comparison,
+            &reviewed.suggestions,
+            &reviewed.strengths,
+        )?;
         return Ok(());
     }
     let analysis = &reviewed.comparison.analysis;
@@ -321,6 +406,9 @@ pub async fn demo_coaching(
     out.line(format_args!("top suggestions:"))?;
     for s in reviewed.suggestions.iter().take(3) {
         out.line(format_args!("  {}", s.message))?;
+    }
+    if let Some(s) = reviewed.strengths.first() {
+        out.line(format_args!("best gain: {}", s.message))?;
     }
     Ok(())
 }

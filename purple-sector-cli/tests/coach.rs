@@ -63,10 +63,13 @@ fn analyze_json_keeps_the_contract_and_finds_the_mistake() {
             "corners",
             "gap_s",
             "lap_id",
+            "lap_kind",
             "lap_time_ms",
             "reference_lap_id",
+            "reference_lap_kind",
             "reference_lap_time_ms",
             "segments",
+            "strengths",
             "suggestions",
             "track_length_m",
         ]
@@ -90,9 +93,20 @@ fn analyze_json_keeps_the_contract_and_finds_the_mistake() {
         "throttle_pickup_m",
         "reference_throttle_pickup_m",
         "coasting_m",
+        "id",
+        "gear_at_apex",
+        "reference_gear_at_apex",
+        "exit_speed_kmh",
+        "reference_exit_speed_kmh",
     ] {
         assert!(corner_keys.contains(&key), "{key}");
     }
+    assert_eq!(data["lap_kind"], "flying");
+    assert_eq!(data["reference_lap_kind"], "flying");
+    for s in data["suggestions"].as_array().unwrap() {
+        assert!(s["cause"].is_string(), "{s}");
+    }
+    assert!(data["strengths"].is_array());
     // The reference is the session's best valid lap: lap 2, the clean one.
     assert_eq!(data["reference_lap_id"], 2);
     let gap = data["gap_s"].as_f64().unwrap();
@@ -110,6 +124,7 @@ fn analyze_json_keeps_the_contract_and_finds_the_mistake() {
     // Lap 4's mistake was a late throttle: the top suggestion says so.
     let top = &data["suggestions"][0];
     assert_eq!(top["type"], "throttle", "{top}");
+    assert_eq!(top["cause"], "late_throttle", "{top}");
     assert!(
         top["message"]
             .as_str()

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use purple_sector_core::analysis::{Analysis, Coach, Suggestion, analyzer_for};
+use purple_sector_core::analysis::{Analysis, Coach, Strength, Suggestion, analyzer_for};
 use purple_sector_core::review::{Against, ReviewError, review, review_cached};
 use purple_sector_core::store::{ChatMessage, LapId};
 use serde::{Deserialize, Serialize};
@@ -85,6 +85,8 @@ pub struct AnalyzeResponse {
     reference_lap_id: Option<i64>,
     analysis: Analysis,
     suggestions: Vec<Suggestion>,
+    /// Where the lap gained on the reference (≥ 0.05 s), largest first.
+    strengths: Vec<Strength>,
     /// Who wrote the suggestions: `heuristic`, `openai`, or `stored`.
     engine: String,
 }
@@ -135,6 +137,7 @@ pub async fn analyze(
         reference_lap_id: reviewed.comparison.reference_id.map(|r| r.0),
         analysis: reviewed.comparison.analysis,
         suggestions: reviewed.suggestions,
+        strengths: reviewed.strengths,
         engine: reviewed.engine.to_owned(),
     }))
 }

@@ -4,8 +4,8 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use clap::Args;
-use purple_sector_core::analysis::{Coach, OpenAiConfig, analyzer_for};
-use purple_sector_core::review::review_cached;
+use purple_sector_core::analysis::{Briefing, Coach, OpenAiConfig, analyzer_for};
+use purple_sector_core::review::{Against, review_cached, review_session};
 use purple_sector_core::store::LapId;
 
 use crate::args::{AgainstArgs, review_error};
@@ -40,12 +40,21 @@ pub fn run(args: &ChatArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
         .await
         .map_err(review_error)?;
         let analysis = &reviewed.comparison.analysis;
+        // The session's habits, each lap against its best other lap.
+        let habits = review_session(&*store, reviewed.comparison.lap.session, Against::Best)
+            .await
+            .map_err(review_error)?
+            .habits;
+        let briefing = Briefing {
+            analysis,
+            suggestions: &reviewed.suggestions,
+            strengths: &reviewed.strengths,
+            habits: &habits,
+        };
         let coach = Coach::new(Arc::clone(&store), config);
         let mut out = Output::stdout();
         let ask = async |question: &str, out: &mut Output| -> anyhow::Result<()> {
-            let answer = coach
-                .ask(args.lap, analysis, &reviewed.suggestions, question)
-                .await?;
+            let answer = coach.ask_about(args.lap, &briefing, question).await?;
             if global.json {
                 out.json("chat", &answer.answer)?;
             } else {

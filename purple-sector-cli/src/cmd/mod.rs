@@ -14,6 +14,7 @@ mod replay;
 mod serve;
 mod sessions;
 mod simulate;
+mod tracks;
 
 use clap::Subcommand;
 
@@ -52,6 +53,9 @@ pub enum Command {
     Chat(chat::ChatArgs),
     /// Speed, pedals, steering, gear and delta against distance, and a track map, as SVG.
     Plot(plot::PlotArgs),
+    /// The track maps: each track's corners, with the ids and names the coach uses.
+    #[command(subcommand)]
+    Tracks(tracks::TracksCommand),
 }
 
 impl Command {
@@ -74,6 +78,7 @@ impl Command {
             Self::Compare(args) => compare::run(args, global),
             Self::Chat(args) => chat::run(args, global),
             Self::Plot(args) => plot::run(args, global),
+            Self::Tracks(command) => tracks::run(command, global),
         }
     }
 }
