@@ -5,17 +5,21 @@
 //!
 //! Two simulated flying laps of Imola at the game's 333 Hz (≈ 33 000 frames each), the
 //! second braking early into one corner. The baseline in the same group is putting one lap
-//! on the distance grid alone (the floor: every analysis does it twice). Target: a whole
-//! analysis ≤ 10 ms.
+//! on the distance grid alone (the floor: every analysis does it twice); `analyze` finds the
+//! corners on the reference, the last case uses the track's map as `analyze LAP` does.
+//! Target: a whole analysis ≤ 10 ms.
 
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use purple_sector_core::analysis::{LapTrace, analyze, heuristic_suggestions};
+use purple_sector_core::analysis::{
+    LapTrace, analyze, analyze_traces, heuristic_strengths, heuristic_suggestions,
+};
 use purple_sector_core::sim::{Mistake, MistakeKind, SimConfig, Simulator, Track};
 use purple_sector_core::telemetry::Frame;
+use purple_sector_core::track::TrackMap;
 
 /// Frames of laps 2 (the reference) and 3, with their official times.
 fn imola_laps() -> ((Vec<Frame>, i32), (Vec<Frame>, i32)) {
@@ -74,6 +78,28 @@ fn analysis(c: &mut Criterion) {
             heuristic_suggestions(&analysis)
         });
     });
+    // What `analyze LAP` does on a stored track: both laps on the map's grid, the map's
+    // corners, suggestions and strengths (the map itself is built once and kept).
+    let reference_trace =
+        LapTrace::with_length(&reference, Some(reference_ms), length).expect("reference trace");
+    let map = TrackMap::build("imola", "", &[&reference_trace]).expect("map");
+    group.bench_function(
+        "on the track map: traces, analysis, suggestions, strengths",
+        |b| {
+            b.iter(|| {
+                let lap_trace = LapTrace::with_length(black_box(&lap), Some(lap_ms), map.length_m)
+                    .expect("lap");
+                let reference_trace =
+                    LapTrace::with_length(black_box(&reference), Some(reference_ms), map.length_m)
+                        .expect("reference");
+                let analysis = analyze_traces(&lap_trace, &reference_trace, &map.corners);
+                (
+                    heuristic_suggestions(&analysis),
+                    heuristic_strengths(&analysis),
+                )
+            });
+        },
+    );
     group.finish();
 }
 

@@ -97,6 +97,10 @@ struct Cleaned<'a> {
     position: Vec<f64>,
     /// Time of each kept frame on the lap clock, ms (sub-ms where the receive times allow).
     time_ms: Vec<f64>,
+    /// World position of each kept frame, m (read once with the rest: frames are large).
+    world_m: Vec<[f32; 3]>,
+    /// Speed of each kept frame, m/s.
+    speed_ms: Vec<f64>,
 }
 
 impl LapTrace {
@@ -312,10 +316,18 @@ fn clean(frames: &[Frame], min_frames: usize) -> Result<Cleaned<'_>, AnalysisErr
             min: min_frames,
         });
     }
-    // Unwrap the position into one run.
-    let mut unwrapped = Vec::with_capacity(frames.len());
+    // One pass over the (large) frames: unwrap the position into one run and keep the
+    // frames that move forward without the clock going back (both shift-invariant), reading
+    // what the rest needs.
+    let mut kept: Vec<&Frame> = Vec::with_capacity(frames.len());
+    let mut position = Vec::with_capacity(frames.len());
+    let mut world_m = Vec::with_capacity(frames.len());
+    let mut speeds = Vec::with_capacity(frames.len());
+    let mut clock_ms: Vec<i32> = Vec::with_capacity(frames.len());
+    let mut received_ns: Vec<u64> = Vec::with_capacity(frames.len());
     let mut laps = 0.0f64;
     let mut previous: Option<f64> = None;
+    let mut median_unwrapped = 0.0f64;
     for (index, frame) in frames.iter().enumerate() {
         let p = f64::from(frame.position_normalized);
         if !p.is_finite() {
@@ -329,22 +341,26 @@ fn clean(frames: &[Frame], min_frames: usize) -> Result<Cleaned<'_>, AnalysisErr
             }
         }
         previous = Some(p);
-        unwrapped.push(p + laps);
-    }
-    let shift = unwrapped[unwrapped.len() / 2].floor();
-    // Keep frames that move forward without the clock going back.
-    let mut kept = Vec::with_capacity(frames.len());
-    let mut position = Vec::with_capacity(frames.len());
-    for (frame, u) in frames.iter().zip(&unwrapped) {
-        let u = u - shift;
+        let u = p + laps;
+        if index == frames.len() / 2 {
+            median_unwrapped = u;
+        }
         let forward = position.last().is_none_or(|&last: &f64| u > last);
-        let clock_ok = kept
+        let clock_ok = clock_ms
             .last()
-            .is_none_or(|last: &&Frame| frame.lap_time_ms >= last.lap_time_ms);
+            .is_none_or(|&last| frame.lap_time_ms >= last);
         if forward && clock_ok {
             kept.push(frame);
             position.push(u);
+            world_m.push(frame.world_m);
+            speeds.push(speed_ms(frame));
+            clock_ms.push(frame.lap_time_ms);
+            received_ns.push(frame.time_ns);
         }
+    }
+    let shift = median_unwrapped.floor();
+    for u in &mut position {
+        *u -= shift;
     }
     if kept.len() < min_frames {
         return Err(AnalysisError::TooFewFrames {
@@ -353,7 +369,7 @@ fn clean(frames: &[Frame], min_frames: usize) -> Result<Cleaned<'_>, AnalysisErr
             min: min_frames,
         });
     }
-    let (first_ms, last_ms) = (kept[0].lap_time_ms, kept[kept.len() - 1].lap_time_ms);
+    let (first_ms, last_ms) = (clock_ms[0], clock_ms[clock_ms.len() - 1]);
     if last_ms <= first_ms {
         return Err(AnalysisError::NoClock {
             role,
@@ -361,45 +377,44 @@ fn clean(frames: &[Frame], min_frames: usize) -> Result<Cleaned<'_>, AnalysisErr
             last_ms,
         });
     }
-    let time_ms = frame_times_ms(&kept);
+    let time_ms = frame_times_ms(&received_ns, &clock_ms);
     Ok(Cleaned {
         frames: kept,
         position,
         time_ms,
+        world_m,
+        speed_ms: speeds,
     })
 }
 
 /// Each frame's time on the lap clock, ms: from the receive times when they agree with the
 /// clock (sub-millisecond), else the clock's millisecond plus a half.
-fn frame_times_ms(frames: &[&Frame]) -> Vec<f64> {
-    let t0 = frames[0].time_ns;
+fn frame_times_ms(received_ns: &[u64], clock_ms: &[i32]) -> Vec<f64> {
+    let t0 = received_ns[0];
     let mut lo = f64::NEG_INFINITY;
     let mut hi = f64::INFINITY;
     let mut monotonic = true;
     let mut previous = t0;
-    for frame in frames {
-        if frame.time_ns < previous {
+    for (&time_ns, &lap_time_ms) in received_ns.iter().zip(clock_ms) {
+        if time_ns < previous {
             monotonic = false;
             break;
         }
-        previous = frame.time_ns;
-        let rel = (frame.time_ns - t0) as f64 * 1e-6;
-        let clock = f64::from(frame.lap_time_ms);
+        previous = time_ns;
+        let rel = (time_ns - t0) as f64 * 1e-6;
+        let clock = f64::from(lap_time_ms);
         lo = lo.max(clock - rel);
         hi = hi.min(clock + 1.0 - rel);
     }
     // Receive times that agree with the clock to within a quarter millisecond of its windows.
     if monotonic && lo <= hi + 0.25 {
         let offset = 0.5 * (lo + hi);
-        frames
+        received_ns
             .iter()
-            .map(|f| (f.time_ns - t0) as f64 * 1e-6 + offset)
+            .map(|&t| (t - t0) as f64 * 1e-6 + offset)
             .collect()
     } else {
-        frames
-            .iter()
-            .map(|f| f64::from(f.lap_time_ms) + 0.5)
-            .collect()
+        clock_ms.iter().map(|&c| f64::from(c) + 0.5).collect()
     }
 }
 
@@ -418,8 +433,13 @@ fn speed_ms(frame: &Frame) -> f64 {
 fn measured_length(cleaned: &Cleaned<'_>, coverage: f64) -> Result<f64, AnalysisError> {
     let mut path = 0.0f64;
     let mut driven = 0.0f64;
-    for (w, t) in cleaned.frames.windows(2).zip(cleaned.time_ms.windows(2)) {
-        let (a, b) = (w[0].world_m, w[1].world_m);
+    for ((w, t), v) in cleaned
+        .world_m
+        .windows(2)
+        .zip(cleaned.time_ms.windows(2))
+        .zip(cleaned.speed_ms.windows(2))
+    {
+        let (a, b) = (w[0], w[1]);
         let d: f64 = (0..3)
             .map(|c| {
                 let x = f64::from(b[c]) - f64::from(a[c]);
@@ -429,7 +449,7 @@ fn measured_length(cleaned: &Cleaned<'_>, coverage: f64) -> Result<f64, Analysis
         if d.is_finite() {
             path += d.sqrt();
         }
-        driven += 0.5 * (speed_ms(w[0]) + speed_ms(w[1])) * (t[1] - t[0]) * 1e-3;
+        driven += 0.5 * (v[0] + v[1]) * (t[1] - t[0]) * 1e-3;
     }
     let (from_coordinates_m, from_speed_m) = (path / coverage, driven / coverage);
     if from_coordinates_m >= MIN_LENGTH_M && from_coordinates_m.is_finite() {
