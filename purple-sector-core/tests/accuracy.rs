@@ -81,8 +81,9 @@ fn solve3(mut m: [[f64; 3]; 3], mut r: [f64; 3]) -> Option<[f64; 3]> {
         r.swap(c, p);
         for k in c + 1..3 {
             let f = m[k][c] / m[c][c];
-            for j in c..3 {
-                m[k][j] -= f * m[c][j];
+            let pivot = m[c];
+            for (x, p) in m[k][c..].iter_mut().zip(&pivot[c..]) {
+                *x -= f * p;
             }
             r[k] -= f * r[c];
         }

@@ -604,10 +604,10 @@ fn profile_limits_hold_on_the_real_track() {
 
 #[test]
 fn mistakes_spec_parser() {
-    let track = test_map();
+    let map = test_map();
     let good = parse_mistakes(
         "lap=3:corner=T4:early_braking=25,lap=5:corner=T2:late_throttle=40",
-        &track,
+        map,
     )
     .unwrap();
     assert_eq!(
@@ -619,7 +619,7 @@ fn mistakes_spec_parser() {
     );
     let relaxed = parse_mistakes(
         " over_slowing=7.5 : corner=t5 : lap=2 ,lap=2:coasting=12:corner=1",
-        &track,
+        map,
     )
     .unwrap();
     assert_eq!(
@@ -630,16 +630,16 @@ fn mistakes_spec_parser() {
         relaxed[1],
         Mistake::new(2, "T1", MistakeKind::Coasting, 12.0)
     );
-    assert!(parse_mistakes("", &track).unwrap().is_empty());
-    assert!(parse_mistakes("  ", &track).unwrap().is_empty());
+    assert!(parse_mistakes("", map).unwrap().is_empty());
+    assert!(parse_mistakes("  ", map).unwrap().is_empty());
     for m in &good {
         assert_eq!(
-            parse_mistakes(&m.to_string(), &track).unwrap(),
+            parse_mistakes(&m.to_string(), map).unwrap(),
             vec![m.clone()]
         );
     }
 
-    let err = |spec: &str| parse_mistakes(spec, &track).unwrap_err();
+    let err = |spec: &str| parse_mistakes(spec, map).unwrap_err();
     let spec = "lap=3:corner=T4:early_braking=25,lap=5:corner=T2:brake_late=40";
     match err(spec) {
         MistakeSpecError::UnknownKind { part, kind } => {

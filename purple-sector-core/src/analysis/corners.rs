@@ -220,15 +220,9 @@ fn exit(trace: &LapTrace, apex: usize, ceiling: usize, thresholds: &Thresholds) 
     let last = trace.len().saturating_sub(1);
     // Held: full throttle for EXIT_HOLD_M, or until the lap brakes (for the next corner).
     let held = |k: usize| {
-        for j in k..=(k + hold).min(ceiling).min(last) {
-            if brake[j] >= thresholds.brake_on {
-                return true;
-            }
-            if !flat(j) {
-                return false;
-            }
-        }
-        true
+        (k..=(k + hold).min(ceiling).min(last))
+            .find(|&j| brake[j] >= thresholds.brake_on || !flat(j))
+            .is_none_or(|j| brake[j] >= thresholds.brake_on)
     };
     (apex..=ceiling)
         .find(|&k| flat(k) && f64::from(steer[k].abs()) < threshold && held(k))

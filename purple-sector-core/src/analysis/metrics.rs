@@ -161,7 +161,7 @@ pub(super) fn corner_metrics_with(
     let lift_until = brake_point.unwrap_or(apex);
     let onset = super::corners::onset(trace, s, s, lift_until, thresholds);
     let lift_point = (onset < lift_until
-        && !(gas(onset.min(lift_until)) >= thresholds.flat_out_throttle && !braking(onset)))
+        && (gas(onset.min(lift_until)) < thresholds.flat_out_throttle || braking(onset)))
     .then_some(onset);
     let mid_corner_lift = match (brake_point, pickup) {
         (Some(_), Some(p)) => (p..=e)
