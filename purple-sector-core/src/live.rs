@@ -255,6 +255,7 @@ mod tests {
             analyzed: false,
             suggestions: None,
             created_ms: 0,
+            origin: crate::store::LapOrigin::Recorded,
         }
     }
 

@@ -13,8 +13,8 @@ use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::CAR_INFO_LEN;
 use purple_sector_core::store::codec::{self, CodecError};
 use purple_sector_core::store::{
-    ChatRole, LapId, LapUpdate, MemoryStore, NewSession, SessionId, SessionSource, SessionStatus,
-    SessionUpdate, SqliteStore, Store, StoreError,
+    ChatRole, LapId, LapOrigin, LapUpdate, MemoryStore, NewSession, SessionId, SessionSource,
+    SessionStatus, SessionUpdate, SqliteStore, Store, StoreError, recover_interrupted,
 };
 use purple_sector_core::telemetry::{Flags, Frame};
 use tempfile::TempDir;
@@ -94,7 +94,74 @@ conformance!(
     random_bits_long_lap_round_trip,
     empty_lap,
     principal_frames_keep_only_principal_channels,
+    added_laps_never_touch_the_lap_in_progress,
+    sessions_complete,
 );
+
+/// `add_lap` (posted laps): a new row beside the lap in progress, its origin kept, its
+/// number unique in the session, and never anyone's best.
+async fn added_laps_never_touch_the_lap_in_progress(store: Arc<dyn Store>) {
+    let s = session(&store, "posted").await;
+    let checkpoint = store
+        .checkpoint_lap(s, &lap(0, 3, LapKind::Partial, 40))
+        .await
+        .unwrap();
+    let posted = store
+        .add_lap(s, &lap(0, 1, LapKind::Flying, 20), LapOrigin::Posted)
+        .await
+        .unwrap();
+    assert_ne!(posted.id, checkpoint.id);
+    assert_eq!(posted.origin, LapOrigin::Posted);
+    assert!(!posted.in_progress);
+    assert_eq!(posted.ranking_time_ms(), None, "posted laps never rank");
+    let still = store.get_lap(checkpoint.id).await.unwrap();
+    assert!(still.in_progress && still.frame_count == 40);
+    assert_eq!(store.lap_frames(checkpoint.id).await.unwrap().len(), 40);
+    // The same number again is refused, with the numbers.
+    match store
+        .add_lap(s, &lap(0, 1, LapKind::Flying, 5), LapOrigin::Posted)
+        .await
+    {
+        Err(StoreError::LapNumberTaken {
+            session,
+            stint: 0,
+            number: 1,
+        }) => assert_eq!(session, s),
+        other => panic!("expected LapNumberTaken, got {other:?}"),
+    }
+    // A recorded lap keeps its origin.
+    let saved = store
+        .save_lap(s, &lap(0, 3, LapKind::Flying, 40))
+        .await
+        .unwrap();
+    assert_eq!(
+        (saved.id, saved.origin),
+        (checkpoint.id, LapOrigin::Recorded)
+    );
+}
+
+/// Sessions can be completed, and a checkpoint keeps its session fresh.
+async fn sessions_complete(store: Arc<dyn Store>) {
+    let s = session(&store, "done").await;
+    let before = store.get_session(s).await.unwrap().updated_ms;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store
+        .checkpoint_lap(s, &lap(0, 1, LapKind::Partial, 3))
+        .await
+        .unwrap();
+    let touched = store.get_session(s).await.unwrap().updated_ms;
+    assert!(touched > before, "{touched} after {before}");
+    let update = SessionUpdate {
+        status: Some(SessionStatus::Completed),
+        ..SessionUpdate::default()
+    };
+    let done = store.update_session(s, update).await.unwrap();
+    assert_eq!(done.status, SessionStatus::Completed);
+    assert_eq!(
+        store.get_session(s).await.unwrap().status,
+        SessionStatus::Completed
+    );
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -1249,6 +1316,44 @@ async fn sqlite_reports_suggestions_it_cannot_read_instead_of_dropping_them() {
         store.get_lap(a.id).await,
         Err(StoreError::CorruptRow { table: "laps", id, column: "suggestions" }) if id == a.id.0
     ));
+}
+
+/// After a crash mid-lap (the last checkpoint over 30 s old): the lap in progress becomes a
+/// partial lap with its frames, its session `paused`; a session still being checkpointed is
+/// left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_recovers_laps_left_in_progress_by_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crashed.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let crashed = session(&(Arc::new(store.clone()) as Arc<dyn Store>), "crashed").await;
+    let live = session(&(Arc::new(store.clone()) as Arc<dyn Store>), "live").await;
+    for s in [crashed, live] {
+        store
+            .checkpoint_lap(s, &lap(0, 2, LapKind::Partial, 30))
+            .await
+            .unwrap();
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE sessions SET updated_ms = updated_ms - 60000 WHERE id = ?1",
+        [crashed.0],
+    )
+    .unwrap();
+    drop(conn);
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(recover_interrupted(&reopened).await.unwrap(), [crashed]);
+    let laps = reopened.list_laps(Some(crashed)).await.unwrap();
+    assert_eq!(laps.len(), 1);
+    assert!(!laps[0].in_progress && laps[0].kind == LapKind::Partial);
+    assert_eq!(reopened.lap_frames(laps[0].id).await.unwrap().len(), 30);
+    assert_eq!(
+        reopened.get_session(crashed).await.unwrap().status,
+        SessionStatus::Paused
+    );
+    let live_laps = reopened.list_laps(Some(live)).await.unwrap();
+    assert!(live_laps[0].in_progress, "a live recording is left alone");
+    assert_eq!(recover_interrupted(&reopened).await.unwrap(), []);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

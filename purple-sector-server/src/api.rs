@@ -222,7 +222,7 @@ pub async fn patch_session(
                     s,
                     "status",
                     SessionStatus::parse,
-                    "active, paused, archived",
+                    "active, paused, completed, archived",
                 )
             })
             .transpose()?,

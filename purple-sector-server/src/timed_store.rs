@@ -6,8 +6,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use purple_sector_core::lap::Lap;
 use purple_sector_core::store::{
-    ChatMessage, ChatRole, LapId, LapRecord, LapUpdate, MalformedDatagram, NewSession, Result,
-    Session, SessionId, SessionUpdate, Store,
+    ChatMessage, ChatRole, LapId, LapOrigin, LapRecord, LapUpdate, MalformedDatagram, NewSession,
+    Result, Session, SessionId, SessionUpdate, Store,
 };
 use purple_sector_core::telemetry::Frame;
 
@@ -73,6 +73,9 @@ impl Store for TimedStore {
             "close_checkpoint",
             self.inner.close_checkpoint(session)
         )
+    }
+    async fn add_lap(&self, session: SessionId, lap: &Lap, origin: LapOrigin) -> Result<LapRecord> {
+        timed!(self, "add_lap", self.inner.add_lap(session, lap, origin))
     }
     async fn get_lap(&self, id: LapId) -> Result<LapRecord> {
         timed!(self, "get_lap", self.inner.get_lap(id))

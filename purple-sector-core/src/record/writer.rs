@@ -7,7 +7,8 @@ use tokio::sync::watch;
 
 use crate::live::{Hub, LiveDelta, LiveEvent, SessionState};
 use crate::store::{
-    LapRecord, NewSession, Session, SessionId, SessionUpdate, Store, StoreError, best_lap,
+    LapRecord, NewSession, Session, SessionId, SessionStatus, SessionUpdate, Store, StoreError,
+    best_lap,
 };
 
 use super::StoreOp;
@@ -156,9 +157,12 @@ impl Writer {
 
     pub(super) async fn finish(mut self) -> Result<(Option<Session>, Vec<LapRecord>), StoreError> {
         if let Some(session) = &self.session {
-            let id = session.id;
-            // The session's latest state (the handshake may have updated it).
-            let session = self.store.get_session(id).await?;
+            // Recorded (or imported) to its end.
+            let update = SessionUpdate {
+                status: Some(SessionStatus::Completed),
+                ..SessionUpdate::default()
+            };
+            let session = self.store.update_session(session.id, update).await?;
             if let Some(hub) = self.live.as_ref().and_then(|l| l.hub.as_ref()) {
                 hub.publish(LiveEvent::Session {
                     session: Arc::new(session.clone()),

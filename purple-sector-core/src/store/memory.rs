@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapRecord, LapUpdate,
+    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapOrigin, LapRecord, LapUpdate,
     MalformedDatagram, NewSession, Result, Session, SessionId, SessionUpdate, Store, StoreError,
     codec, now_ms,
 };
@@ -67,10 +67,38 @@ impl Inner {
             .map(|(r, _)| r.id)
     }
 
-    fn store_lap(&mut self, session: SessionId, lap: &Lap, in_progress: bool) -> Result<LapRecord> {
+    fn store_lap(
+        &mut self,
+        session: SessionId,
+        lap: &Lap,
+        in_progress: bool,
+        origin: Option<LapOrigin>,
+    ) -> Result<LapRecord> {
         self.session(session)?;
         let fields = LapFields::new(lap, in_progress)?;
-        let id = match self.checkpoint(session) {
+        if origin.is_some()
+            && self.laps.values().any(|(r, _)| {
+                r.session == session && r.stint == lap.stint && r.number == lap.number
+            })
+        {
+            return Err(StoreError::LapNumberTaken {
+                session,
+                stint: lap.stint,
+                number: lap.number,
+            });
+        }
+        if in_progress {
+            let now = now_ms();
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.updated_ms = now.max(s.updated_ms);
+            }
+        }
+        let checkpoint = if origin.is_some() {
+            None
+        } else {
+            self.checkpoint(session)
+        };
+        let id = match checkpoint {
             Some(id) => id,
             None => {
                 let id = LapId(Self::next(&mut self.last_lap));
@@ -90,6 +118,7 @@ impl Inner {
                     analyzed: false,
                     suggestions: None,
                     created_ms: now_ms(),
+                    origin: origin.unwrap_or(LapOrigin::Recorded),
                 };
                 self.laps.insert(id, (record, Vec::new()));
                 id
@@ -158,11 +187,15 @@ impl Store for MemoryStore {
     }
 
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.lock().store_lap(session, lap, false)
+        self.lock().store_lap(session, lap, false, None)
     }
 
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.lock().store_lap(session, lap, true)
+        self.lock().store_lap(session, lap, true, None)
+    }
+
+    async fn add_lap(&self, session: SessionId, lap: &Lap, origin: LapOrigin) -> Result<LapRecord> {
+        self.lock().store_lap(session, lap, false, Some(origin))
     }
 
     async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>> {

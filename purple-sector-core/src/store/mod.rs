@@ -189,10 +189,23 @@ name_enum!(
     SessionStatus {
         /// Being recorded or worked on.
         Active = "active",
-        /// Recording paused.
+        /// Recording paused, or interrupted (the process died mid-lap: the lap it was on is
+        /// kept as partial).
         Paused = "paused",
+        /// Recorded (or imported) to its end.
+        Completed = "completed",
         /// Put away.
         Archived = "archived",
+    }
+);
+
+name_enum!(
+    /// How a lap came into the store.
+    LapOrigin {
+        /// Recorded (live, the built-in game) or imported from a file.
+        Recorded = "recorded",
+        /// Posted to the API by a client (`POST /api/laps`): never anyone's default reference.
+        Posted = "posted",
     }
 );
 
@@ -360,6 +373,13 @@ pub struct LapRecord {
     pub suggestions: Option<Vec<Suggestion>>,
     /// First stored (first checkpoint or save), Unix ms.
     pub created_ms: i64,
+    /// How it came into the store.
+    #[serde(default = "recorded")]
+    pub origin: LapOrigin,
+}
+
+fn recorded() -> LapOrigin {
+    LapOrigin::Recorded
 }
 
 impl LapRecord {
@@ -369,10 +389,14 @@ impl LapRecord {
     }
 
     /// The time this lap is ranked by, when it can be anyone's best lap: a finished
-    /// (not in progress), valid, flying lap with a time (the game's or the lap clock's). Out,
-    /// in and partial laps never rank. This is the one best-lap rule; see [`best_lap`].
+    /// (not in progress), valid, flying, recorded lap with a time (the game's or the lap
+    /// clock's). Out, in, partial and posted laps never rank. This is the one best-lap rule;
+    /// see [`best_lap`].
     pub fn ranking_time_ms(&self) -> Option<i32> {
-        let counts = self.valid && !self.in_progress && self.kind == LapKind::Flying;
+        let counts = self.valid
+            && !self.in_progress
+            && self.kind == LapKind::Flying
+            && self.origin == LapOrigin::Recorded;
         self.time_ms().filter(|_| counts)
     }
 }
@@ -384,6 +408,40 @@ pub fn best_lap<'a>(laps: impl IntoIterator<Item = &'a LapRecord>) -> Option<&'a
         .filter_map(|lap| lap.ranking_time_ms().map(|t| (t, lap.id, lap)))
         .min_by_key(|&(t, id, _)| (t, id))
         .map(|(_, _, lap)| lap)
+}
+
+/// How long a session's lap in progress may go without a checkpoint before it counts as
+/// interrupted (its recorder died): checkpoints come about once a second.
+pub const STALE_CHECKPOINT_MS: i64 = 30_000;
+
+/// After a crash: every session whose lap in progress has not been checkpointed for
+/// [`STALE_CHECKPOINT_MS`] gets that lap closed as partial (kept, with its frames) and its
+/// status set to [`SessionStatus::Paused`]. Returns those sessions. A recording running in
+/// another process checkpoints every second, so its session is left alone.
+pub async fn recover_interrupted(store: &dyn Store) -> Result<Vec<SessionId>> {
+    let now = now_ms();
+    let mut recovered = Vec::new();
+    for session in store.list_sessions().await? {
+        if now - session.updated_ms < STALE_CHECKPOINT_MS {
+            continue;
+        }
+        let in_progress = store
+            .list_laps(Some(session.id))
+            .await?
+            .iter()
+            .any(|l| l.in_progress);
+        if !in_progress {
+            continue;
+        }
+        store.close_checkpoint(session.id).await?;
+        let update = SessionUpdate {
+            status: Some(SessionStatus::Paused),
+            ..SessionUpdate::default()
+        };
+        store.update_session(session.id, update).await?;
+        recovered.push(session.id);
+    }
+    Ok(recovered)
 }
 
 /// Changes to a lap; `None` leaves a field as it is.
@@ -478,6 +536,16 @@ pub enum StoreError {
         #[source]
         source: CodecError,
     },
+    /// The session already has a lap of this stint and number.
+    #[error("session {session} already has lap {number} (stint {stint})")]
+    LapNumberTaken {
+        /// The session.
+        session: SessionId,
+        /// The stint.
+        stint: u32,
+        /// The lap number.
+        number: i32,
+    },
     /// A stored value is not one this build understands (edited by hand, or corrupt).
     #[error("{table} row {id}: column {column} holds an invalid value")]
     CorruptRow {
@@ -561,6 +629,12 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Turns the session's checkpoint, if any, into a finished partial lap (after a crash).
     async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>>;
+
+    /// Adds a lap as a new row, in one transaction, never touching the session's lap in
+    /// progress: for laps that do not come from the session's own recording (posted laps).
+    /// Fails with [`StoreError::LapNumberTaken`] when the session has a lap of this stint and
+    /// number already.
+    async fn add_lap(&self, session: SessionId, lap: &Lap, origin: LapOrigin) -> Result<LapRecord>;
 
     /// One lap's metadata.
     async fn get_lap(&self, id: LapId) -> Result<LapRecord>;

@@ -19,7 +19,8 @@
 //! # Schema
 //!
 //! Versioned by `PRAGMA user_version`: 0 (a new or empty file) is migrated to 1, which
-//! creates every table, then to 2 (a lap's time gets its source); a version above [`SqliteStore::SCHEMA_VERSION`] is refused with
+//! creates every table, then to 2 (a lap's time gets its source), then to 3 (sessions can be
+//! completed, laps know their origin); a version above [`SqliteStore::SCHEMA_VERSION`] is refused with
 //! [`StoreError::SchemaTooNew`]. Telemetry lives in its own table (`lap_telemetry`, one
 //! row per lap: the principal and rest blobs of [`super::codec`]), so listing laps never
 //! reads it. Tags are JSON arrays of strings; the invalid reason is the JSON of
@@ -45,7 +46,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::codec::{self, EncodedFrames};
 use super::{
-    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapRecord, LapUpdate,
+    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapOrigin, LapRecord, LapUpdate,
     MalformedDatagram, NewSession, Result, Session, SessionId, SessionStatus, SessionUpdate, Store,
     StoreError, now_ms,
 };
@@ -125,13 +126,38 @@ ALTER TABLE laps ADD COLUMN time_source TEXT
 UPDATE laps SET time_source = 'official' WHERE time_ms IS NOT NULL;
 ";
 
+/// Schema version 3: sessions can be `completed`; a lap knows how it came in (`recorded`,
+/// or `posted` to the API). SQLite cannot change a CHECK: the sessions table is rebuilt
+/// (with foreign keys off, see [`migrate`]).
+const SCHEMA_V3: &str = "
+CREATE TABLE sessions_v3 (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT    NOT NULL,
+    source       TEXT    NOT NULL CHECK (source IN ('live', 'demo', 'import')),
+    status       TEXT    NOT NULL
+                 CHECK (status IN ('active', 'paused', 'completed', 'archived')),
+    car          TEXT    NOT NULL DEFAULT '',
+    driver       TEXT    NOT NULL DEFAULT '',
+    track        TEXT    NOT NULL DEFAULT '',
+    track_config TEXT    NOT NULL DEFAULT '',
+    tags         TEXT    NOT NULL DEFAULT '[]',
+    created_ms   INTEGER NOT NULL,
+    updated_ms   INTEGER NOT NULL
+);
+INSERT INTO sessions_v3 SELECT * FROM sessions;
+DROP TABLE sessions;
+ALTER TABLE sessions_v3 RENAME TO sessions;
+ALTER TABLE laps ADD COLUMN origin TEXT NOT NULL DEFAULT 'recorded'
+    CHECK (origin IN ('recorded', 'posted'));
+";
+
 /// Migrations: entry `k` takes the schema from version `k` to `k + 1`.
-const MIGRATIONS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 const SESSION_COLUMNS: &str =
     "id, name, source, status, car, driver, track, track_config, tags, created_ms, updated_ms";
 const LAP_COLUMNS: &str = "id, session_id, stint, number, kind, invalid_reason, time_ms, \
-     frame_count, in_progress, tags, comments, analyzed, suggestions, created_ms, time_source";
+     frame_count, in_progress, tags, comments, analyzed, suggestions, created_ms, time_source, origin";
 
 /// The [`Store`] on a SQLite file (see the module docs for durability and schema).
 #[derive(Debug, Clone)]
@@ -216,16 +242,17 @@ impl SqliteStore {
         session: SessionId,
         lap: &Lap,
         in_progress: bool,
+        origin: Option<LapOrigin>,
     ) -> Result<LapRecord> {
         let fields = LapFields::new(lap, in_progress)?;
         let encoded = encode_off_the_reactor(&lap.frames)?;
         self.run(move |conn| {
             if in_progress {
-                write_lap(conn, session, fields, &encoded)
+                write_lap(conn, session, fields, &encoded, origin)
             } else {
                 // Sync the WAL for this commit only (see the module docs).
                 conn.pragma_update(None, "synchronous", "FULL")?;
-                let result = write_lap(conn, session, fields, &encoded);
+                let result = write_lap(conn, session, fields, &encoded, origin);
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 result
             }
@@ -249,6 +276,15 @@ fn encode_off_the_reactor(frames: &[Frame]) -> Result<EncodedFrames> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    // A migration may rebuild a table that others reference: with foreign keys on, dropping
+    // it would delete their rows. The pragma has no effect inside a transaction.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = migrate_in_transaction(conn);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrated
+}
+
+fn migrate_in_transaction(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SqliteStore::SCHEMA_VERSION {
@@ -264,6 +300,13 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         }
     }
     tx.pragma_update(None, "user_version", SqliteStore::SCHEMA_VERSION)?;
+    let broken: Option<String> = tx
+        .prepare("PRAGMA foreign_key_check")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        tracing::warn!("foreign keys of table {table} are broken after the migration");
+    }
     tx.commit()?;
     Ok(())
 }
@@ -370,6 +413,7 @@ struct LapRow {
     invalid_reason: Option<String>,
     time_ms: Option<i64>,
     time_source: Option<String>,
+    origin: String,
     frame_count: i64,
     in_progress: bool,
     tags: String,
@@ -390,6 +434,7 @@ impl LapRow {
             invalid_reason: r.get(5)?,
             time_ms: r.get(6)?,
             time_source: r.get(14)?,
+            origin: r.get(15)?,
             frame_count: r.get(7)?,
             in_progress: r.get(8)?,
             tags: r.get(9)?,
@@ -442,6 +487,7 @@ impl LapRow {
             analyzed: self.analyzed,
             suggestions,
             created_ms: self.created_ms,
+            origin: LapOrigin::parse(&self.origin).ok_or_else(|| corrupt("origin"))?,
         })
     }
 }
@@ -462,20 +508,45 @@ fn checkpoint_id(tx: &Transaction<'_>, session: SessionId) -> Result<Option<LapI
         .map(LapId))
 }
 
-/// Writes a lap into the session's checkpoint row, or a new row; one transaction.
+/// Writes a lap into the session's checkpoint row, or a new row; one transaction. With an
+/// `origin` (laps from elsewhere), always a new row, and never a lap number the session has.
 fn write_lap(
     conn: &mut Connection,
     session: SessionId,
     fields: LapFields,
     encoded: &EncodedFrames,
+    origin: Option<LapOrigin>,
 ) -> Result<LapRecord> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     session_exists(&tx, session)?;
+    if fields.in_progress {
+        tx.prepare_cached("UPDATE sessions SET updated_ms = max(updated_ms, ?2) WHERE id = ?1")?
+            .execute(params![session.0, now_ms()])?;
+    }
+    if origin.is_some() {
+        let taken: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM laps WHERE session_id = ?1 AND stint = ?2 AND number = ?3)",
+            )?
+            .query_row(params![session.0, fields.stint, fields.number], |r| r.get(0))?;
+        if taken {
+            return Err(StoreError::LapNumberTaken {
+                session,
+                stint: fields.stint,
+                number: fields.number,
+            });
+        }
+    }
+    let checkpoint = if origin.is_some() {
+        None
+    } else {
+        checkpoint_id(&tx, session)?
+    };
     // Cannot fail for these plain enums (were it to, the `valid` CHECK would refuse the row).
     let invalid_reason = fields
         .invalid_reason
         .and_then(|r| serde_json::to_string(&r).ok());
-    let id = match checkpoint_id(&tx, session)? {
+    let id = match checkpoint {
         Some(id) => {
             tx.prepare_cached(
                 "UPDATE laps SET stint = ?2, number = ?3, kind = ?4, valid = ?5,
@@ -504,8 +575,8 @@ fn write_lap(
         None => {
             tx.prepare_cached(
                 "INSERT INTO laps (session_id, stint, number, kind, valid, invalid_reason,
-                     time_ms, frame_count, in_progress, created_ms, time_source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     time_ms, frame_count, in_progress, created_ms, time_source, origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 session.0,
@@ -519,6 +590,7 @@ fn write_lap(
                 fields.in_progress,
                 now_ms(),
                 fields.time.map(|t| t.source.as_str()),
+                origin.unwrap_or(LapOrigin::Recorded).as_str(),
             ])?;
             let id = LapId(tx.last_insert_rowid());
             tx.prepare_cached(
@@ -650,11 +722,15 @@ impl Store for SqliteStore {
     }
 
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, false).await
+        self.store_lap(session, lap, false, None).await
     }
 
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, true).await
+        self.store_lap(session, lap, true, None).await
+    }
+
+    async fn add_lap(&self, session: SessionId, lap: &Lap, origin: LapOrigin) -> Result<LapRecord> {
+        self.store_lap(session, lap, false, Some(origin)).await
     }
 
     async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>> {
@@ -921,13 +997,13 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_number_of_migrations() {
-        assert_eq!(SqliteStore::SCHEMA_VERSION, 2);
+        assert_eq!(SqliteStore::SCHEMA_VERSION, 3);
         let store = SqliteStore::open_in_memory().unwrap();
         let conn = store.conn.lock().unwrap();
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
         let fk: bool = conn
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();
