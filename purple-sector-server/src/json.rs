@@ -37,9 +37,9 @@ fn check_content_type(request: &Request) -> Result<(), ApiError> {
 
 async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
     check_content_type(&request)?;
-    Bytes::from_request(request, state).await.map_err(|rejection| {
-        ApiError::new(rejection.status(), rejection.body_text())
-    })
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))
 }
 
 /// Parses a body that must be one JSON object.

@@ -10,8 +10,12 @@ mod api;
 mod auth;
 mod coach_api;
 mod error;
+mod json;
+pub mod limits;
+mod listen;
 mod metrics;
 mod recording;
+mod security;
 mod state;
 mod timed_store;
 mod ws;
@@ -23,22 +27,34 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::middleware;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
 pub use auth::TOKEN_COOKIE;
-pub use coach_api::RateLimit;
 pub use error::ApiError;
+pub use limits::{RateLimit, RateLimits};
 pub use metrics::Metrics;
 pub use recording::{DemoSettings, RecorderSlot, StartError};
-pub use state::{AppState, InvalidOrigin, Limits};
+pub use security::CONTENT_SECURITY_POLICY;
+pub use state::{AppState, InvalidOrigin};
 pub use timed_store::TimedStore;
-
-/// Largest request body, bytes.
-pub const MAX_BODY_BYTES: usize = 8 << 20;
 
 async fn dashboard() -> Html<&'static str> {
     Html(include_str!("../assets/dashboard.html"))
+}
+
+async fn dashboard_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/dashboard.js"),
+    )
+}
+
+async fn dashboard_css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../assets/dashboard.css"),
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -58,7 +74,11 @@ pub fn app(state: AppState) -> Router {
                 .patch(api::patch_session)
                 .delete(api::delete_session),
         )
-        .route("/laps", axum::routing::post(api::create_lap))
+        .route(
+            "/laps",
+            axum::routing::post(api::create_lap)
+                .layer(DefaultBodyLimit::max(limits::MAX_POSTED_LAP_BYTES)),
+        )
         .route(
             "/laps/{id}",
             get(api::get_lap)
@@ -72,9 +92,9 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/laps/{id}/chat", get(coach_api::history))
         .route("/chat", axum::routing::post(coach_api::chat));
-    let cors = state.cors_origin.clone().map(|origin| {
+    let cors = (!state.cors_origins.is_empty()).then(|| {
         tower_http::cors::CorsLayer::new()
-            .allow_origin(origin)
+            .allow_origin(state.cors_origins.clone())
             .allow_methods([
                 axum::http::Method::GET,
                 axum::http::Method::POST,
@@ -89,15 +109,25 @@ pub fn app(state: AppState) -> Router {
         .route("/login", get(auth::login))
         .route("/metrics", get(metrics::metrics))
         .route("/", get(dashboard))
+        .route("/assets/dashboard.js", get(dashboard_js))
+        .route("/assets/dashboard.css", get(dashboard_css))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(limits::MAX_JSON_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard));
     // CORS answers preflights before the token guard sees them.
     let router = match cors {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router.with_state(state)
+    // Outermost: the Host and Origin checks and the security headers, then JSON for every
+    // error whatever produced it.
+    router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
+        .layer(middleware::from_fn(security::json_errors))
+        .with_state(state)
 }
 
 /// Why the server will not start.
@@ -121,10 +151,11 @@ pub enum ServeError {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves; then stops the recording (its lap
-/// in progress saved) and finishes the requests under way.
+/// in progress saved) and lets the requests under way finish. First, laps a crash left in
+/// progress are closed as partial ([`purple_sector_core::store::recover_interrupted`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    mut state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let addr = listener
@@ -133,14 +164,21 @@ pub async fn serve(
     if !addr.ip().is_loopback() && state.token.is_none() {
         return Err(ServeError::TokenRequired { addr });
     }
+    match purple_sector_core::store::recover_interrupted(&*state.store).await {
+        Ok(recovered) if !recovered.is_empty() => {
+            tracing::warn!("closed the laps left in progress of sessions {recovered:?}");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not check for laps left in progress: {e}"),
+    }
+    state.bound = Some(addr);
     let recorder = state.recorder.clone();
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            if let Some(Err(e)) = recorder.stop().await {
-                tracing::warn!("the recording failed: {e}");
-            }
-        })
-        .await;
+    let result = listen::run(listener, app(state), async move {
+        shutdown.await;
+        if let Some(Err(e)) = recorder.stop().await {
+            tracing::warn!("the recording failed: {e}");
+        }
+    })
+    .await;
     result.map_err(|source| ServeError::Io { addr, source })
 }

@@ -25,7 +25,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -89,20 +89,24 @@ pub struct TooMany {
     retry_after_s: u64,
 }
 
+impl From<TooMany> for ApiError {
+    fn from(too_many: TooMany) -> Self {
+        Self {
+            retry_after_s: Some(too_many.retry_after_s),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{}: at most {} requests per second; retry in {} s",
+                    too_many.route, too_many.per_second, too_many.retry_after_s
+                ),
+            )
+        }
+    }
+}
+
 impl IntoResponse for TooMany {
     fn into_response(self) -> Response {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "{}: at most {} requests per second; retry in {} s",
-                self.route, self.per_second, self.retry_after_s
-            ),
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after_s));
-        response
+        ApiError::from(self).into_response()
     }
 }
 
@@ -180,6 +184,9 @@ mod tests {
         assert!(limit.check("x", &a).is_ok());
         let refused = limit.check("x", &a).unwrap_err();
         assert_eq!(refused.retry_after_s, 1);
-        assert!(limit.check("x", &b).is_ok(), "another client is not locked out");
+        assert!(
+            limit.check("x", &b).is_ok(),
+            "another client is not locked out"
+        );
     }
 }

@@ -6,7 +6,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,11 +52,16 @@ pub(crate) async fn run(
         let app = app.clone();
         let mut closing = closing_rx.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
-            });
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    let app = app.clone();
+                    async move {
+                        Ok::<_, Infallible>(
+                            app.oneshot(request).await.unwrap_or_else(|e| match e {}),
+                        )
+                    }
+                });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -66,13 +70,16 @@ pub(crate) async fn run(
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             tokio::pin!(connection);
+            let closing = async move {
+                let _ = closing.wait_for(|c| *c).await;
+            };
             tokio::select! {
                 result = &mut connection => {
                     if let Err(e) = result {
                         tracing::debug!("connection from {peer}: {e}");
                     }
                 }
-                _ = closing.wait_for(|c| *c) => {
+                () = closing => {
                     connection.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
                 }
@@ -84,7 +91,11 @@ pub(crate) async fn run(
     closing.send_replace(true);
     // Wait for the connections to end (each has the grace period).
     let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(1), permits.acquire_many(all)).await;
+    let _ = tokio::time::timeout(
+        SHUTDOWN_GRACE + Duration::from_secs(1),
+        permits.acquire_many(all),
+    )
+    .await;
     Ok(())
 }
 
@@ -102,12 +113,4 @@ async fn refuse(mut stream: TcpStream) {
         let _ = stream.shutdown().await;
     })
     .await;
-}
-
-/// The peer of a request that came over [`run`].
-pub(crate) fn peer(request: &axum::http::request::Parts) -> Option<SocketAddr> {
-    request
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
 }

@@ -3,7 +3,7 @@
 //! (cross-site WebSocket hijacking, CSRF), the response headers that stop framing and
 //! sniffing, and JSON for every error.
 
-use axum::body::{Body, to_bytes};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -167,11 +167,6 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     json
 }
 
-/// An empty body, for refusals made before any routing (the connection cap).
-pub(crate) fn refusal(status: StatusCode, message: &str) -> Response<Body> {
-    ApiError::new(status, message).into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +176,9 @@ mod tests {
         assert_eq!(host_part("localhost:3000"), "localhost");
         assert_eq!(host_part("[::1]:3000"), "[::1]");
         assert_eq!(host_part("127.0.0.1"), "127.0.0.1");
-        assert_eq!(host_part("Rebind.Attacker.Example:80"), "rebind.attacker.example");
+        assert_eq!(
+            host_part("Rebind.Attacker.Example:80"),
+            "rebind.attacker.example"
+        );
     }
 }

@@ -6,7 +6,7 @@ use axum::http::HeaderValue;
 use purple_sector_core::live::Hub;
 use purple_sector_core::store::Store;
 
-use crate::coach_api::RateLimit;
+use crate::limits::RateLimits;
 use crate::metrics::Metrics;
 use crate::recording::{DemoSettings, RecorderSlot};
 use crate::timed_store::TimedStore;
@@ -28,30 +28,18 @@ pub struct AppState {
     pub demo: DemoSettings,
     /// The LLM, when one is configured (`OPENAI_API_KEY` / `OPENAI_BASE_URL`).
     pub openai: Option<purple_sector_core::analysis::OpenAiConfig>,
-    /// Rate limits of the costly routes.
-    pub limits: Arc<Limits>,
-    /// The one browser origin allowed to call the API from another site (CORS is off without
-    /// it).
-    pub cors_origin: Option<HeaderValue>,
-}
-
-/// Rate limits of the costly routes.
-#[derive(Debug)]
-pub struct Limits {
-    /// `POST /api/laps/{id}/analyze`.
-    pub analyze: RateLimit,
-    /// `POST /api/chat`.
-    pub chat: RateLimit,
-}
-
-impl Default for Limits {
-    /// Analyze: 5 a second, 10 at once; chat: 2 a second, 5 at once.
-    fn default() -> Self {
-        Self {
-            analyze: RateLimit::new(5.0, 10.0),
-            chat: RateLimit::new(2.0, 5.0),
-        }
-    }
+    /// Per-client rate limits of the costly routes and of the token check.
+    pub limits: Arc<RateLimits>,
+    /// Browser origins other than the server's own allowed to call the API and open the
+    /// stream (`--cors-origin`; CORS is off without one).
+    pub cors_origins: Vec<HeaderValue>,
+    /// Host names the server answers for besides localhost, 127.0.0.1, [::1] and the address
+    /// it is bound to (`--allowed-host`).
+    pub allowed_hosts: Vec<String>,
+    /// The address the server is bound to ([`crate::serve`] sets it).
+    pub bound: Option<std::net::SocketAddr>,
+    /// True when served over TLS (the server's own origin is `https://…`).
+    pub tls: bool,
 }
 
 impl AppState {
@@ -68,7 +56,10 @@ impl AppState {
             demo: DemoSettings::default(),
             openai: None,
             limits: Arc::default(),
-            cors_origin: None,
+            cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            bound: None,
+            tls: false,
         }
     }
 }
@@ -97,7 +88,12 @@ impl AppState {
         let value = origin.parse::<HeaderValue>().map_err(|_| InvalidOrigin {
             origin: origin.to_owned(),
         })?;
-        self.cors_origin = Some(value);
+        self.cors_origins.push(value);
         Ok(())
+    }
+
+    /// Answers for host name `host` too (a LAN name, or the name a reverse proxy forwards).
+    pub fn allow_host(&mut self, host: &str) {
+        self.allowed_hosts.push(host.trim().to_ascii_lowercase());
     }
 }

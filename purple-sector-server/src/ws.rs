@@ -8,8 +8,10 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::StatusCode;
 use axum::response::Response;
 use purple_sector_core::import::OriginalFrame;
 use purple_sector_core::live::{LiveEvent, LiveFrame};
@@ -19,6 +21,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::api::LapDto;
 use crate::error::{ApiError, error_chain};
+use crate::limits::{MAX_WS_CLIENTS, MAX_WS_MESSAGE_BYTES};
 
 /// `/ws?hz=N`.
 #[derive(Debug, Deserialize)]
@@ -58,12 +61,28 @@ fn telemetry(live: &LiveFrame) -> Envelope<'static, TelemetryOut> {
     }
 }
 
-/// `GET /ws`.
+/// Whether a receive failed on a message over the size limit.
+fn is_too_big(error: &axum::Error) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    text.contains("too long")
+        || text.contains("too big")
+        || text.contains("capacity")
+        || text.contains("space limit")
+}
+
+/// `GET /ws`. Client messages are at most [`MAX_WS_MESSAGE_BYTES`] (a larger one closes the
+/// stream with 1009); at most [`MAX_WS_CLIENTS`] clients at once.
 pub async fn upgrade(
     State(state): State<AppState>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            format!("/ws is a WebSocket: {}", rejection.body_text()),
+        )
+    })?;
     let Query(query) = query?;
     let hz = query.hz.unwrap_or(60);
     if !(1..=333).contains(&hz) {
@@ -71,7 +90,24 @@ pub async fn upgrade(
             "hz must be in 1..=333, got {hz}"
         )));
     }
-    Ok(ws.on_upgrade(move |socket| client(socket, state, hz)))
+    if state.metrics.ws_clients.load(Ordering::Relaxed) >= MAX_WS_CLIENTS {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_WS_CLIENTS} WebSocket clients are connected, the most"),
+        ));
+    }
+    Ok(ws
+        .max_message_size(MAX_WS_MESSAGE_BYTES)
+        .max_frame_size(MAX_WS_MESSAGE_BYTES)
+        .on_upgrade(move |socket| client(socket, state, hz)))
+}
+
+/// A client's message: `{"type": …}` and nothing else, each key once.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 /// Sends one message, serialised from its own types (an `f32` keeps its shortest form).
@@ -125,15 +161,35 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
                 }
             }
             message = socket.recv() => {
-                let Some(Ok(message)) = message else { break };
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(e)) => {
+                        // Over the size limit: say so (1009) and close.
+                        if is_too_big(&e) {
+                            let close = CloseFrame {
+                                code: close_code::SIZE,
+                                reason: format!("messages are at most {MAX_WS_MESSAGE_BYTES} bytes").into(),
+                            };
+                            let _ = socket.send(Message::Close(Some(close))).await;
+                        }
+                        break;
+                    }
+                    None => break,
+                };
                 let text = match &message {
                     Message::Text(text) => text.to_string(),
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                let kind = serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+                let kind = match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(m) => Some(m.kind),
+                    Err(e) => {
+                        metrics.ws_ignored.fetch_add(1, Ordering::Relaxed);
+                        let reply = json!({"type": "error", "message": format!("not a message we take: {e}")});
+                        open = send(&mut socket, &reply).await;
+                        continue;
+                    }
+                };
                 match kind.as_deref() {
                     Some("ping") => {
                         open = send(&mut socket, &json!({"type": "pong", "timestamp": now_ms()})).await;
@@ -146,8 +202,12 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
                         open = send(&mut socket, &reply).await;
                     }
                     Some("stop_demo") => {
-                        state.recorder.stop().await;
-                        open = send(&mut socket, &json!({"type": "demo", "state": "stopped"})).await;
+                        let reply = if state.recorder.stop_demo().await {
+                            json!({"type": "demo", "state": "stopped"})
+                        } else {
+                            json!({"type": "error", "message": "no demo is running"})
+                        };
+                        open = send(&mut socket, &reply).await;
                     }
                     _ => {
                         metrics.ws_ignored.fetch_add(1, Ordering::Relaxed);

@@ -32,7 +32,10 @@ async fn call(
     uri: &str,
     body: Option<&str>,
 ) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, "127.0.0.1:3000");
     if body.is_some() {
         request = request.header(header::CONTENT_TYPE, "application/json");
     }
@@ -71,11 +74,14 @@ async fn sessions_and_laps_through_the_router() {
         .map(|k| json!({"timestamp": 1_700_000_000_000i64 + k, "throttle": 1.0, "brake": 0.0, "steering": -0.5,
                         "speed": 200.0, "gear": 5, "rpm": 7000.0, "lapTime": k * 16, "lapNumber": 1, "normalizedPosition": k as f64 / 50.0}))
         .collect();
-    let lap = json!({"sessionId": id, "lapNumber": 1, "lapTime": 92.5, "telemetryData": frames})
+    // A short lap: 0.784 s of lap clock, 2 % of the way from the line at 200 km/h.
+    let lap = json!({"sessionId": id, "lapNumber": 1, "lapTime": 0.8, "telemetryData": frames})
         .to_string();
     let (status, lap) = call(&s, "POST", "/api/laps", Some(&lap)).await;
     assert_eq!(status, StatusCode::CREATED, "{lap}");
-    assert_eq!(lap["lapTime"], 92.5);
+    assert_eq!(lap["lapTime"], 0.8);
+    assert_eq!(lap["lapTimeSource"], "telemetry");
+    assert_eq!(lap["source"], "posted");
     assert_eq!(lap["frameCount"], 50);
     assert!(
         lap.get("telemetryData").is_none(),
@@ -362,6 +368,7 @@ async fn a_token_is_required_when_one_is_set_and_off_loopback() {
     let (status, _) = call(&s, "GET", "/api/sessions", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let request = Request::get("/api/sessions")
+        .header(header::HOST, "127.0.0.1:3000")
         .header(header::AUTHORIZATION, "Bearer s3cret")
         .body(Body::empty())
         .unwrap();
@@ -373,6 +380,7 @@ async fn a_token_is_required_when_one_is_set_and_off_loopback() {
     let login = app(s.clone())
         .oneshot(
             Request::get("/login?token=s3cret")
+                .header(header::HOST, "127.0.0.1:3000")
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -384,6 +392,7 @@ async fn a_token_is_required_when_one_is_set_and_off_loopback() {
         .to_owned();
     assert!(cookie.contains("HttpOnly"));
     let with_cookie = Request::get("/api/sessions")
+        .header(header::HOST, "127.0.0.1:3000")
         .header(header::COOKIE, cookie.split(';').next().unwrap())
         .body(Body::empty())
         .unwrap();
@@ -472,7 +481,7 @@ async fn driven_state() -> AppState {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analyze_and_chat_routes() {
     let s = driven_state().await;
-    let (status, a) = call(&s, "POST", "/api/laps/3/analyze", None).await;
+    let (status, a) = call(&s, "POST", "/api/laps/3/analyze", Some("")).await;
     assert_eq!(status, StatusCode::OK, "{a}");
     assert_eq!(a["lapId"], 3);
     assert_eq!(a["referenceLapId"], 2);
@@ -550,15 +559,16 @@ async fn analyze_and_chat_routes() {
 
 #[tokio::test]
 async fn analyze_and_chat_are_rate_limited() {
-    use purple_sector_server::{Limits, RateLimit};
+    use purple_sector_server::{RateLimit, RateLimits};
     let mut s = state();
-    s.limits = Arc::new(Limits {
+    s.limits = Arc::new(RateLimits {
         analyze: RateLimit::new(0.01, 1.0),
         chat: RateLimit::new(0.01, 1.0),
+        ..RateLimits::default()
     });
-    let (first, _) = call(&s, "POST", "/api/laps/1/analyze", None).await;
+    let (first, _) = call(&s, "POST", "/api/laps/1/analyze", Some("")).await;
     assert_eq!(first, StatusCode::NOT_FOUND);
-    let (second, v) = call(&s, "POST", "/api/laps/1/analyze", None).await;
+    let (second, v) = call(&s, "POST", "/api/laps/1/analyze", Some("")).await;
     assert_eq!(second, StatusCode::TOO_MANY_REQUESTS, "{v}");
     assert!(v["error"].as_str().unwrap().contains("per second"));
 }
@@ -569,6 +579,7 @@ async fn cors_only_for_the_given_origin_and_metrics_by_route() {
         Request::builder()
             .method("OPTIONS")
             .uri("/api/sessions")
+            .header(header::HOST, "127.0.0.1:3000")
             .header(header::ORIGIN, origin)
             .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
             .body(Body::empty())
@@ -586,7 +597,7 @@ async fn cors_only_for_the_given_origin_and_metrics_by_route() {
             .is_none()
     );
     let mut s = state();
-    s.cors_origin = Some("https://league.example".parse().unwrap());
+    s.allow_origin("https://league.example").unwrap();
     let allowed = app(s.clone())
         .oneshot(preflight("https://league.example"))
         .await
@@ -610,7 +621,12 @@ async fn cors_only_for_the_given_origin_and_metrics_by_route() {
     call(&s, "GET", "/api/sessions", None).await;
     call(&s, "GET", "/api/sessions/7", None).await;
     let response = app(s.clone())
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/metrics")
+                .header(header::HOST, "127.0.0.1:3000")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let text = String::from_utf8(

@@ -36,9 +36,15 @@ pub struct ServeArgs {
     /// Time scale of the built-in game.
     #[arg(long, default_value_t = 1.0)]
     demo_speed: f64,
-    /// Allow this browser origin (e.g. `https://league.example`) to call the API (CORS).
+    /// Allow this browser origin (e.g. `https://league.example`) to call the API and open
+    /// the stream (CORS); may be given more than once.
     #[arg(long, value_name = "ORIGIN")]
-    cors_origin: Option<String>,
+    cors_origin: Vec<String>,
+    /// Answer for this host name too (besides localhost, 127.0.0.1, [::1] and the bind
+    /// address): a LAN name, or the name a reverse proxy forwards; may be given more than
+    /// once.
+    #[arg(long, value_name = "HOST")]
+    allowed_host: Vec<String>,
 }
 
 pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
@@ -47,8 +53,11 @@ pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
         let mut state = AppState::new(Arc::clone(&store));
         state.token = args.token.clone().filter(|t| !t.is_empty()).map(Into::into);
         state.openai = OpenAiConfig::from_env();
-        if let Some(origin) = &args.cors_origin {
+        for origin in &args.cors_origin {
             state.allow_origin(origin).context("bad --cors-origin")?;
+        }
+        for host in &args.allowed_host {
+            state.allow_host(host);
         }
         state.demo = DemoSettings {
             track: args.demo_track.clone(),

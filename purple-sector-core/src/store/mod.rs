@@ -119,6 +119,12 @@ macro_rules! id_type {
                 id.0
             }
         }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                Self(id)
+            }
+        }
     };
 }
 
