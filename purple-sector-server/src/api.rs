@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use purple_sector_core::import::{check_frame, whole_lap};
+use purple_sector_core::import::{OriginalFrame, check_frame, whole_lap};
 use purple_sector_core::lap::{Lap, LapEvent, LapSegmenter, PartialCause, SegmenterConfig};
 use purple_sector_core::record::RecorderState;
 use purple_sector_core::store::{
@@ -298,7 +298,42 @@ pub struct CreateLap {
     #[serde(default)]
     lap_time: Option<f64>,
     #[serde(default)]
-    telemetry_data: Vec<purple_sector_core::import::OriginalFrame>,
+    telemetry_data: PostedFrames,
+}
+
+/// The frames of a posted lap; a frame that does not parse is named by its index.
+#[derive(Debug, Default)]
+pub struct PostedFrames(Vec<OriginalFrame>);
+
+impl<'de> Deserialize<'de> for PostedFrames {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Frames;
+        impl<'de> serde::de::Visitor<'de> for Frames {
+            type Value = PostedFrames;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of frames")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PostedFrames, A::Error> {
+                let mut frames = Vec::new();
+                loop {
+                    match seq.next_element::<OriginalFrame>() {
+                        Ok(Some(frame)) => frames.push(frame),
+                        Ok(None) => return Ok(PostedFrames(frames)),
+                        Err(e) => {
+                            return Err(serde::de::Error::custom(format!(
+                                "telemetryData[{}]: {e}",
+                                frames.len()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        deserializer.deserialize_seq(Frames)
+    }
 }
 
 /// `POST /api/laps`: a lap of the original app's frames, recomputed from its telemetry as a
@@ -324,12 +359,13 @@ pub async fn create_lap(
             body.lap_number
         )));
     }
-    if body.telemetry_data.len() > MAX_POSTED_FRAMES {
+    let posted = body.telemetry_data.0;
+    if posted.len() > MAX_POSTED_FRAMES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "telemetryData holds {} frames, at most {MAX_POSTED_FRAMES}",
-                body.telemetry_data.len()
+                posted.len()
             ),
         ));
     }
@@ -344,9 +380,9 @@ pub async fn create_lap(
         }
         None => None,
     };
-    let mut frames = Vec::with_capacity(body.telemetry_data.len());
-    for (index, posted) in body.telemetry_data.iter().enumerate() {
-        let frame = posted.to_frame(0.0);
+    let mut frames = Vec::with_capacity(posted.len());
+    for (index, original) in posted.iter().enumerate() {
+        let frame = original.to_frame(0.0);
         if let Err((field, value, rule)) = check_frame(&frame) {
             return Err(ApiError::unprocessable(format!(
                 "telemetryData[{index}]: {field} = {value} is impossible ({rule})"

@@ -1,0 +1,4 @@
+//! Shared by the server's integration tests.
+#![allow(dead_code)]
+
+pub mod browser;
