@@ -256,6 +256,7 @@ mod tests {
             suggestions: None,
             created_ms: 0,
             origin: crate::store::LapOrigin::Recorded,
+            owner: None,
         }
     }
 

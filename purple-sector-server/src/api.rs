@@ -427,7 +427,7 @@ pub async fn create_lap(
     }
     let record = state
         .store
-        .add_lap(session, &lap, LapOrigin::Posted)
+        .add_lap(session, &lap, LapOrigin::Posted, None)
         .await
         .map_err(|e| match e {
             StoreError::LapNumberTaken { .. } => {
