@@ -73,7 +73,11 @@
 //! ```
 
 pub mod codec;
+mod copy;
+pub use copy::{Copied, CopyProgress, CopySummary, copy_store};
+mod location;
 mod memory;
+pub use location::{is_postgres_url, redact_url};
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -96,7 +100,7 @@ use crate::telemetry::Frame;
 pub use codec::CodecError;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresOptions, PostgresStore, is_postgres_url, redact_url};
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -37,6 +37,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::codec::{self, EncodedFrames};
+use super::location::redact_url;
 use super::rows::{LapRow, SessionRow, UserRow, invalid_reason_json, suggestions_json, tags_json};
 use super::{
     ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapOrigin, LapRecord, LapUpdate, Lease,
@@ -180,13 +181,6 @@ impl Default for PostgresOptions {
     }
 }
 
-/// True for the URLs that name a PostgreSQL database (`postgres://`, `postgresql://`);
-/// anything else is a SQLite path.
-pub fn is_postgres_url(text: &str) -> bool {
-    let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
-    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
-}
-
 /// The [`Store`] on a PostgreSQL database (see the module docs).
 ///
 /// ```no_run
@@ -213,24 +207,6 @@ impl std::fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("url", &self.display)
             .finish_non_exhaustive()
-    }
-}
-
-/// The URL without the password (`user:***@`), for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split(':').next().unwrap_or("");
-            if credentials.contains(':') {
-                format!("{scheme}://{user}:***@{host}")
-            } else {
-                url.to_owned()
-            }
-        }
-        None => url.to_owned(),
     }
 }
 
@@ -1292,33 +1268,5 @@ impl Store for PostgresStore {
             available: status.available,
             waiting: status.waiting,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_name_postgres_or_a_path() {
-        assert!(is_postgres_url("postgres://u:p@127.0.0.1:5432/db"));
-        assert!(is_postgres_url("postgresql://127.0.0.1/db"));
-        assert!(is_postgres_url("PostgreSQL://127.0.0.1/db"));
-        assert!(!is_postgres_url("laps.db"));
-        assert!(!is_postgres_url("./postgres/laps.db"));
-        assert!(!is_postgres_url("pg"));
-    }
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact_url("postgres://purple:s3cret@db:5432/league"),
-            "postgres://purple:***@db:5432/league"
-        );
-        assert_eq!(
-            redact_url("postgres://purple@db/league"),
-            "postgres://purple@db/league"
-        );
-        assert_eq!(redact_url("postgres://db/league"), "postgres://db/league");
     }
 }
