@@ -642,6 +642,22 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
+    /// Another recorder holds the lease on this game session.
+    #[error("{key} is being recorded by {holder} (its lease runs to {expires_ms} ms)")]
+    LeaseHeld {
+        /// What is claimed.
+        key: String,
+        /// Who holds it.
+        holder: String,
+        /// When it lapses unless renewed, Unix ms.
+        expires_ms: i64,
+    },
+    /// This recorder's lease lapsed and another recorder took the game session over.
+    #[error("the lease on {key} was taken over by another recorder")]
+    LeaseLost {
+        /// What was claimed.
+        key: String,
+    },
     /// Copying between stores: the target has another row under the same id.
     #[error("{table} row {id} differs from the one being copied")]
     Conflict {
