@@ -22,8 +22,11 @@ pub struct AppState {
     pub recorder: RecorderSlot,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// The access token, when one is required.
+    /// The server's own access token (an admin's), when one is required.
     pub token: Option<Arc<str>>,
+    /// True when the store's users may sign in with their tokens (`serve` turns it on when
+    /// the store has users, or with a token of its own).
+    pub accounts: bool,
     /// What `start_demo` runs.
     pub demo: DemoSettings,
     /// The LLM, when one is configured (`OPENAI_API_KEY` / `OPENAI_BASE_URL`).
@@ -38,6 +41,8 @@ pub struct AppState {
     pub allowed_hosts: Vec<String>,
     /// The address the server is bound to ([`crate::serve`] sets it).
     pub bound: Option<std::net::SocketAddr>,
+    /// What `/readyz` checks besides the database (a Redis hub, say).
+    pub probes: Vec<crate::health::SharedProbe>,
     /// True when served over TLS (the server's own origin is `https://…`).
     pub tls: bool,
 }
@@ -53,6 +58,7 @@ impl AppState {
             recorder: RecorderSlot::default(),
             metrics,
             token: None,
+            accounts: false,
             demo: DemoSettings::default(),
             openai: None,
             limits: Arc::default(),
@@ -60,6 +66,7 @@ impl AppState {
             allowed_hosts: Vec::new(),
             bound: None,
             tls: false,
+            probes: Vec::new(),
         }
     }
 }
@@ -90,6 +97,11 @@ impl AppState {
         })?;
         self.cors_origins.push(value);
         Ok(())
+    }
+
+    /// True when a request needs a token: the server has one of its own, or users.
+    pub fn requires_token(&self) -> bool {
+        self.token.is_some() || self.accounts
     }
 
     /// Answers for host name `host` too (a LAN name, or the name a reverse proxy forwards).
