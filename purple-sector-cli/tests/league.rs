@@ -204,3 +204,65 @@ fn one_recorder_per_game_session_across_processes_and_a_dead_ones_claim_lapses()
         "{laps:?}"
     );
 }
+
+/// `GET path` with a bearer token: the status.
+fn status_with(addr: SocketAddr, path: &str, token: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    raw.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_user_added_or_revoked_counts_on_every_instance_at_once() {
+    let runtime = runtime();
+    let Some(schema) = runtime.block_on(pg::Schema::create()) else {
+        return;
+    };
+    let url = schema.url.as_str();
+    let (_a, a) = spawn_serve(url, &["--token", "admin-of-the-league"]);
+    let (_b, b) = spawn_serve(url, &["--token", "admin-of-the-league"]);
+    let added = binary()
+        .args([
+            "--db", url, "--json", "users", "add", "lena", "--role", "driver",
+        ])
+        .output()
+        .unwrap();
+    assert!(added.status.success());
+    let lines = json_lines(&added.stdout);
+    let token = data_of(&lines, "user")[0]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for server in [a, b] {
+        assert_eq!(status_with(server, "/api/sessions", &token), 200);
+        assert_eq!(status_with(server, "/api/sessions", "ps_not_a_token"), 401);
+    }
+    let revoked = binary()
+        .args(["--db", url, "users", "revoke", "lena"])
+        .output()
+        .unwrap();
+    assert!(revoked.status.success());
+    for server in [a, b] {
+        assert_eq!(status_with(server, "/api/sessions", &token), 401);
+        assert_eq!(
+            status_with(server, "/api/sessions", "admin-of-the-league"),
+            200
+        );
+    }
+    // The listing shows the revocation and never a token.
+    let listed = binary()
+        .args(["--db", url, "--json", "users", "list"])
+        .output()
+        .unwrap();
+    let lines = json_lines(&listed.stdout);
+    let users = data_of(&lines, "user");
+    assert_eq!(users.len(), 1);
+    assert!(users[0]["revoked_ms"].is_i64());
+    assert!(users[0].get("token").is_none());
+}
