@@ -9,7 +9,7 @@ use purple_sector_core::lap::{Lap, LapEvent, LapSegmenter, PartialCause, Segment
 use purple_sector_core::record::RecorderState;
 use purple_sector_core::store::{
     LapId, LapOrigin, LapRecord, LapUpdate, NewSession, Session, SessionId, SessionSource,
-    SessionStatus, SessionUpdate, StoreError,
+    SessionStatus, SessionUpdate, StoreError, best_lap,
 };
 use purple_sector_core::telemetry::Frame;
 use serde::{Deserialize, Serialize};
@@ -40,13 +40,25 @@ pub struct SessionDto {
     updated_at: i64,
     /// The user who made it (`null`: made without an account).
     owner: Option<String>,
+    /// Its stored laps (the one in progress included); in the list and with the laps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lap_count: Option<usize>,
+    /// Its best lap's time ([`best_lap`]), ms; `null` when no lap ranks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    best_lap_time_ms: Option<Option<i32>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     laps: Option<Vec<LapDto>>,
 }
 
 impl SessionDto {
     fn new(session: Session, laps: Option<Vec<LapRecord>>) -> Self {
+        let lap_count = laps.as_ref().map(Vec::len);
+        let best_lap_time_ms = laps
+            .as_ref()
+            .map(|laps| best_lap(laps).and_then(LapRecord::ranking_time_ms));
         Self {
+            lap_count,
+            best_lap_time_ms,
             id: session.id.0,
             name: session.name,
             source: session.source.as_str(),
@@ -178,12 +190,15 @@ pub async fn list_sessions(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<SessionDto>>, ApiError> {
     let sessions = state.store.list_sessions().await?;
-    Ok(Json(
-        sessions
-            .into_iter()
-            .map(|s| SessionDto::new(s, None))
-            .collect(),
-    ))
+    let mut out = Vec::with_capacity(sessions.len());
+    for session in sessions {
+        let laps = state.store.list_laps(Some(session.id)).await?;
+        let mut dto = SessionDto::new(session, Some(laps));
+        // The list shows counts, not the laps themselves.
+        dto.laps = None;
+        out.push(dto);
+    }
+    Ok(Json(out))
 }
 
 /// `POST /api/sessions` body.

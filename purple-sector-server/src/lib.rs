@@ -8,6 +8,7 @@
 
 mod api;
 mod auth;
+mod chart;
 mod coach_api;
 mod error;
 pub mod health;
@@ -61,6 +62,38 @@ async fn dashboard_css() -> impl IntoResponse {
     )
 }
 
+/// A vendored file, embedded: `(content type, body)`.
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+}
+
+async fn uplot_js() -> impl IntoResponse {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/vendor/uPlot.iife.min.js"),
+    )
+}
+
+async fn uplot_css() -> impl IntoResponse {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../assets/vendor/uPlot.min.css"),
+    )
+}
+
+async fn uplot_license() -> impl IntoResponse {
+    asset(
+        "text/plain; charset=utf-8",
+        include_str!("../assets/vendor/uPlot.LICENSE"),
+    )
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route")
 }
@@ -90,6 +123,9 @@ pub fn app(state: AppState) -> Router {
                 .delete(api::delete_lap),
         )
         .route("/laps/{id}/telemetry", get(api::lap_telemetry))
+        .route("/laps/{id}/chart", get(chart::lap_chart))
+        .route("/laps/{id}/ideal/chart", get(chart::ideal_chart))
+        .route("/laps/{id}/comparable", get(chart::comparable))
         .route(
             "/laps/{id}/analyze",
             axum::routing::post(coach_api::analyze),
@@ -117,6 +153,12 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/", get(dashboard))
+        // The dashboard's own URLs: each loads the page, which reads the path.
+        .route("/sessions/{id}", get(dashboard))
+        .route("/laps/{id}", get(dashboard))
+        .route("/assets/vendor/uPlot.iife.min.js", get(uplot_js))
+        .route("/assets/vendor/uPlot.min.css", get(uplot_css))
+        .route("/assets/vendor/uPlot.LICENSE", get(uplot_license))
         .route("/assets/dashboard.js", get(dashboard_js))
         .route("/assets/dashboard.css", get(dashboard_css))
         .fallback(not_found)
@@ -135,6 +177,9 @@ pub fn app(state: AppState) -> Router {
             security::guard,
         ))
         .layer(middleware::from_fn(security::json_errors))
+        // gzip or brotli when the client accepts it (never the WebSocket's upgrade: it
+        // has no body).
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

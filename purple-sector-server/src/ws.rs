@@ -38,6 +38,9 @@ struct TelemetryOut {
     frame: OriginalFrame,
     /// Seconds behind (+) or ahead (−) of the reference lap at this position.
     delta: Option<f64>,
+    /// The session it is recorded into.
+    #[serde(rename = "sessionId")]
+    session_id: Option<i64>,
 }
 
 fn now_ms() -> u64 {
@@ -58,6 +61,7 @@ fn telemetry(live: &LiveFrame) -> Envelope<'static, TelemetryOut> {
         data: TelemetryOut {
             frame: OriginalFrame::from_frame(&live.frame),
             delta: live.delta_s,
+            session_id: live.session.map(|s| s.0),
         },
     }
 }
