@@ -216,7 +216,7 @@ fetch("http://{addr}/api/laps/{lap}", {{method: "DELETE", mode: "no-cors"}})
     let (cdp, _) = tokio_tungstenite::connect_async(support::browser::page_socket(port))
         .await
         .unwrap();
-    let mut page = support::browser::Page { cdp, next_id: 0 };
+    let mut page = support::browser::Page::new(cdp);
     page.call("Runtime.enable", json!({})).await;
     page.wait_for(
         "!!(window.results && window.results.ws && window.results.post && window.results.del)",

@@ -136,9 +136,100 @@ pub type Cdp =
 pub struct Page {
     pub cdp: Cdp,
     pub next_id: u64,
+    /// The events DevTools sent (console, exceptions, network …), in order.
+    pub events: Vec<Value>,
 }
 
 impl Page {
+    /// A page over its DevTools socket.
+    pub fn new(cdp: Cdp) -> Self {
+        Self {
+            cdp,
+            next_id: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Reads the events that arrived within `wait`.
+    pub async fn drain(&mut self, wait: Duration) {
+        let end = Instant::now() + wait;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.cdp.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let v: Value = serde_json::from_str(&text).unwrap();
+                    if v.get("method").is_some() {
+                        self.events.push(v);
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// The console errors, uncaught exceptions and error log entries seen so far.
+    pub fn errors(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter(|e| {
+                (e["method"] == "Runtime.consoleAPICalled" && e["params"]["type"] == "error")
+                    || e["method"] == "Runtime.exceptionThrown"
+                    || (e["method"] == "Log.entryAdded" && e["params"]["entry"]["level"] == "error")
+            })
+            .map(Value::to_string)
+            .collect()
+    }
+
+    /// Loads `url` and waits until the document has loaded.
+    pub async fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", json!({ "url": url })).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.wait_for("document.readyState === 'complete'", url)
+            .await;
+    }
+
+    /// A PNG of the whole page, written to `path`.
+    pub async fn screenshot(&mut self, path: &Path) {
+        let shot = self
+            .call(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true}),
+            )
+            .await;
+        let png = base64_decode(shot["data"].as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+
+    /// One mouse event at viewport CSS pixels (`mousePressed`, `mouseMoved`, `mouseReleased`).
+    pub async fn mouse(&mut self, kind: &str, x: f64, y: f64, clicks: u32) {
+        let button = if kind == "mouseMoved" && clicks == 0 {
+            "none"
+        } else {
+            "left"
+        };
+        let buttons = if button == "left" && kind != "mouseReleased" {
+            1
+        } else {
+            0
+        };
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": kind, "x": x, "y": y, "button": button, "buttons": buttons, "clickCount": clicks}),
+        )
+        .await;
+    }
+
+    /// The viewport as a phone or a desktop: CSS width, height and device pixel ratio.
+    pub async fn viewport(&mut self, width: u32, height: u32, dpr: f64) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": dpr, "mobile": width < 600}),
+        )
+        .await;
+    }
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
@@ -159,24 +250,37 @@ impl Page {
                     assert!(v.get("error").is_none(), "{method}: {v}");
                     return v["result"].clone();
                 }
+                if v.get("method").is_some() {
+                    self.events.push(v);
+                }
             }
         }
     }
 
+    /// The value of `expression`; an exception it throws fails the test.
     pub async fn eval(&mut self, expression: &str) -> Value {
-        let r = self
-            .call(
-                "Runtime.evaluate",
-                json!({"expression": expression, "returnByValue": true}),
-            )
-            .await;
+        let r = self.try_eval(expression).await;
+        assert!(
+            r.get("exceptionDetails").is_none(),
+            "{expression}: {}",
+            r["exceptionDetails"]
+        );
         r["result"]["value"].clone()
     }
 
-    /// Polls `expression` until it is true.
+    /// `Runtime.evaluate`'s answer: `result` or `exceptionDetails`.
+    pub async fn try_eval(&mut self, expression: &str) -> Value {
+        self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        )
+        .await
+    }
+
+    /// Polls `expression` until it is true (an exception counts as not yet).
     pub async fn wait_for(&mut self, expression: &str, what: &str) {
         let start = Instant::now();
-        while self.eval(expression).await != Value::Bool(true) {
+        while self.try_eval(expression).await["result"]["value"] != Value::Bool(true) {
             assert!(
                 start.elapsed() < Duration::from_secs(60),
                 "timed out waiting for {what}"
