@@ -318,7 +318,7 @@ function ensureLiveCharts() {
   live.steer = new uPlot({
     ...common(150),
     scales: { x: { time: false }, y: { range: (u, lo, hi) => { const m = Math.max(30, Math.abs(lo || 0), Math.abs(hi || 0)); return [-m, m]; } } },
-    axes: [{ ...AXIS, label: xLabel, size: 40 }, { ...AXIS, label: "Steering (° L− / R+)" }],
+    axes: [{ ...AXIS, label: xLabel, size: 40 }, { ...AXIS, label: "Steer ° L− R+" }],
     series: [x,
       { label: "Reference steering", stroke: REF_COLOR, width: 1.25, value: (u, v) => (v == null ? "—" : `${v.toFixed(0)}°`) },
       { label: "Steering", stroke: COLORS[0], width: 2, spanGaps: true, value: (u, v) => (v == null ? "—" : `${v.toFixed(0)}°`) }],
@@ -559,7 +559,7 @@ function fillSelects() {
   for (const l of lv.comparable) {
     if (l.id === lv.id || l.inProgress) continue;
     if (l.lapTimeMs != null) ref.append(el("option", { value: l.id }, lapName(l)));
-    if (!lv.overlays.some((o) => o.id === l.id)) ov.append(el("option", { value: l.id }, lapName(l)));
+    if (l.lapTimeMs != null && !lv.overlays.some((o) => o.id === l.id)) ov.append(el("option", { value: l.id }, lapName(l)));
   }
   if (![...ref.options].some((o) => o.value === lv.against)) ref.append(el("option", { value: lv.against }, `lap #${lv.against}`));
   ref.value = lv.against;
@@ -610,7 +610,8 @@ function buildSeries() {
   const laps = [{ key: "lap", label: `Lap ${lv.lap.lapNumber}`, color: COLORS[0], cls: "sw-0", get: (c) => base[c], width: 2 }];
   if (lv.ref) {
     const s = resampler(lv.ref, fracs);
-    laps.push({ key: "ref", label: lv.against === "ideal" ? "Ideal" : `Ref ${lv.ref.lapId ? "lap " + (lv.comparable.find((l) => l.id === lv.ref.lapId) || {}).lapNumber : ""}`, color: REF_COLOR, cls: "sw-ref", get: s, width: 1.25, ref: true });
+    const refLap = lv.comparable.find((l) => l.id === lv.ref.lapId);
+    laps.push({ key: "ref", label: lv.against === "ideal" ? "Ideal" : `Ref lap ${refLap ? refLap.lapNumber : "#" + lv.ref.lapId}`, color: REF_COLOR, cls: "sw-ref", get: s, width: 1, ref: true });
   }
   lv.overlays.forEach((o, i) => {
     const s = resampler(o.data, fracs);
@@ -780,7 +781,7 @@ function zoomToMetres(startM, endM) {
 
 function drawLegend() {
   const items = (lv.series ? lv.series.laps : []).map((l) => {
-    const li = el("li", {}, el("span", { class: `swatch ${l.cls}` }), l.ref ? `${l.label} — reference: ${lv.refLabel}` : l.overlay ? l.label : `${l.label} (this lap, ${fmtLap(lv.lap.lapTimeMs)})`);
+    const li = el("li", {}, el("span", { class: `swatch ${l.cls}` }), l.ref ? `Reference: ${lv.refLabel}` : l.overlay ? l.label : `${l.label} (this lap, ${fmtLap(lv.lap.lapTimeMs)})`);
     if (l.overlay) {
       const b = el("button", { type: "button", class: "small secondary", "aria-label": `Remove ${l.label}` }, "×");
       b.addEventListener("click", () => {
