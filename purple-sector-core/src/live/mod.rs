@@ -5,6 +5,11 @@
 //!
 //! Each frame travels as a [`LiveFrame`] with its session and the live delta, computed once
 //! by the recorder ([`LiveDelta`]) however many subscribers there are.
+//!
+//! A bridge to other processes (the [`redis`] module, feature `redis`) relays their events
+//! into the hub with [`Hub::publish_relayed`] and forwards this process's own from
+//! [`Hub::subscribe_local`], which skips the relayed ones so nothing is echoed back. Ordinary
+//! subscribers ([`Hub::subscribe`]) get both alike.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +18,9 @@ use tokio::sync::broadcast;
 
 use crate::store::{LapId, LapRecord, Session, SessionId};
 use crate::telemetry::Frame;
+
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// A frame as live displays get it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +35,7 @@ pub struct LiveFrame {
 }
 
 /// Whether a session started or stopped recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     /// Recording began.
@@ -75,8 +83,15 @@ pub enum LiveEvent {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Hub {
-    tx: broadcast::Sender<LiveEvent>,
+    tx: broadcast::Sender<Envelope>,
     published: Arc<AtomicU64>,
+}
+
+/// An event in the ring, marked when a bridge relayed it from another process.
+#[derive(Debug, Clone)]
+struct Envelope {
+    event: LiveEvent,
+    relayed: bool,
 }
 
 impl Hub {
@@ -91,11 +106,22 @@ impl Hub {
 
     /// Sends an event to every subscriber; returns how many there were.
     pub fn publish(&self, event: LiveEvent) -> usize {
-        self.published.fetch_add(1, Ordering::Relaxed);
-        self.tx.send(event).unwrap_or(0)
+        self.send(event, false)
     }
 
-    /// Events published so far.
+    /// Sends an event that happened in another process, as a bridge relays it: every
+    /// [`Hub::subscribe`] subscriber gets it, [`Hub::subscribe_local`] ones do not (so the
+    /// bridge does not send it back out). Returns how many subscribers there were.
+    pub fn publish_relayed(&self, event: LiveEvent) -> usize {
+        self.send(event, true)
+    }
+
+    fn send(&self, event: LiveEvent, relayed: bool) -> usize {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(Envelope { event, relayed }).unwrap_or(0)
+    }
+
+    /// Events published so far, relayed ones included.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)
     }
@@ -110,6 +136,17 @@ impl Hub {
         Subscription {
             rx: self.tx.subscribe(),
             dropped: 0,
+            local_only: false,
+        }
+    }
+
+    /// A new subscriber to this process's own events from now on: those published with
+    /// [`Hub::publish`], not those relayed with [`Hub::publish_relayed`]. What a bridge sends
+    /// out.
+    pub fn subscribe_local(&self) -> Subscription {
+        Subscription {
+            local_only: true,
+            ..self.subscribe()
         }
     }
 }
@@ -124,8 +161,10 @@ impl Default for Hub {
 /// One subscriber's end of the [`Hub`].
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<LiveEvent>,
+    rx: broadcast::Receiver<Envelope>,
     dropped: u64,
+    /// Skip relayed events ([`Hub::subscribe_local`]).
+    local_only: bool,
 }
 
 impl Subscription {
@@ -134,9 +173,22 @@ impl Subscription {
     pub async fn recv(&mut self) -> Option<LiveEvent> {
         loop {
             match self.rx.recv().await {
-                Ok(event) => return Some(event),
+                Ok(envelope) if self.local_only && envelope.relayed => {}
+                Ok(envelope) => return Some(envelope.event),
                 Err(broadcast::error::RecvError::Lagged(n)) => self.dropped += n,
                 Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next event if one is waiting, as [`Subscription::recv`] but without waiting.
+    pub fn try_recv(&mut self) -> Option<LiveEvent> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(envelope) if self.local_only && envelope.relayed => {}
+                Ok(envelope) => return Some(envelope.event),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => self.dropped += n,
+                Err(_) => return None,
             }
         }
     }
