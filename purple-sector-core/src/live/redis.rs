@@ -1179,6 +1179,10 @@ impl Inbound {
 
     fn frame(&self, bytes: &[u8], senders: &mut SeqTracker) {
         let counters = &self.counters;
+        // Our own come back too: skipped before the frame is read.
+        if frame_sender(bytes) == Some(self.link.instance) {
+            return add(&counters.own_skipped, 1);
+        }
         match decode_frame(bytes) {
             Err(e) => {
                 add(&counters.malformed, 1);
@@ -1358,6 +1362,15 @@ fn encode_frame(from: InstanceId, seq: u64, live: &LiveFrame) -> [u8; FRAME_MESS
     out[37..CAR_OFFSET].copy_from_slice(&live.frame.time_ns.to_le_bytes());
     out[CAR_OFFSET..].copy_from_slice(&live.frame.to_car_info().encode());
     out
+}
+
+/// Who sent a frame message, read from its header alone; `None` when it is not one.
+fn frame_sender(bytes: &[u8]) -> Option<InstanceId> {
+    if bytes.len() != FRAME_MESSAGE_LEN || bytes.get(..4)? != FRAME_MAGIC {
+        return None;
+    }
+    let id: [u8; 8] = bytes.get(4..12)?.try_into().ok()?;
+    Some(InstanceId(u64::from_le_bytes(id)))
 }
 
 fn decode_frame(bytes: &[u8]) -> Result<FrameMessage, WireError> {
@@ -1714,6 +1727,7 @@ mod tests {
             let bytes = encode_frame(InstanceId(from), seq, &live);
             prop_assert_eq!(bytes.len(), 373);
             let back = decode_frame(&bytes).unwrap();
+            prop_assert_eq!(frame_sender(&bytes), Some(InstanceId(from)));
             prop_assert_eq!(back.from, InstanceId(from));
             prop_assert_eq!(back.seq, seq);
             prop_assert_eq!(back.live.session, live.session);
