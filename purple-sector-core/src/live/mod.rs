@@ -10,7 +10,11 @@
 //! into the hub with [`Hub::publish_relayed`] and forwards this process's own from
 //! [`Hub::subscribe_local`], which skips the relayed ones so nothing is echoed back. Ordinary
 //! subscribers ([`Hub::subscribe`]) get both alike.
+//!
+//! The hub also remembers which sessions are live, started and not yet stopped, whoever
+//! recorded them ([`Hub::live_sessions`]): what a display that connects mid-session is told.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -85,6 +89,8 @@ pub enum LiveEvent {
 pub struct Hub {
     tx: broadcast::Sender<Envelope>,
     published: Arc<AtomicU64>,
+    /// Sessions started and not yet stopped, by id.
+    live: Arc<Mutex<BTreeMap<SessionId, Arc<Session>>>>,
 }
 
 /// An event in the ring, marked when a bridge relayed it from another process.
@@ -101,6 +107,7 @@ impl Hub {
         Self {
             tx,
             published: Arc::default(),
+            live: Arc::default(),
         }
     }
 
@@ -118,12 +125,27 @@ impl Hub {
 
     fn send(&self, event: LiveEvent, relayed: bool) -> usize {
         self.published.fetch_add(1, Ordering::Relaxed);
+        if let LiveEvent::Session { session, state } = &event {
+            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            match state {
+                SessionState::Started => live.insert(session.id, Arc::clone(session)),
+                SessionState::Stopped => live.remove(&session.id),
+            };
+        }
         self.tx.send(Envelope { event, relayed }).unwrap_or(0)
     }
 
     /// Events published so far, relayed ones included.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)
+    }
+
+    /// The sessions started and not yet stopped, here or (relayed) in another process, by
+    /// id. A recorder that died without stopping leaves its session here until this process
+    /// ends.
+    pub fn live_sessions(&self) -> Vec<Arc<Session>> {
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        live.values().cloned().collect()
     }
 
     /// Subscribers now.
@@ -381,5 +403,50 @@ mod tests {
         assert_eq!(slow.dropped(), 6);
         assert_eq!(fast.dropped(), 0);
         assert_eq!(hub.published(), 10);
+    }
+
+    #[test]
+    fn the_hub_knows_which_sessions_are_live() {
+        let hub = Hub::new(1);
+        let session = |id: i64| {
+            Arc::new(Session {
+                id: SessionId(id),
+                name: format!("S{id}"),
+                source: crate::store::SessionSource::Live,
+                status: crate::store::SessionStatus::Active,
+                car: String::new(),
+                driver: String::new(),
+                track: String::new(),
+                track_config: String::new(),
+                tags: Vec::new(),
+                created_ms: 0,
+                updated_ms: 0,
+            })
+        };
+        let ids = |hub: &Hub| {
+            hub.live_sessions()
+                .iter()
+                .map(|s| s.id.0)
+                .collect::<Vec<_>>()
+        };
+        assert!(hub.live_sessions().is_empty());
+        for (id, relayed) in [(3, false), (1, true)] {
+            let event = LiveEvent::Session {
+                session: session(id),
+                state: SessionState::Started,
+            };
+            if relayed {
+                hub.publish_relayed(event);
+            } else {
+                hub.publish(event);
+            }
+        }
+        assert_eq!(ids(&hub), [1, 3]);
+        hub.publish(LiveEvent::Session {
+            session: session(3),
+            state: SessionState::Stopped,
+        });
+        assert_eq!(ids(&hub), [1]);
+        assert_eq!(ids(&hub.clone()), [1], "clones share it");
     }
 }

@@ -356,8 +356,8 @@ pub struct RedisBridge {
     ping: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     stop: watch::Sender<bool>,
     /// The router and the two readers.
-    tasks: Vec<JoinHandle<()>>,
-    writer: Option<JoinHandle<()>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
     flush_timeout: Duration,
 }
 
@@ -472,8 +472,8 @@ impl RedisBridge {
             counters,
             ping: tokio::sync::Mutex::new(Some(out)),
             stop,
-            tasks: vec![router, frames_reader, events_reader],
-            writer: Some(writer),
+            tasks: Mutex::new(vec![router, frames_reader, events_reader]),
+            writer: Mutex::new(Some(writer)),
             flush_timeout: options.flush_timeout,
         })
     }
@@ -516,14 +516,16 @@ impl RedisBridge {
     }
 
     /// Stops the bridge: nothing more comes in; what this process published until now is
-    /// sent, for at most [`RedisBridgeOptions::flush_timeout`]. (Dropping the bridge stops it
-    /// at once, queue and all.)
-    pub async fn shutdown(mut self) {
+    /// sent, for at most [`RedisBridgeOptions::flush_timeout`]. Later calls return at once.
+    /// (Dropping the bridge stops it at once, queue and all.)
+    pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        for task in std::mem::take(&mut self.tasks) {
+        let tasks = std::mem::take(&mut *lock(&self.tasks));
+        for task in tasks {
             let _ = task.await;
         }
-        if let Some(mut writer) = self.writer.take() {
+        let writer = lock(&self.writer).take();
+        if let Some(mut writer) = writer {
             if tokio::time::timeout(self.flush_timeout, &mut writer)
                 .await
                 .is_err()
@@ -532,15 +534,22 @@ impl RedisBridge {
                 tracing::warn!(url = %self.link.url, "Redis did not take the last events in time");
             }
         }
+        self.counters.out_connected.store(false, Ordering::Relaxed);
     }
 }
 
 impl Drop for RedisBridge {
     fn drop(&mut self) {
-        for task in self.tasks.iter().chain(self.writer.as_ref()) {
+        let tasks = lock(&self.tasks);
+        let writer = lock(&self.writer);
+        for task in tasks.iter().chain(writer.as_ref()) {
             task.abort();
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// How long one XREAD waits for new entries.
