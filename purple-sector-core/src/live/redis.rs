@@ -66,7 +66,9 @@
 //! - Frames and events travel apart (pub/sub and a Stream): their order relative to each
 //!   other is not kept across processes (a session's first frames may come before its
 //!   `started` event).
-//! - Subscribe to the hub before [`RedisBridge::connect`] to see the replayed events.
+//! - The replay is over when [`RedisBridge::connect`] returns (so [`Hub::live_sessions`]
+//!   knows the sessions live elsewhere); subscribe to the hub before connecting to see the
+//!   replayed events themselves.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -415,11 +417,23 @@ impl RedisBridge {
             seq: 0,
         });
         let pubsub = link.subscribe(&keys.frames).await?;
-        let events_in = link
+        let mut events_in = link
             .connection("events", EVENTS_BLOCK + options.timeout)
             .await?;
 
         let counters = Arc::new(Counters::default());
+        let backoff = Backoff::new(options.reconnect_min, options.reconnect_max);
+        let inbound = Inbound {
+            link: link.clone(),
+            keys: keys.clone(),
+            hub: hub.clone(),
+            counters: Arc::clone(&counters),
+            backoff: backoff.clone(),
+        };
+        // The replay, before connect returns: the hub holds what the Stream says (which
+        // sessions are live, above all) from the start.
+        let mut senders = SeqTracker::default();
+        let after = inbound.replay(&mut events_in, start, &mut senders).await?;
         for flag in [
             &counters.out_connected,
             &counters.frames_in_connected,
@@ -430,7 +444,6 @@ impl RedisBridge {
         let (stop, _) = watch::channel(false);
         let (frames_tx, frames_rx) = mpsc::channel(options.frame_queue.max(1));
         let (events_tx, events_rx) = mpsc::channel(options.event_queue.max(1));
-        let backoff = Backoff::new(options.reconnect_min, options.reconnect_max);
         let router = tokio::spawn(route(
             hub.subscribe_local(),
             frames_tx,
@@ -452,18 +465,12 @@ impl RedisBridge {
             frame_seq: 0,
             event_seq: 0,
             stream_max_len: options.stream_max_len,
-            backoff: backoff.clone(),
-        };
-        let writer = tokio::spawn(writer.run());
-        let inbound = Inbound {
-            link: link.clone(),
-            keys: keys.clone(),
-            hub,
-            counters: Arc::clone(&counters),
             backoff,
         };
+        let writer = tokio::spawn(writer.run());
         let frames_reader = tokio::spawn(inbound.clone().frames(pubsub, stop.subscribe()));
-        let events_reader = tokio::spawn(inbound.events(events_in, start, stop.subscribe()));
+        let events_reader =
+            tokio::spawn(inbound.events(events_in, after, senders, stop.subscribe()));
         tracing::info!(url = %link.url, %instance, frames = %keys.frames, events = %keys.events, "bridged the live hub to Redis");
         Ok(Self {
             instance,
@@ -1211,15 +1218,54 @@ impl Inbound {
         }
     }
 
+    /// The events the Stream holds after `after`, into the hub, without waiting for more;
+    /// returns the last entry read (`after` when there was none).
+    async fn replay(
+        &self,
+        conn: &mut MultiplexedConnection,
+        mut after: EventId,
+        senders: &mut SeqTracker,
+    ) -> Result<EventId, RedisBridgeError> {
+        loop {
+            let mut read = redis::cmd("XREAD");
+            read.arg("COUNT")
+                .arg(EVENTS_READ_COUNT)
+                .arg("STREAMS")
+                .arg(&self.keys.events)
+                .arg(after.to_string());
+            let reply: Value = self.link.command(conn, "XREAD", &read).await?;
+            let Ok(entries) = parse_xread(reply) else {
+                add(&self.counters.malformed, 1);
+                return Ok(after);
+            };
+            if entries.is_empty() {
+                self.set_last_event(after);
+                return Ok(after);
+            }
+            for entry in entries {
+                after = after.max(entry.id);
+                self.event(&entry.fields, senders);
+            }
+        }
+    }
+
+    fn set_last_event(&self, id: EventId) {
+        *self
+            .counters
+            .last_event_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(id);
+    }
+
     /// Events from the Stream into the hub, from `after` on; reconnects when the connection
     /// is lost and reads on after the last entry seen.
     async fn events(
         mut self,
         first: MultiplexedConnection,
         mut after: EventId,
+        mut senders: SeqTracker,
         mut stop: watch::Receiver<bool>,
     ) {
-        let mut senders = SeqTracker::default();
         let mut connection = Some(first);
         let block_ms = u64::try_from(EVENTS_BLOCK.as_millis()).unwrap_or(u64::MAX);
         loop {
@@ -1264,11 +1310,7 @@ impl Inbound {
                         after = after.max(entry.id);
                         self.event(&entry.fields, &mut senders);
                     }
-                    *self
-                        .counters
-                        .last_event_id
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(after);
+                    self.set_last_event(after);
                     continue;
                 }
                 Ok(Err(e)) => {
