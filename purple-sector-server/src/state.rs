@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use purple_sector_core::live::Hub;
@@ -16,8 +17,13 @@ use crate::timed_store::TimedStore;
 pub struct AppState {
     /// The database.
     pub store: Arc<dyn Store>,
-    /// Live frames and laps from the recorder.
+    /// Live frames and laps from the recorder (and, with a [`AppState::bridge`], from every
+    /// recorder on the same Redis).
     pub hub: Hub,
+    /// The bridge joining [`AppState::hub`] to Redis, when the server has one (`--hub`): its
+    /// figures go on `/metrics`, [`AppState::ping_hub`] checks it.
+    #[cfg(feature = "redis")]
+    pub bridge: Option<Arc<purple_sector_core::live::redis::RedisBridge>>,
     /// The recording the server runs.
     pub recorder: RecorderSlot,
     /// Counters for `/metrics`.
@@ -50,6 +56,8 @@ impl AppState {
         Self {
             store: Arc::new(TimedStore::new(store, Arc::clone(&metrics))),
             hub: Hub::default(),
+            #[cfg(feature = "redis")]
+            bridge: None,
             recorder: RecorderSlot::default(),
             metrics,
             token: None,
@@ -70,6 +78,30 @@ impl std::fmt::Debug for AppState {
             .field("token", &self.token.as_ref().map(|_| "…"))
             .field("recorder", &self.recorder)
             .finish_non_exhaustive()
+    }
+}
+
+/// The live hub's Redis did not answer (see [`AppState::ping_hub`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the live hub is not reachable")]
+pub struct HubUnreachable {
+    /// Why.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl AppState {
+    /// Whether the live hub answers, for readiness: `None` when the server has no hub across
+    /// processes (nothing to check), else the round trip of a PING to its Redis or why there
+    /// was none (within the bridge's timeout, 2 s by default).
+    pub async fn ping_hub(&self) -> Option<Result<Duration, HubUnreachable>> {
+        #[cfg(feature = "redis")]
+        if let Some(bridge) = &self.bridge {
+            return Some(bridge.ping().await.map_err(|e| HubUnreachable {
+                source: Box::new(e),
+            }));
+        }
+        None
     }
 }
 
