@@ -10,7 +10,8 @@ use purple_sector_core::net::ClientConfig;
 use purple_sector_core::record::{RecordOptions, Source};
 use purple_sector_server::{AppState, DemoSettings, serve};
 
-use crate::args::game_address;
+use crate::args::{HubArgs, game_address};
+use crate::hub::HubBridge;
 use crate::{Global, Outcome};
 
 #[derive(Debug, Args)]
@@ -45,6 +46,8 @@ pub struct ServeArgs {
     /// once.
     #[arg(long, value_name = "HOST")]
     allowed_host: Vec<String>,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
@@ -64,6 +67,8 @@ pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             laps: args.demo_laps,
             speed: args.demo_speed,
         };
+        let bridge = HubBridge::connect(&args.hub, &state.hub, global.json).await?;
+        bridge.install(&mut state);
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
