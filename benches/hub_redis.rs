@@ -157,7 +157,7 @@ async fn instance(
     let bridge = RedisBridge::connect(url, state.hub.clone(), options(prefix))
         .await
         .expect("Redis");
-    state.bridge = Some(Arc::new(bridge));
+    state.set_bridge(Arc::new(bridge));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

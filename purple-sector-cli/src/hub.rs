@@ -55,11 +55,12 @@ impl HubBridge {
         false
     }
 
-    /// Puts the bridge in the server's state (its figures on /metrics; `serve` flushes it).
+    /// Puts the bridge in the server's state (its figures on /metrics, its Redis checked by
+    /// /readyz; `serve` flushes it).
     pub fn install(&self, state: &mut purple_sector_server::AppState) {
         #[cfg(feature = "redis")]
-        {
-            state.bridge.clone_from(&self.bridge);
+        if let Some(bridge) = &self.bridge {
+            state.set_bridge(std::sync::Arc::clone(bridge));
         }
         #[cfg(not(feature = "redis"))]
         let _ = state;

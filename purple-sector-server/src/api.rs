@@ -15,6 +15,7 @@ use purple_sector_core::telemetry::Frame;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::{ApiError, error_chain};
 use crate::json::JsonBody;
 use crate::limits::{
@@ -37,6 +38,8 @@ pub struct SessionDto {
     tags: Vec<String>,
     created_at: i64,
     updated_at: i64,
+    /// The user who made it (`null`: made without an account).
+    owner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     laps: Option<Vec<LapDto>>,
 }
@@ -55,6 +58,7 @@ impl SessionDto {
             tags: session.tags,
             created_at: session.created_ms,
             updated_at: session.updated_ms,
+            owner: session.owner,
             laps: laps.map(|laps| laps.into_iter().map(LapDto::from).collect()),
         }
     }
@@ -85,6 +89,8 @@ pub struct LapDto {
     created_at: i64,
     /// How the lap came in: `recorded` or `posted`.
     source: &'static str,
+    /// The user who recorded or posted it (`null`: without an account).
+    owner: Option<String>,
 }
 
 impl From<LapRecord> for LapDto {
@@ -107,6 +113,7 @@ impl From<LapRecord> for LapDto {
             suggestions: lap.suggestions.unwrap_or_default(),
             created_at: lap.created_ms,
             source: lap.origin.as_str(),
+            owner: lap.owner,
         }
     }
 }
@@ -204,8 +211,10 @@ fn parse_enum<T>(
 /// `POST /api/sessions`.
 pub async fn create_session(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<JsonBody<CreateSession>, ApiError>,
 ) -> Result<(StatusCode, Json<SessionDto>), ApiError> {
+    caller.may_record()?;
     let JsonBody(body) = body?;
     let source = match &body.source {
         Some(s) => parse_enum(s, "source", SessionSource::parse, "live, demo, import")?,
@@ -213,6 +222,7 @@ pub async fn create_session(
     };
     let mut new = NewSession::new(non_empty(&body.name, "name")?, source);
     new.tags = checked_tags(body.tags)?;
+    new.owner = caller.name.clone();
     let session = state.store.create_session(new).await?;
     Ok((StatusCode::CREATED, Json(SessionDto::new(session, None))))
 }
@@ -244,11 +254,16 @@ pub struct PatchSession {
 /// `PATCH /api/sessions/{id}`.
 pub async fn patch_session(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<String>, PathRejection>,
     body: Result<JsonBody<PatchSession>, ApiError>,
 ) -> Result<Json<SessionDto>, ApiError> {
     let Path(id) = id?;
     let id: SessionId = parse_id(&id, "session")?;
+    caller.may_change(
+        state.store.get_session(id).await?.owner.as_deref(),
+        "session",
+    )?;
     let JsonBody(body) = body?;
     let update = SessionUpdate {
         name: body
@@ -278,13 +293,16 @@ pub async fn patch_session(
 /// `DELETE /api/sessions/{id}`.
 pub async fn delete_session(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
-    state
-        .store
-        .delete_session(parse_id(&id, "session")?)
-        .await?;
+    let id: SessionId = parse_id(&id, "session")?;
+    caller.may_change(
+        state.store.get_session(id).await?.owner.as_deref(),
+        "session",
+    )?;
+    state.store.delete_session(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -344,8 +362,10 @@ impl<'de> Deserialize<'de> for PostedFrames {
 /// has, and a session being recorded.
 pub async fn create_lap(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<JsonBody<CreateLap>, ApiError>,
 ) -> Result<(StatusCode, Json<LapDto>), ApiError> {
+    caller.may_record()?;
     let JsonBody(body) = body?;
     if body.session_id < 1 {
         return Err(ApiError::unprocessable(format!(
@@ -391,7 +411,8 @@ pub async fn create_lap(
         frames.push(frame);
     }
     let session = SessionId(body.session_id);
-    state.store.get_session(session).await?;
+    let owner = state.store.get_session(session).await?.owner;
+    caller.may_change(owner.as_deref(), "session")?;
     let recording = state
         .recorder
         .status()
@@ -427,7 +448,7 @@ pub async fn create_lap(
     }
     let record = state
         .store
-        .add_lap(session, &lap, LapOrigin::Posted)
+        .add_lap(session, &lap, LapOrigin::Posted, caller.name.as_deref())
         .await
         .map_err(|e| match e {
             StoreError::LapNumberTaken { .. } => {
@@ -491,11 +512,13 @@ pub struct PatchLap {
 /// `PATCH /api/laps/{id}`.
 pub async fn patch_lap(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<String>, PathRejection>,
     body: Result<JsonBody<PatchLap>, ApiError>,
 ) -> Result<Json<LapDto>, ApiError> {
     let Path(id) = id?;
     let id: LapId = parse_id(&id, "lap")?;
+    caller.may_change(state.store.get_lap(id).await?.owner.as_deref(), "lap")?;
     let JsonBody(body) = body?;
     if let Some(comments) = &body.comments {
         if comments.len() > MAX_COMMENT_BYTES {
@@ -517,10 +540,13 @@ pub async fn patch_lap(
 /// `DELETE /api/laps/{id}`.
 pub async fn delete_lap(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
-    state.store.delete_lap(parse_id(&id, "lap")?).await?;
+    let id: LapId = parse_id(&id, "lap")?;
+    caller.may_change(state.store.get_lap(id).await?.owner.as_deref(), "lap")?;
+    state.store.delete_lap(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -71,9 +71,12 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         let status = match error {
-            StoreError::SessionNotFound { .. } | StoreError::LapNotFound { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            StoreError::SessionNotFound { .. }
+            | StoreError::LapNotFound { .. }
+            | StoreError::UserNotFound { .. } => StatusCode::NOT_FOUND,
+            StoreError::UserExists { .. }
+            | StoreError::LeaseHeld { .. }
+            | StoreError::Conflict { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, error_chain(&error))

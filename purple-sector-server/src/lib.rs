@@ -10,6 +10,7 @@ mod api;
 mod auth;
 mod coach_api;
 mod error;
+pub mod health;
 mod json;
 pub mod limits;
 mod listen;
@@ -18,6 +19,8 @@ mod recording;
 mod security;
 mod state;
 mod timed_store;
+mod tls;
+mod users_api;
 mod ws;
 
 use std::future::Future;
@@ -30,14 +33,15 @@ use axum::middleware;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
-pub use auth::TOKEN_COOKIE;
+pub use auth::{Caller, TOKEN_COOKIE};
 pub use error::ApiError;
 pub use limits::{RateLimit, RateLimits};
 pub use metrics::Metrics;
 pub use recording::{DemoSettings, RecorderSlot, StartError};
 pub use security::CONTENT_SECURITY_POLICY;
-pub use state::{AppState, HubUnreachable, InvalidOrigin};
+pub use state::{AppState, InvalidOrigin};
 pub use timed_store::TimedStore;
+pub use tls::{TlsError, tls_config};
 
 async fn dashboard() -> Html<&'static str> {
     Html(include_str!("../assets/dashboard.html"))
@@ -91,7 +95,9 @@ pub fn app(state: AppState) -> Router {
             axum::routing::post(coach_api::analyze),
         )
         .route("/laps/{id}/chat", get(coach_api::history))
-        .route("/chat", axum::routing::post(coach_api::chat));
+        .route("/chat", axum::routing::post(coach_api::chat))
+        .route("/users", get(users_api::list).post(users_api::create))
+        .route("/users/{name}", axum::routing::delete(users_api::revoke));
     let cors = (!state.cors_origins.is_empty()).then(|| {
         tower_http::cors::CorsLayer::new()
             .allow_origin(state.cors_origins.clone())
@@ -108,6 +114,8 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/login", get(auth::login))
         .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/", get(dashboard))
         .route("/assets/dashboard.js", get(dashboard_js))
         .route("/assets/dashboard.css", get(dashboard_css))
@@ -133,8 +141,10 @@ pub fn app(state: AppState) -> Router {
 /// Why the server will not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// Off loopback without a token.
-    #[error("{addr} is reachable from other machines: give --token (or PURPLE_SECTOR_TOKEN)")]
+    /// Off loopback without a token or users.
+    #[error(
+        "{addr} is reachable from other machines: give --token (or PURPLE_SECTOR_TOKEN), or add users (purple-sector users add)"
+    )]
     TokenRequired {
         /// The address asked for.
         addr: SocketAddr,
@@ -156,13 +166,29 @@ pub enum ServeError {
 /// progress are closed as partial ([`purple_sector_core::store::recover_interrupted`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    mut state: AppState,
+    state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    serve_with(listener, state, shutdown, None).await
+}
+
+/// [`serve`], over TLS with `tls` (see [`tls_config`]): `https://` and `wss://`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    mut state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+) -> Result<(), ServeError> {
+    state.tls = tls.is_some();
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    if !addr.ip().is_loopback() && state.token.is_none() {
+    // A store with users: they sign in with their tokens (and so must everyone).
+    match state.store.list_users().await {
+        Ok(users) => state.accounts |= state.token.is_some() || users.iter().any(|u| u.is_active()),
+        Err(e) => tracing::warn!("cannot read the users: {e}"),
+    }
+    if !addr.ip().is_loopback() && !state.requires_token() {
         return Err(ServeError::TokenRequired { addr });
     }
     match purple_sector_core::store::recover_interrupted(&*state.store).await {
@@ -176,17 +202,22 @@ pub async fn serve(
     let recorder = state.recorder.clone();
     #[cfg(feature = "redis")]
     let bridge = state.bridge.clone();
-    let result = listen::run(listener, app(state), async move {
-        shutdown.await;
-        if let Some(Err(e)) = recorder.stop().await {
-            tracing::warn!("the recording failed: {e}");
-        }
-        // The recording's last lap and its end go out to the other instances.
-        #[cfg(feature = "redis")]
-        if let Some(bridge) = bridge {
-            bridge.shutdown().await;
-        }
-    })
+    let result = listen::run(
+        listener,
+        app(state),
+        async move {
+            shutdown.await;
+            if let Some(Err(e)) = recorder.stop().await {
+                tracing::warn!("the recording failed: {e}");
+            }
+            // The recording's last lap and its end go out to the other instances.
+            #[cfg(feature = "redis")]
+            if let Some(bridge) = bridge {
+                bridge.shutdown().await;
+            }
+        },
+        tls,
+    )
     .await;
     result.map_err(|source| ServeError::Io { addr, source })
 }

@@ -23,12 +23,14 @@ use crate::limits::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 /// How long requests under way get to finish once the server is asked to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` resolves.
 pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()>,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 ) -> std::io::Result<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (closing, closing_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -50,38 +52,19 @@ pub(crate) async fn run(
             continue;
         };
         let app = app.clone();
-        let mut closing = closing_rx.clone();
+        let closing = closing_rx.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    let app = app.clone();
-                    async move {
-                        Ok::<_, Infallible>(
-                            app.oneshot(request).await.unwrap_or_else(|e| match e {}),
-                        )
+            match acceptor {
+                None => connection(stream, peer, app, closing).await,
+                // The handshake has the header-read timeout too: a client that opens a
+                // connection and says nothing holds no slot for long.
+                Some(acceptor) => {
+                    match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => connection(stream, peer, app, closing).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {peer}: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
                     }
-                });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(connection);
-            let closing = async move {
-                let _ = closing.wait_for(|c| *c).await;
-            };
-            tokio::select! {
-                result = &mut connection => {
-                    if let Err(e) = result {
-                        tracing::debug!("connection from {peer}: {e}");
-                    }
-                }
-                () = closing => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
                 }
             }
             drop(permit);
@@ -97,6 +80,44 @@ pub(crate) async fn run(
     )
     .await;
     Ok(())
+}
+
+/// Serves one connection (plain or TLS) until it ends or the server stops.
+async fn connection<IO>(
+    io: IO,
+    peer: std::net::SocketAddr,
+    app: Router,
+    mut closing: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let closing = async move {
+        let _ = closing.wait_for(|c| *c).await;
+    };
+    tokio::select! {
+        result = &mut connection => {
+            if let Err(e) = result {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+        }
+        () = closing => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
+        }
+    }
 }
 
 /// Over the connection cap: a 503 with a JSON reason, and the connection closed.

@@ -342,8 +342,42 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             m.errors.load(Ordering::Relaxed),
         ),
         m.latency_text(),
+        pool_text(&state),
         hub_text(&state),
     ]
     .concat();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// The database pool's figures, for a store with one (PostgreSQL).
+fn pool_text(state: &AppState) -> String {
+    let Some(pool) = state.store.pool_stats() else {
+        return String::new();
+    };
+    let gauge = |name: &str, help: &str, value: u64| {
+        format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n")
+    };
+    [
+        gauge(
+            "purple_sector_db_pool_max_connections",
+            "Most database connections the pool opens.",
+            pool.max_size as u64,
+        ),
+        gauge(
+            "purple_sector_db_pool_connections",
+            "Database connections open.",
+            pool.size as u64,
+        ),
+        gauge(
+            "purple_sector_db_pool_idle_connections",
+            "Database connections open and idle.",
+            pool.available as u64,
+        ),
+        gauge(
+            "purple_sector_db_pool_waiting",
+            "Requests waiting for a database connection.",
+            pool.waiting as u64,
+        ),
+    ]
+    .concat()
 }

@@ -115,12 +115,17 @@ impl RecorderSlot {
         Ok(())
     }
 
-    /// Starts the built-in game of `state.demo`, unless a recording runs.
-    pub async fn start_demo(&self, state: &AppState) -> Result<(), StartError> {
+    /// Starts the built-in game of `state.demo` for `owner`, unless a recording runs.
+    pub async fn start_demo(
+        &self,
+        state: &AppState,
+        owner: Option<String>,
+    ) -> Result<(), StartError> {
         let source = state.demo.source().map_err(StartError::Track)?;
         let options = RecordOptions {
             session_name: Some(format!("Demo — {}", state.demo.track)),
             source: SessionSource::Demo,
+            owner,
             ..RecordOptions::default()
         };
         self.start_as(state, source, options, true).await

@@ -1,7 +1,6 @@
 //! What every handler shares.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::HeaderValue;
 use purple_sector_core::live::Hub;
@@ -20,16 +19,19 @@ pub struct AppState {
     /// Live frames and laps from the recorder (and, with a [`AppState::bridge`], from every
     /// recorder on the same Redis).
     pub hub: Hub,
-    /// The bridge joining [`AppState::hub`] to Redis, when the server has one (`--hub`): its
-    /// figures go on `/metrics`, [`AppState::ping_hub`] checks it.
+    /// The bridge joining [`AppState::hub`] to Redis, when the server has one (`--hub`; set it
+    /// with [`AppState::set_bridge`]): its figures go on `/metrics`, `/readyz` checks it.
     #[cfg(feature = "redis")]
     pub bridge: Option<Arc<purple_sector_core::live::redis::RedisBridge>>,
     /// The recording the server runs.
     pub recorder: RecorderSlot,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// The access token, when one is required.
+    /// The server's own access token (an admin's), when one is required.
     pub token: Option<Arc<str>>,
+    /// True when the store's users may sign in with their tokens (`serve` turns it on when
+    /// the store has users, or with a token of its own).
+    pub accounts: bool,
     /// What `start_demo` runs.
     pub demo: DemoSettings,
     /// The LLM, when one is configured (`OPENAI_API_KEY` / `OPENAI_BASE_URL`).
@@ -44,6 +46,8 @@ pub struct AppState {
     pub allowed_hosts: Vec<String>,
     /// The address the server is bound to ([`crate::serve`] sets it).
     pub bound: Option<std::net::SocketAddr>,
+    /// What `/readyz` checks besides the database (a Redis hub, say).
+    pub probes: Vec<crate::health::SharedProbe>,
     /// True when served over TLS (the server's own origin is `https://…`).
     pub tls: bool,
 }
@@ -61,6 +65,7 @@ impl AppState {
             recorder: RecorderSlot::default(),
             metrics,
             token: None,
+            accounts: false,
             demo: DemoSettings::default(),
             openai: None,
             limits: Arc::default(),
@@ -68,6 +73,7 @@ impl AppState {
             allowed_hosts: Vec::new(),
             bound: None,
             tls: false,
+            probes: Vec::new(),
         }
     }
 }
@@ -81,27 +87,34 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The live hub's Redis did not answer (see [`AppState::ping_hub`]).
-#[derive(Debug, thiserror::Error)]
-#[error("the live hub is not reachable")]
-pub struct HubUnreachable {
-    /// Why.
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync + 'static>,
+#[cfg(feature = "redis")]
+impl AppState {
+    /// Joins the server to other processes through `bridge` (which must bridge
+    /// [`AppState::hub`]): its figures go on `/metrics`, `/readyz` checks its Redis (as
+    /// `hub`), and [`crate::serve`] flushes it after the recording stops.
+    pub fn set_bridge(&mut self, bridge: Arc<purple_sector_core::live::redis::RedisBridge>) {
+        self.probes.push(Arc::new(HubProbe(Arc::clone(&bridge))));
+        self.bridge = Some(bridge);
+    }
 }
 
-impl AppState {
-    /// Whether the live hub answers, for readiness: `None` when the server has no hub across
-    /// processes (nothing to check), else the round trip of a PING to its Redis or why there
-    /// was none (within the bridge's timeout, 2 s by default).
-    pub async fn ping_hub(&self) -> Option<Result<Duration, HubUnreachable>> {
-        #[cfg(feature = "redis")]
-        if let Some(bridge) = &self.bridge {
-            return Some(bridge.ping().await.map_err(|e| HubUnreachable {
-                source: Box::new(e),
-            }));
-        }
-        None
+/// `/readyz`'s check of the hub: a PING to its Redis.
+#[cfg(feature = "redis")]
+struct HubProbe(Arc<purple_sector_core::live::redis::RedisBridge>);
+
+#[cfg(feature = "redis")]
+#[async_trait::async_trait]
+impl crate::health::Probe for HubProbe {
+    fn name(&self) -> &str {
+        "hub"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.0
+            .ping()
+            .await
+            .map(|_| ())
+            .map_err(|e| crate::error::error_chain(&e))
     }
 }
 
@@ -122,6 +135,11 @@ impl AppState {
         })?;
         self.cors_origins.push(value);
         Ok(())
+    }
+
+    /// True when a request needs a token: the server has one of its own, or users.
+    pub fn requires_token(&self) -> bool {
+        self.token.is_some() || self.accounts
     }
 
     /// Answers for host name `host` too (a LAN name, or the name a reverse proxy forwards).

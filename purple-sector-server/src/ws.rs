@@ -29,6 +29,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::api::{LapDto, strict_id};
+use crate::auth::Caller;
 use crate::error::{ApiError, error_chain};
 use crate::limits::{MAX_WS_CLIENTS, MAX_WS_MESSAGE_BYTES};
 
@@ -90,6 +91,7 @@ fn is_too_big(error: &axum::Error) -> bool {
 /// stream with 1009); at most [`MAX_WS_CLIENTS`] clients at once.
 pub async fn upgrade(
     State(state): State<AppState>,
+    caller: Caller,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -120,7 +122,7 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(MAX_WS_MESSAGE_BYTES)
         .max_frame_size(MAX_WS_MESSAGE_BYTES)
-        .on_upgrade(move |socket| client(socket, state, hz, watch)))
+        .on_upgrade(move |socket| client(socket, state, hz, watch, caller)))
 }
 
 /// A client's message: `{"type": …}` and nothing else, each key once.
@@ -156,7 +158,13 @@ fn session_message(session: &Session, state: SessionState) -> serde_json::Value 
     json!({"type": "session", "data": {"id": session.id.0, "name": session.name, "state": state, "track": session.track, "car": session.car}})
 }
 
-async fn client(mut socket: WebSocket, state: AppState, hz: u32, watch: Option<SessionId>) {
+async fn client(
+    mut socket: WebSocket,
+    state: AppState,
+    hz: u32,
+    watch: Option<SessionId>,
+    caller: Caller,
+) {
     let metrics = &state.metrics;
     metrics.ws_clients.fetch_add(1, Ordering::Relaxed);
     let client_id = metrics.client_connected();
@@ -246,8 +254,12 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32, watch: Option<S
                     Some("ping") => {
                         open = send(&mut socket, &json!({"type": "pong", "timestamp": now_ms()})).await;
                     }
+                    Some("start_demo" | "stop_demo") if caller.may_record().is_err() => {
+                        let message = caller.may_record().err().map(|e| e.message);
+                        open = send(&mut socket, &json!({"type": "error", "message": message})).await;
+                    }
                     Some("start_demo") => {
-                        let reply = match state.recorder.start_demo(&state).await {
+                        let reply = match state.recorder.start_demo(&state, caller.name.clone()).await {
                             Ok(()) => json!({"type": "demo", "state": "started"}),
                             Err(e) => json!({"type": "error", "message": error_chain(&e)}),
                         };

@@ -58,7 +58,7 @@ async fn instance(store: &Arc<dyn Store>, url: &str, prefix: &str, demo: DemoSet
     let bridge = RedisBridge::connect(url, state.hub.clone(), options)
         .await
         .unwrap();
-    state.bridge = Some(Arc::new(bridge));
+    state.set_bridge(Arc::new(bridge));
     state
 }
 
@@ -149,11 +149,10 @@ async fn several_servers_on_one_hub_share_every_recording() {
     let b = instance(&store, &url, &prefix, demo(1, 40.0)).await;
     let (_, stop_a) = start(a.clone()).await;
     let (addr_b, stop_b) = start(b.clone()).await;
-    assert!(a.ping_hub().await.unwrap().is_ok());
-    assert!(
-        AppState::new(Arc::clone(&store)).ping_hub().await.is_none(),
-        "no hub, nothing to check"
-    );
+    let (status, ready) = get(&a, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["checks"]["hub"], "ok", "{ready}");
 
     // A session id that is not one is refused before the upgrade.
     let refused = tokio_tungstenite::connect_async(format!("ws://{addr_b}/ws?session=07")).await;
@@ -166,7 +165,7 @@ async fn several_servers_on_one_hub_share_every_recording() {
 
     // A client of B watching everything, read on its own.
     let mut all_b = ws(addr_b, "/ws?hz=333").await;
-    a.recorder.start_demo(&a).await.unwrap();
+    a.recorder.start_demo(&a, None).await.unwrap();
     let first = until(&mut all_b, |m| is_session(m, "started").is_some()).await;
     let x = is_session(first.last().unwrap(), "started").unwrap();
     let watcher = tokio::spawn(async move {
@@ -191,7 +190,7 @@ async fn several_servers_on_one_hub_share_every_recording() {
     let _ = all_c.close(None).await;
 
     // B records too; a client of B watching A's session only gets A's.
-    b.recorder.start_demo(&b).await.unwrap();
+    b.recorder.start_demo(&b, None).await.unwrap();
     let mut only_x = ws(addr_b, &format!("/ws?hz=333&session={x}")).await;
     assert_eq!(
         is_session(&next(&mut only_x).await, "started"),

@@ -34,7 +34,7 @@ pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             config.laps,
             config.track.name(),
             args.speed,
-            crate::db::path(global.db).display()
+            crate::db::describe(global.db)
         );
     }
     let options = RecordOptions {

@@ -8,12 +8,14 @@ mod export;
 mod import;
 mod inspect;
 mod laps;
+mod migrate;
 mod plot;
 mod record;
 mod replay;
 mod serve;
 mod sessions;
 mod simulate;
+mod users;
 
 use clap::Subcommand;
 
@@ -52,6 +54,12 @@ pub enum Command {
     Chat(chat::ChatArgs),
     /// Speed, pedals, steering, gear and delta against distance, and a track map, as SVG.
     Plot(plot::PlotArgs),
+    /// Add, list or revoke the accounts of a shared server.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Copy a database into another (SQLite file or PostgreSQL URL, either way), ids and
+    /// telemetry exact; resumable.
+    Migrate(migrate::MigrateArgs),
 }
 
 impl Command {
@@ -74,6 +82,8 @@ impl Command {
             Self::Compare(args) => compare::run(args, global),
             Self::Chat(args) => chat::run(args, global),
             Self::Plot(args) => plot::run(args, global),
+            Self::Users(command) => users::run(command, global),
+            Self::Migrate(args) => migrate::run(args, global),
         }
     }
 }

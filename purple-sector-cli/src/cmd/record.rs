@@ -34,6 +34,10 @@ pub struct RecordArgs {
     /// Stop when the game goes silent instead of waiting for it to come back.
     #[arg(long)]
     exit_on_silence: bool,
+    /// Record for this user (their account on a shared database): the session and its laps
+    /// are theirs.
+    #[arg(long, value_name = "USER")]
+    owner: Option<String>,
     #[command(flatten)]
     hub: HubArgs,
 }
@@ -53,6 +57,7 @@ pub fn run(args: &RecordArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             .duration
             .map(|d| seconds(d, "--duration"))
             .transpose()?,
+        owner: args.owner.clone(),
         ..RecordOptions::default()
     };
     let store = crate::db::open(global.db)?;

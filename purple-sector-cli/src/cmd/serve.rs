@@ -8,7 +8,7 @@ use clap::Args;
 use purple_sector_core::analysis::OpenAiConfig;
 use purple_sector_core::net::ClientConfig;
 use purple_sector_core::record::{RecordOptions, Source};
-use purple_sector_server::{AppState, DemoSettings, serve};
+use purple_sector_server::{AppState, DemoSettings, serve_with, tls_config};
 
 use crate::args::{HubArgs, game_address};
 use crate::hub::HubBridge;
@@ -16,7 +16,7 @@ use crate::{Global, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on. Anything but loopback needs --token.
+    /// Address to listen on. Anything but loopback needs --token or users (`users add`).
     #[arg(long, default_value = "127.0.0.1:3000")]
     bind: SocketAddr,
     /// Access token for REST and WebSocket (bearer header), and for the page via /login?token=….
@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// once.
     #[arg(long, value_name = "HOST")]
     allowed_host: Vec<String>,
+    /// Serve HTTPS and wss:// with this certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     #[command(flatten)]
     hub: HubArgs,
 }
@@ -67,13 +73,18 @@ pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             laps: args.demo_laps,
             speed: args.demo_speed,
         };
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+            _ => None,
+        };
         let bridge = HubBridge::connect(&args.hub, &state.hub, global.json).await?;
         bridge.install(&mut state);
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
         eprintln!(
-            "purple-sector: serving http://{} (Ctrl-C to stop)",
+            "purple-sector: serving {}://{} (Ctrl-C to stop)",
+            if tls.is_some() { "https" } else { "http" },
             listener.local_addr()?
         );
         if let Some(ac) = &args.ac {
@@ -83,9 +94,9 @@ pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
                 .start(&state, source, RecordOptions::default())
                 .await?;
         } else if args.demo {
-            state.recorder.start_demo(&state).await?;
+            state.recorder.start_demo(&state, None).await?;
         }
-        serve(listener, state, crate::signals::stopped()).await?;
+        serve_with(listener, state, crate::signals::stopped(), tls).await?;
         Ok(Outcome::Done)
     })
 }

@@ -330,6 +330,7 @@ mod tests {
             suggestions: None,
             created_ms: 0,
             origin: crate::store::LapOrigin::Recorded,
+            owner: None,
         }
     }
 
@@ -421,6 +422,7 @@ mod tests {
                 tags: Vec::new(),
                 created_ms: 0,
                 updated_ms: 0,
+                owner: None,
             })
         };
         let ids = |hub: &Hub| {

@@ -1725,6 +1725,7 @@ mod tests {
                         suggestions: None,
                         created_ms,
                         origin: LapOrigin::Recorded,
+                        owner: (created_ms % 2 == 0).then(|| format!("driver-{stint}")),
                     }
                 },
             )
@@ -1750,6 +1751,7 @@ mod tests {
                 tags: vec!["league".into()],
                 created_ms,
                 updated_ms: created_ms,
+                owner: (created_ms % 2 == 0).then(|| "driver-a".to_owned()),
             })
     }
 

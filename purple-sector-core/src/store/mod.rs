@@ -18,6 +18,10 @@
 //!   field) or [`Store::lap_principal_frames`] (the 16 principal channels, faster).
 //! - [`ChatMessage`]: one message of the coaching chat about a lap.
 //! - [`MalformedDatagram`]: a datagram that did not parse, kept raw with its receive time.
+//! - [`User`]: an account of a shared server — name, [`Role`], the hash of its token
+//!   ([`accounts`](TokenHash)); sessions and laps name their owner.
+//! - [`Lease`]: a claim only one process holds at a time, expiring unless renewed (one
+//!   recorder per game session, across every process sharing the store).
 //!
 //! Timestamps (`created_ms`, `updated_ms`) are Unix time in milliseconds (`i64`), from the
 //! system clock. Frame times (`time_ns`) are the receive times, ns since the Unix epoch.
@@ -69,7 +73,15 @@
 //! ```
 
 pub mod codec;
+mod copy;
+pub use copy::{Copied, CopyProgress, CopySummary, copy_store};
+mod location;
 mod memory;
+pub use location::{is_postgres_url, redact_url};
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -87,6 +99,8 @@ use crate::telemetry::Frame;
 
 pub use codec::CodecError;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -140,6 +154,10 @@ id_type!(
     /// A chat message's id.
     ChatMessageId
 );
+id_type!(
+    /// A user's id.
+    UserId
+);
 
 macro_rules! name_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
@@ -177,6 +195,9 @@ macro_rules! name_enum {
         }
     };
 }
+
+mod accounts;
+pub use accounts::{NewUser, Role, TOKEN_PREFIX, TokenHash, User, new_token};
 
 name_enum!(
     /// Where a session's data came from.
@@ -250,6 +271,9 @@ pub struct Session {
     pub created_ms: i64,
     /// Last changed by [`Store::update_session`], Unix ms.
     pub updated_ms: i64,
+    /// The user who made it (see [`User::name`]); `None` on a server without accounts.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// What a new session starts with (status [`SessionStatus::Active`]).
@@ -269,6 +293,8 @@ pub struct NewSession {
     pub track_config: String,
     /// Tags (normalised as in [`Session::tags`]).
     pub tags: Vec<String>,
+    /// The user making it.
+    pub owner: Option<String>,
 }
 
 impl NewSession {
@@ -286,6 +312,7 @@ impl NewSession {
             tags: normalize_tags(self.tags),
             created_ms: now_ms,
             updated_ms: now_ms,
+            owner: self.owner,
         }
     }
 
@@ -299,6 +326,7 @@ impl NewSession {
             track: String::new(),
             track_config: String::new(),
             tags: Vec::new(),
+            owner: None,
         }
     }
 }
@@ -382,6 +410,10 @@ pub struct LapRecord {
     /// How it came into the store.
     #[serde(default = "recorded")]
     pub origin: LapOrigin,
+    /// The user who made it: the session's owner for a recorded lap, the poster for a
+    /// posted one; `None` on a server without accounts.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 fn recorded() -> LapOrigin {
@@ -506,6 +538,42 @@ pub struct MalformedDatagram {
     pub bytes: Vec<u8>,
 }
 
+/// A claim that only one process may hold at a time, expiring unless renewed: a recorder
+/// holds one on the game session it records (see [`Store::acquire_lease`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// What is claimed.
+    pub key: String,
+    /// Who holds it (a process's own name for itself).
+    pub holder: String,
+    /// The session the holder records into, once it said so ([`Store::renew_lease`]).
+    pub session: Option<SessionId>,
+    /// When it lapses unless renewed, Unix ms.
+    pub expires_ms: i64,
+}
+
+/// What [`Store::acquire_lease`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The lease is the caller's now. `taken_over` is the lapsed lease of another holder it
+    /// replaced (a recorder that died): its session is the one to take over.
+    Acquired {
+        /// The lapsed lease replaced, if any.
+        taken_over: Option<Lease>,
+    },
+    /// Someone else holds it.
+    Held(Lease),
+}
+
+/// What a `put_*` copy did (see [`Store::put_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// The row was not there: it is now, as given.
+    Inserted,
+    /// The same row was there already (a copy run again, or resumed): nothing changed.
+    AlreadyThere,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -562,6 +630,42 @@ pub enum StoreError {
         /// Column name.
         column: &'static str,
     },
+    /// A user of that name exists.
+    #[error("a user named {name:?} exists")]
+    UserExists {
+        /// The name.
+        name: String,
+    },
+    /// No user of that name.
+    #[error("no user named {name:?}")]
+    UserNotFound {
+        /// The name.
+        name: String,
+    },
+    /// Another recorder holds the lease on this game session.
+    #[error("{key} is being recorded by {holder} (its lease runs to {expires_ms} ms)")]
+    LeaseHeld {
+        /// What is claimed.
+        key: String,
+        /// Who holds it.
+        holder: String,
+        /// When it lapses unless renewed, Unix ms.
+        expires_ms: i64,
+    },
+    /// This recorder's lease lapsed and another recorder took the game session over.
+    #[error("the lease on {key} was taken over by another recorder")]
+    LeaseLost {
+        /// What was claimed.
+        key: String,
+    },
+    /// Copying between stores: the target has another row under the same id.
+    #[error("{table} row {id} differs from the one being copied")]
+    Conflict {
+        /// Table name.
+        table: &'static str,
+        /// Row id.
+        id: i64,
+    },
     /// A value cannot be written in the store's format.
     #[error("lap {lap}: the {column} cannot be stored")]
     Unencodable {
@@ -581,6 +685,45 @@ pub enum StoreError {
         #[from]
         source: rusqlite::Error,
     },
+    /// PostgreSQL failed.
+    #[cfg(feature = "postgres")]
+    #[error("PostgreSQL error")]
+    Postgres {
+        /// The driver's error.
+        #[from]
+        source: tokio_postgres::Error,
+    },
+    /// A PostgreSQL URL does not parse.
+    #[cfg(feature = "postgres")]
+    #[error("not a PostgreSQL URL: {url}")]
+    PostgresUrl {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// No connection to PostgreSQL could be had (the server is down, refused us, or every
+    /// connection of the pool stayed busy).
+    #[cfg(feature = "postgres")]
+    #[error("no connection to {url}")]
+    PostgresPool {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: deadpool_postgres::PoolError,
+    },
+    /// The connection pool cannot be made.
+    #[cfg(feature = "postgres")]
+    #[error("cannot set up connections to {url}")]
+    PostgresSetup {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: deadpool_postgres::BuildError,
+    },
     /// A file-system operation failed (creating the database's directory).
     #[error("{}", path.display())]
     Io {
@@ -591,7 +734,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The task that ran the operation panicked or was cancelled.
-    #[cfg(any(feature = "sqlite", feature = "net"))]
+    #[cfg(any(feature = "sqlite", feature = "net", feature = "postgres"))]
     #[error("storage task failed")]
     Task {
         /// Tokio's error.
@@ -627,6 +770,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Saves a completed (or partial) lap with its frames, in one transaction. When the
     /// session has a checkpoint, it becomes this lap (same id, tags, comments, chat);
     /// otherwise a new lap row is made. Several laps may share a number (e.g. imports).
+    /// A recorded lap's owner is its session's.
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord>;
 
     /// Stores the lap being driven as the session's checkpoint, replacing the previous one
@@ -640,7 +784,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// progress: for laps that do not come from the session's own recording (posted laps).
     /// Fails with [`StoreError::LapNumberTaken`] when the session has a lap of this stint and
     /// number already.
-    async fn add_lap(&self, session: SessionId, lap: &Lap, origin: LapOrigin) -> Result<LapRecord>;
+    async fn add_lap(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        origin: LapOrigin,
+        owner: Option<&str>,
+    ) -> Result<LapRecord>;
 
     /// One lap's metadata.
     async fn get_lap(&self, id: LapId) -> Result<LapRecord>;
@@ -680,6 +830,87 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// A session's malformed datagrams, in the order they were saved.
     async fn list_malformed(&self, session: SessionId) -> Result<Vec<MalformedDatagram>>;
+
+    // --- Accounts ----------------------------------------------------------------------
+
+    /// Adds a user; [`StoreError::UserExists`] when the name is taken (revoked users keep
+    /// their names).
+    async fn add_user(&self, new: NewUser) -> Result<User>;
+
+    /// Every user, revoked ones included, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>>;
+
+    /// Revokes a user's token at once; [`StoreError::UserNotFound`] without such a user.
+    /// Revoking twice keeps the first time.
+    async fn revoke_user(&self, name: &str) -> Result<User>;
+
+    /// The active (not revoked) user whose token has this hash.
+    async fn user_by_token(&self, hash: &TokenHash) -> Result<Option<User>>;
+
+    // --- Leases ------------------------------------------------------------------------
+
+    /// Claims `key` for `holder` for `ttl_ms`: granted when nobody holds it, when the
+    /// current lease has lapsed (its holder died), or when `holder` holds it already (then
+    /// renewed). Atomic: of two processes asking at once, one gets it.
+    async fn acquire_lease(&self, key: &str, holder: &str, ttl_ms: i64) -> Result<LeaseOutcome>;
+
+    /// Extends `holder`'s lease on `key` by `ttl_ms` from now and records the session it
+    /// records into. False when the lease is no longer the holder's (it lapsed and was
+    /// taken): the holder must stop.
+    async fn renew_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: i64,
+        session: Option<SessionId>,
+    ) -> Result<bool>;
+
+    /// Gives up `holder`'s lease on `key` (nothing when it is not the holder's).
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<()>;
+
+    // --- Copying between stores (`purple-sector migrate`) --------------------------------
+    //
+    // Rows go in as they are: same ids, timestamps, states. Each returns
+    // [`Put::AlreadyThere`] for a row that is there already and equal, so a copy can be run
+    // again or resumed after an interruption; [`StoreError::Conflict`] when the id holds a
+    // different row. Id sequences move past the ids put, so new rows never reuse them.
+
+    /// Puts a session.
+    async fn put_session(&self, session: &Session) -> Result<Put>;
+
+    /// Puts a lap and its frames, in one transaction (its session must be there).
+    async fn put_lap(&self, lap: &LapRecord, frames: &[Frame]) -> Result<Put>;
+
+    /// Puts a chat message (its lap must be there).
+    async fn put_chat_message(&self, message: &ChatMessage) -> Result<Put>;
+
+    /// Puts a user, with its token hash.
+    async fn put_user(&self, user: &User) -> Result<Put>;
+
+    // --- Operations ----------------------------------------------------------------------
+
+    /// Checks that the database answers (for readiness probes). Always fine in memory.
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The connection pool's figures, for stores that have one.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+}
+
+/// A connection pool's figures now (see [`Store::pool_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PoolStats {
+    /// Connections it may open, at most.
+    pub max_size: usize,
+    /// Connections open.
+    pub size: usize,
+    /// Open and idle.
+    pub available: usize,
+    /// Operations waiting for a connection.
+    pub waiting: usize,
 }
 
 #[cfg(feature = "sqlite")]
