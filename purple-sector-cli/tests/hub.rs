@@ -1,11 +1,15 @@
 //! `--hub` end to end: real `serve` processes and a `demo` sharing one Redis (and one SQLite
-//! file), a WebSocket client on one instance watching what the others record.
+//! file, or one PostgreSQL database), a WebSocket client on one instance watching what the
+//! others record.
 //!
-//! Redis comes from `PURPLE_SECTOR_TEST_REDIS_URL`; without it the test says so and passes,
+//! Redis comes from `PURPLE_SECTOR_TEST_REDIS_URL` (PostgreSQL from
+//! `PURPLE_SECTOR_TEST_POSTGRES_URL`, `support/pg.rs`); without it a test says so and passes,
 //! unless `CI` is set.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../purple-sector-core/tests/support/pg.rs"]
+mod pg;
 mod support;
 
 use std::io::{Read, Write};
@@ -73,7 +77,12 @@ impl Drop for Running {
 }
 
 /// `serve` on `addr` with `--hub`, once it listens.
-fn serve(db: &std::path::Path, addr: SocketAddr, hub: &[&str], extra: &[&str]) -> Running {
+fn serve(
+    db: impl AsRef<std::ffi::OsStr>,
+    addr: SocketAddr,
+    hub: &[&str],
+    extra: &[&str],
+) -> Running {
     let child = binary()
         .args(["serve", "--bind", &addr.to_string(), "--db"])
         .arg(db)
@@ -238,6 +247,74 @@ fn serve_instances_and_a_demo_share_one_hub() {
     let (_, text_a) = get(addr_a, "/metrics");
     assert!(text_a.contains("purple_sector_hub_publish_latency_seconds_count"));
 
+    drop(ws);
+    a.stop();
+    b.stop();
+}
+
+/// The league case on the real engines: PostgreSQL for the database, Redis for the hub. A
+/// client of B sees the frames and laps A records; B's REST gives each lap's telemetry exactly
+/// as A's does; B is ready (database and hub).
+#[test]
+fn on_postgres_and_redis_a_client_of_b_watches_what_a_records() {
+    let Some(url) = redis_url() else { return };
+    let rt = runtime();
+    let Some(schema) = rt.block_on(pg::Schema::create()) else {
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let prefix = format!("ps-test:cli-pg:{}:{nanos}", std::process::id());
+    let hub = ["--hub", url.as_str(), "--hub-prefix", prefix.as_str()];
+    let (addr_a, addr_b) = (free_port(), free_port());
+    let b = serve(&schema.url, addr_b, &hub, &[]);
+    let (mut ws, _) = rt
+        .block_on(tokio_tungstenite::connect_async(format!(
+            "ws://{addr_b}/ws?hz=333"
+        )))
+        .unwrap();
+    assert_eq!(rt.block_on(next(&mut ws))["type"], "connected");
+    let demo = [
+        "--demo",
+        "--demo-track",
+        "test",
+        "--demo-laps",
+        "1",
+        "--demo-speed",
+        "30",
+    ];
+    let a = serve(&schema.url, addr_a, &hub, &demo);
+    let (x, seen) = rt.block_on(one_session(&mut ws));
+    assert!(
+        seen.iter()
+            .filter(|m| m["type"] == "telemetry")
+            .all(|m| m["data"]["sessionId"] == x)
+    );
+    let laps: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["type"] == "lap_completed")
+        .map(|m| &m["data"])
+        .collect();
+    assert!(laps.len() >= 2, "{laps:?}");
+    for lap in laps {
+        let id = lap["id"].as_i64().unwrap();
+        let (status, from_b) = get(addr_b, &format!("/api/laps/{id}/telemetry"));
+        assert_eq!(status, 200, "{from_b}");
+        let (_, from_a) = get(addr_a, &format!("/api/laps/{id}/telemetry"));
+        assert_eq!(
+            from_a, from_b,
+            "lap {id}: B's telemetry is A's, byte for byte"
+        );
+        let telemetry: Value = serde_json::from_str(&from_b).unwrap();
+        assert_eq!(telemetry["count"], lap["frameCount"], "lap {id}");
+    }
+    let (status, ready) = get(addr_b, "/readyz");
+    assert_eq!(status, 200, "{ready}");
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["checks"]["database"], "ok");
+    assert_eq!(ready["checks"]["hub"], "ok");
     drop(ws);
     a.stop();
     b.stop();
