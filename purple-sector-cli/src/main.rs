@@ -7,6 +7,7 @@
 mod args;
 mod cmd;
 mod db;
+mod hub;
 mod output;
 mod report;
 mod signals;

@@ -206,7 +206,8 @@ pub enum ServeError {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves; then stops the recording (its lap
-/// in progress saved) and lets the requests under way finish. First, laps a crash left in
+/// in progress saved), flushes and stops the hub's bridge to Redis if there is one, and lets
+/// the requests under way finish. First, laps a crash left in
 /// progress are closed as partial ([`purple_sector_core::store::recover_interrupted`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -244,6 +245,8 @@ pub async fn serve_with(
     }
     state.bound = Some(addr);
     let recorder = state.recorder.clone();
+    #[cfg(feature = "redis")]
+    let bridge = state.bridge.clone();
     let result = listen::run(
         listener,
         app(state),
@@ -251,6 +254,11 @@ pub async fn serve_with(
             shutdown.await;
             if let Some(Err(e)) = recorder.stop().await {
                 tracing::warn!("the recording failed: {e}");
+            }
+            // The recording's last lap and its end go out to the other instances.
+            #[cfg(feature = "redis")]
+            if let Some(bridge) = bridge {
+                bridge.shutdown().await;
             }
         },
         tls,

@@ -16,8 +16,13 @@ use crate::timed_store::TimedStore;
 pub struct AppState {
     /// The database.
     pub store: Arc<dyn Store>,
-    /// Live frames and laps from the recorder.
+    /// Live frames and laps from the recorder (and, with a [`AppState::bridge`], from every
+    /// recorder on the same Redis).
     pub hub: Hub,
+    /// The bridge joining [`AppState::hub`] to Redis, when the server has one (`--hub`; set it
+    /// with [`AppState::set_bridge`]): its figures go on `/metrics`, `/readyz` checks it.
+    #[cfg(feature = "redis")]
+    pub bridge: Option<Arc<purple_sector_core::live::redis::RedisBridge>>,
     /// The recording the server runs.
     pub recorder: RecorderSlot,
     /// Counters for `/metrics`.
@@ -55,6 +60,8 @@ impl AppState {
         Self {
             store: Arc::new(TimedStore::new(store, Arc::clone(&metrics))),
             hub: Hub::default(),
+            #[cfg(feature = "redis")]
+            bridge: None,
             recorder: RecorderSlot::default(),
             metrics,
             token: None,
@@ -77,6 +84,37 @@ impl std::fmt::Debug for AppState {
             .field("token", &self.token.as_ref().map(|_| "…"))
             .field("recorder", &self.recorder)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "redis")]
+impl AppState {
+    /// Joins the server to other processes through `bridge` (which must bridge
+    /// [`AppState::hub`]): its figures go on `/metrics`, `/readyz` checks its Redis (as
+    /// `hub`), and [`crate::serve`] flushes it after the recording stops.
+    pub fn set_bridge(&mut self, bridge: Arc<purple_sector_core::live::redis::RedisBridge>) {
+        self.probes.push(Arc::new(HubProbe(Arc::clone(&bridge))));
+        self.bridge = Some(bridge);
+    }
+}
+
+/// `/readyz`'s check of the hub: a PING to its Redis.
+#[cfg(feature = "redis")]
+struct HubProbe(Arc<purple_sector_core::live::redis::RedisBridge>);
+
+#[cfg(feature = "redis")]
+#[async_trait::async_trait]
+impl crate::health::Probe for HubProbe {
+    fn name(&self) -> &str {
+        "hub"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.0
+            .ping()
+            .await
+            .map(|_| ())
+            .map_err(|e| crate::error::error_chain(&e))
     }
 }
 

@@ -10,7 +10,8 @@ use purple_sector_core::net::ClientConfig;
 use purple_sector_core::record::{RecordOptions, Source};
 use purple_sector_server::{AppState, DemoSettings, serve_with, tls_config};
 
-use crate::args::game_address;
+use crate::args::{HubArgs, game_address};
+use crate::hub::HubBridge;
 use crate::{Global, Outcome};
 
 #[derive(Debug, Args)]
@@ -51,6 +52,8 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
@@ -74,6 +77,8 @@ pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
             _ => None,
         };
+        let bridge = HubBridge::connect(&args.hub, &state.hub, global.json).await?;
+        bridge.install(&mut state);
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
