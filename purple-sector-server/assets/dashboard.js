@@ -708,7 +708,9 @@ function drawLapCharts() {
     if (spec.needsRef && !lv.ref) continue;
     const series = [{ label: lv.x === "time" ? "time" : "distance", value: (u, v) => xFmt(v) }];
     const data = [xs];
-    for (const l of laps) {
+    // Overlays underneath, this lap over them, the (thin) reference on top: none hides another.
+    const drawOrder = [...laps.filter((l) => l.overlay), ...laps.filter((l) => !l.overlay && !l.ref), ...laps.filter((l) => l.ref)];
+    for (const l of drawOrder) {
       for (const s of spec.series(l)) {
         const one = { label: s.label, stroke: l.color, width: l.width, scale: s.scale || "y", value: (u, v) => s.fmt(v) };
         if (s.dash) one.dash = s.dash;
@@ -754,6 +756,15 @@ function drawLapCharts() {
         }] : [],
       },
     }, data, holder);
+    // On a phone the cursor follows the finger (the page still scrolls).
+    const touch = (e) => {
+      const t = e.touches[0];
+      if (!t) return;
+      const r = u.over.getBoundingClientRect();
+      u.setCursor({ left: t.clientX - r.left, top: t.clientY - r.top });
+    };
+    u.over.addEventListener("touchstart", touch, { passive: true });
+    u.over.addEventListener("touchmove", touch, { passive: true });
     lv.charts.push(u);
   }
   drawLegend();

@@ -206,6 +206,12 @@ async fn dashboard_is_a_lap_analysis_workspace() {
         store.get_session(SessionId(demo_id)).await.unwrap().status,
         SessionStatus::Completed
     );
+    // The live view's reference trace came from the best lap as it completed.
+    page.wait_for(
+        "live.refLapId !== null && live.ref.count > 100",
+        "the live reference trace",
+    )
+    .await;
     let laps = store.list_laps(Some(SessionId(demo_id))).await.unwrap();
     let best: Vec<i64> = purple_sector_core::store::best_lap(&laps)
         .map(|l| l.id.0)
@@ -527,9 +533,56 @@ async fn dashboard_is_a_lap_analysis_workspace() {
             }
             page.screenshot(&shots().join(format!("{name}-{width}.png")))
                 .await;
+            if *name == "lap" {
+                // What a screen shows of the charts, the cursor on them: the mouse's, and
+                // on the phone a finger's.
+                let (left, top, w, h) = rect_of(&mut page, "#charts .u-over").await;
+                let (x, y) = (left + w * 0.55, top + h / 2.0);
+                page.eval("lv.cursor = null; true").await;
+                if width < 600 {
+                    for kind in ["touchStart", "touchEnd"] {
+                        let points = if kind == "touchEnd" {
+                            json!([])
+                        } else {
+                            json!([{"x": x, "y": y}])
+                        };
+                        page.call(
+                            "Input.dispatchTouchEvent",
+                            json!({"type": kind, "touchPoints": points}),
+                        )
+                        .await;
+                    }
+                } else {
+                    page.mouse("mouseMoved", x, y, 0).await;
+                }
+                page.wait_for(
+                    "lv.cursor !== null",
+                    "the cursor from a finger or the mouse",
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                page.screenshot_viewport(&shots().join(format!("lap-charts-{width}.png")))
+                    .await;
+            }
         }
     }
     page.viewport(1440, 900, 1.0).await;
+
+    // Keyboard focus is visible.
+    page.call(
+        "Input.dispatchKeyEvent",
+        json!({"type": "keyDown", "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9}),
+    )
+    .await;
+    page.call(
+        "Input.dispatchKeyEvent",
+        json!({"type": "keyUp", "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9}),
+    )
+    .await;
+    let outline = page
+        .eval("document.activeElement === document.body ? 'body' : getComputedStyle(document.activeElement).outlineStyle")
+        .await;
+    assert_eq!(outline, "solid", "focus outline");
 
     // Delete the demo's session from the home page (two clicks, no dialog).
     page.navigate(&format!("{base}/")).await;

@@ -191,10 +191,19 @@ impl Page {
 
     /// A PNG of the whole page, written to `path`.
     pub async fn screenshot(&mut self, path: &Path) {
+        self.capture(path, true).await;
+    }
+
+    /// A PNG of what the viewport shows, written to `path`.
+    pub async fn screenshot_viewport(&mut self, path: &Path) {
+        self.capture(path, false).await;
+    }
+
+    async fn capture(&mut self, path: &Path, whole: bool) {
         let shot = self
             .call(
                 "Page.captureScreenshot",
-                json!({"format": "png", "captureBeyondViewport": true}),
+                json!({"format": "png", "captureBeyondViewport": whole}),
             )
             .await;
         let png = base64_decode(shot["data"].as_str().unwrap());
