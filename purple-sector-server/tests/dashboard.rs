@@ -400,6 +400,27 @@ async fn dashboard_is_a_lap_analysis_workspace() {
         .await;
     }
     page.wait_for("lv.zoom === null", "the zoom reset").await;
+    // x in seconds, then back to metres.
+    for (mode, label, check) in [
+        ("time", "Lap time (s)", "lv.charts[0].scales.x.max < 200"),
+        (
+            "distance",
+            "Lap distance (m)",
+            "lv.charts[0].scales.x.max > 4000",
+        ),
+    ] {
+        page.eval(&format!(
+            "{{ const x = document.getElementById('xmode'); x.value = '{mode}'; x.dispatchEvent(new Event('change')); }} true"
+        ))
+        .await;
+        page.wait_for(
+            &format!(
+                "lv.charts.length === 6 && lv.charts[0].axes[0].label === '{label}' && {check}"
+            ),
+            &format!("x in {mode}"),
+        )
+        .await;
+    }
 
     // The ideal lap as the reference: drawn (a new fetch of it alone), a delta that is not flat
     // and ends at the gap.
@@ -584,8 +605,50 @@ async fn dashboard_is_a_lap_analysis_workspace() {
         .await;
     assert_eq!(outline, "solid", "focus outline");
 
-    // Delete the demo's session from the home page (two clicks, no dialog).
+    // Rename and tag the form's session, archive it (hidden until asked for), from the page.
     page.navigate(&format!("{base}/")).await;
+    page.wait_for(
+        &format!("document.querySelector('#sessions button[data-action=edit][data-id=\"{form_id}\"]') !== null"),
+        "the sessions",
+    )
+    .await;
+    page.eval(&format!(
+        "document.querySelector('#sessions button[data-action=edit][data-id=\"{form_id}\"]').click(); \
+         document.getElementById('edit-name').value = 'Renamed session'; \
+         document.getElementById('edit-tags').value = 'dry, setup B'; \
+         document.getElementById('edit-session').requestSubmit(); true"
+    ))
+    .await;
+    page.wait_for(
+        &format!("(document.querySelector('#sessions tr[data-id=\"{form_id}\"]') || {{}}).textContent?.includes('Renamed session')"),
+        "the renamed session",
+    )
+    .await;
+    let renamed = store.get_session(SessionId(form_id)).await.unwrap();
+    assert_eq!(renamed.name, "Renamed session");
+    assert_eq!(renamed.tags, ["dry", "setup B"]);
+    page.eval(&format!(
+        "document.querySelector('#sessions button[data-action=archive][data-id=\"{form_id}\"]').click(); true"
+    ))
+    .await;
+    page.wait_for(
+        &format!("document.querySelector('#sessions tr[data-id=\"{form_id}\"]') === null"),
+        "the archived session hidden",
+    )
+    .await;
+    assert_eq!(
+        store.get_session(SessionId(form_id)).await.unwrap().status,
+        SessionStatus::Archived
+    );
+    page.eval("document.getElementById('show-archived').click(); true")
+        .await;
+    page.wait_for(
+        &format!("document.querySelector('#sessions tr.archived[data-id=\"{form_id}\"]') !== null"),
+        "the archived session shown",
+    )
+    .await;
+
+    // Delete the demo's session from the home page (two clicks, no dialog).
     page.wait_for(
         &format!("document.querySelector('#sessions button[data-action=delete][data-id=\"{demo_id}\"]') !== null"),
         "the delete button",
