@@ -122,8 +122,16 @@ impl RecorderSlot {
         owner: Option<String>,
     ) -> Result<(), StartError> {
         let source = state.demo.source().map_err(StartError::Track)?;
+        // Numbered, so that demo sessions can be told apart in a list.
+        let earlier = match state.store.list_sessions().await {
+            Ok(sessions) => sessions
+                .iter()
+                .filter(|s| s.source == SessionSource::Demo)
+                .count(),
+            Err(_) => 0,
+        };
         let options = RecordOptions {
-            session_name: Some(format!("Demo — {}", state.demo.track)),
+            session_name: Some(format!("Demo — {} #{}", state.demo.track, earlier + 1)),
             source: SessionSource::Demo,
             owner,
             ..RecordOptions::default()
