@@ -117,6 +117,25 @@ pub fn review_error(error: purple_sector_core::review::ReviewError) -> anyhow::E
     }
 }
 
+/// `--hub redis://HOST[:PORT]`: the live stream shared with other processes through Redis
+/// (`record`, `demo`, `serve`).
+#[derive(Debug, Clone, Args)]
+pub struct HubArgs {
+    /// Share the live stream through this Redis: publish this recording's frames and laps,
+    /// and (serve) show every recording published there. redis://[user:password@]HOST[:PORT][/DB].
+    #[arg(
+        long,
+        env = "PURPLE_SECTOR_HUB",
+        hide_env_values = true,
+        value_name = "redis://HOST[:PORT]"
+    )]
+    pub hub: Option<String>,
+    /// Prefix of the hub's keys in Redis: the processes that share one see each other's
+    /// recordings.
+    #[arg(long, default_value = "purple-sector", value_name = "PREFIX")]
+    pub hub_prefix: String,
+}
+
 /// `--against LAP|best|ideal`: what a lap is compared with (`analyze`, `compare`, `plot`,
 /// `chat`).
 #[derive(Debug, Clone, Args)]

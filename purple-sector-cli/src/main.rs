@@ -7,6 +7,7 @@
 mod args;
 mod cmd;
 mod db;
+mod hub;
 mod output;
 mod report;
 mod signals;
@@ -23,8 +24,15 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "purple-sector", version, about, propagate_version = true)]
 struct Cli {
-    /// The database file (default: in the platform's data directory).
-    #[arg(long, global = true, env = "PURPLE_SECTOR_DB", value_name = "PATH")]
+    /// The database: a SQLite file (default: in the platform's data directory) or a
+    /// PostgreSQL URL (`postgres://user:pass@host:port/db`).
+    #[arg(
+        long,
+        global = true,
+        env = "PURPLE_SECTOR_DB",
+        hide_env_values = true,
+        value_name = "PATH|URL"
+    )]
     db: Option<PathBuf>,
 
     /// Print JSON Lines, one `{"type": …, "data": {…}}` object per line.
@@ -53,12 +61,18 @@ struct Global<'a> {
     json: bool,
 }
 
-/// The async runtime for the commands that need one.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// The async runtime for the commands that need one: one per process, so a database pool
+/// opened on it serves the whole command.
+fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?)
+        .build()?;
+    Ok(RUNTIME.get_or_init(|| runtime))
 }
 
 fn main() -> ExitCode {

@@ -4,8 +4,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
 use purple_sector_core::protocol::Operation;
 use purple_sector_core::store::{LapRecord, SqliteStore, Store};
@@ -25,24 +25,6 @@ fn spawn_record(db: &Path, game: std::net::SocketAddr, extra: &[&str]) -> Child 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn wait(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "purple-sector did not exit within {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 async fn laps_in(db: &Path) -> Vec<LapRecord> {

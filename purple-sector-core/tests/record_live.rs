@@ -173,3 +173,181 @@ async fn a_capture_recorded_live_gives_the_laps_its_import_gives() {
         );
     }
 }
+
+fn imola_hello() -> OwnedHandshakeResponse {
+    OwnedHandshakeResponse {
+        car_name: Name::new("ks_corvette_c7r").unwrap(),
+        driver_name: Name::new("Lena").unwrap(),
+        track_name: Name::new("imola").unwrap(),
+        track_config: Name::new("imola").unwrap(),
+        identifier: 4242,
+        version: 1,
+    }
+}
+
+fn game_client(server: &GameServer) -> Source {
+    Source::Game(ClientConfig {
+        handshake_interval: Duration::from_millis(100),
+        ..ClientConfig::new(server.local_addr().unwrap())
+    })
+}
+
+/// Two recorders on one game session (two `serve` instances pointed at the same game): the
+/// second is refused with the first's name, and the first records on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_game_session_has_one_recorder() {
+    use purple_sector_core::store::StoreError;
+    let server = GameServer::bind("127.0.0.1:0".parse().unwrap(), imola_hello())
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let first = Recorder::start(
+        Arc::clone(&store),
+        game_client(&server),
+        RecordOptions::default(),
+    )
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.subscribed())
+        .await
+        .unwrap();
+    // The first has its session (the claim is made before it).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while first.status().session.is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no session");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = Recorder::start(
+        Arc::clone(&store),
+        game_client(&server),
+        RecordOptions::default(),
+    )
+    .await
+    .unwrap();
+    let refused = tokio::time::timeout(
+        Duration::from_secs(10),
+        second.run_until(std::future::pending()),
+    )
+    .await
+    .expect("the second recorder ends on its own")
+    .unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        matches!(
+            &refused,
+            purple_sector_core::record::RecordError::Store(StoreError::LeaseHeld { holder, .. })
+                if holder.starts_with("recorder ")
+        ),
+        "{message}"
+    );
+    assert!(message.contains("Lena/ks_corvette_c7r/imola"), "{message}");
+    assert_eq!(
+        store.list_sessions().await.unwrap().len(),
+        1,
+        "no second session"
+    );
+    assert!(!first.is_finished());
+
+    // Once the first is done its claim is released: a new recorder may start at once.
+    for t in (0..1_000).step_by(4) {
+        server.send_car_info(&packet(0, t)).await.unwrap();
+    }
+    first.stop().await.unwrap();
+    let third = Recorder::start(
+        Arc::clone(&store),
+        game_client(&server),
+        RecordOptions::default(),
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while third.status().session.is_none() {
+        assert!(!third.is_finished(), "the third recorder was refused");
+        assert!(tokio::time::Instant::now() < deadline, "no session");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let done = third.stop().await.unwrap();
+    assert_eq!(store.list_sessions().await.unwrap().len(), 2);
+    assert!(done.summary.session.is_some());
+}
+
+/// A recorder that died leaves a claim that lapses: the next recorder takes it over and
+/// continues the dead one's session, whose lap left in progress is closed as partial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_claim_is_taken_over_with_its_session() {
+    use purple_sector_core::lap::LapKind;
+    use purple_sector_core::store::{LeaseOutcome, NewSession, SessionStatus};
+    let server = GameServer::bind("127.0.0.1:0".parse().unwrap(), imola_hello())
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    // What the dead recorder left: its session, a lap in progress, a claim lapsing at once.
+    let dead = store
+        .create_session(NewSession::new("imola", SessionSource::Live))
+        .await
+        .unwrap();
+    let in_progress = purple_sector_core::lap::Lap {
+        stint: 0,
+        number: 1,
+        kind: LapKind::Partial,
+        invalid_reason: None,
+        time: None,
+        frames: Vec::new(),
+    };
+    store.checkpoint_lap(dead.id, &in_progress).await.unwrap();
+    let key = format!(
+        "game {} Lena/ks_corvette_c7r/imola/",
+        server.local_addr().unwrap()
+    );
+    assert!(matches!(
+        store.acquire_lease(&key, "dead recorder", 1).await.unwrap(),
+        LeaseOutcome::Acquired { taken_over: None }
+    ));
+    assert!(
+        store
+            .renew_lease(&key, "dead recorder", 1, Some(dead.id))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let recorder = Recorder::start(
+        Arc::clone(&store),
+        game_client(&server),
+        RecordOptions::default(),
+    )
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.subscribed())
+        .await
+        .unwrap();
+    let mut sent = 0;
+    for lap in 0..2 {
+        for t in (0..1_000 + lap).step_by(4) {
+            server.send_car_info(&packet(lap, t)).await.unwrap();
+            sent += 1;
+            // Paced, so a busy machine's socket buffer loses nothing.
+            if sent % 8 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+    // Let the lap that completed land before stopping.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let recording = recorder.stop().await.unwrap();
+    let session = recording.summary.session.unwrap();
+    assert_eq!(session.id, dead.id, "the dead recorder's session continues");
+    assert_eq!(session.status, SessionStatus::Completed);
+    assert_eq!(store.list_sessions().await.unwrap().len(), 1);
+    let laps = store.list_laps(Some(dead.id)).await.unwrap();
+    assert!(laps.iter().all(|l| !l.in_progress), "{laps:?}");
+    // The dead recorder's laps, then the new one's in a stint of their own.
+    assert_eq!(laps[0].stint, 0);
+    assert!(laps[1..].iter().all(|l| l.stint == 1), "{laps:?}");
+    assert!(laps.iter().any(|l| l.time_ms() == Some(1_000)), "{laps:?}");
+    // And the claim is free again.
+    assert!(matches!(
+        store.acquire_lease(&key, "someone", 1_000).await.unwrap(),
+        LeaseOutcome::Acquired { taken_over: None }
+    ));
+}

@@ -1,6 +1,10 @@
-//! The store conformance suite: every check runs on [`MemoryStore`] and on [`SqliteStore`]
-//! (a real file in a temporary directory), through `Arc<dyn Store>`. Then SQLite-only
+//! The store conformance suite: every check runs on [`MemoryStore`], on [`SqliteStore`] (a
+//! real file in a temporary directory) and on `PostgresStore` (a fresh schema of the database
+//! `PURPLE_SECTOR_TEST_POSTGRES_URL` names), through `Arc<dyn Store>`. Then SQLite-only
 //! checks: schema versions, a simulated crash, corrupt telemetry, durability pragmas.
+//!
+//! Without `PURPLE_SECTOR_TEST_POSTGRES_URL` the PostgreSQL checks say so and pass, except
+//! under `CI`, where they fail (CI starts PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -13,8 +17,9 @@ use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::CAR_INFO_LEN;
 use purple_sector_core::store::codec::{self, CodecError};
 use purple_sector_core::store::{
-    ChatRole, LapId, LapUpdate, MemoryStore, NewSession, SessionId, SessionSource, SessionStatus,
-    SessionUpdate, SqliteStore, Store, StoreError,
+    ChatRole, LapId, LapOrigin, LapUpdate, LeaseOutcome, MemoryStore, NewSession, NewUser, Put,
+    Role, SessionId, SessionSource, SessionStatus, SessionUpdate, SqliteStore, Store, StoreError,
+    TokenHash, copy_store, recover_interrupted,
 };
 use purple_sector_core::telemetry::{Flags, Frame};
 use purple_sector_core::track::{MAP_VERSION, TrackMap};
@@ -31,16 +36,20 @@ const IMOLA_TSV: &str = include_str!("fixtures/imola-c7r-lap2.tsv");
 // Backends
 // ---------------------------------------------------------------------------------------------
 
-/// A store and whatever must outlive it (the temporary directory).
+/// A store and whatever must outlive it (the temporary directory, the PostgreSQL schema).
 struct Backend {
     store: Arc<dyn Store>,
     _dir: Option<TempDir>,
+    #[cfg(feature = "postgres")]
+    _schema: Option<pg::Schema>,
 }
 
 fn memory() -> Backend {
     Backend {
         store: Arc::new(MemoryStore::new()),
         _dir: None,
+        #[cfg(feature = "postgres")]
+        _schema: None,
     }
 }
 
@@ -50,8 +59,28 @@ fn sqlite() -> Backend {
     Backend {
         store: Arc::new(store),
         _dir: Some(dir),
+        #[cfg(feature = "postgres")]
+        _schema: None,
     }
 }
+
+/// A PostgreSQL store in a schema of its own, or `None` (said) without a database.
+#[cfg(feature = "postgres")]
+async fn postgres() -> Option<Backend> {
+    let schema = pg::Schema::create().await?;
+    let store = purple_sector_core::store::PostgresStore::connect(&schema.url)
+        .await
+        .unwrap();
+    Some(Backend {
+        store: Arc::new(store),
+        _dir: None,
+        _schema: Some(schema),
+    })
+}
+
+#[cfg(feature = "postgres")]
+#[path = "support/pg.rs"]
+mod pg;
 
 /// Runs each named `async fn(Arc<dyn Store>)` on both backends.
 macro_rules! conformance {
@@ -70,6 +99,16 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $check() {
                     let backend = super::sqlite();
+                    super::$check(backend.store.clone()).await;
+                }
+            )*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some(backend) = super::postgres().await else { return };
                     super::$check(backend.store.clone()).await;
                 }
             )*
@@ -98,7 +137,423 @@ conformance!(
     track_maps_round_trip,
     track_maps_are_keyed_by_track_and_layout,
     track_maps_outlive_sessions,
+    copies_carry_track_maps,
+    added_laps_never_touch_the_lap_in_progress,
+    sessions_complete,
+    owners_are_kept,
+    users_add_list_revoke,
+    leases_exclude_and_lapse,
+    leases_one_of_many_at_once,
+    put_copies_rows_exactly_and_idempotently,
 );
+
+/// Sessions name their owner; recorded laps take the session's, posted laps the poster's.
+async fn owners_are_kept(store: Arc<dyn Store>) {
+    let new = NewSession {
+        owner: Some("lena".into()),
+        ..NewSession::new("owned", SessionSource::Live)
+    };
+    let s = store.create_session(new).await.unwrap();
+    assert_eq!(s.owner.as_deref(), Some("lena"));
+    assert_eq!(
+        store.get_session(s.id).await.unwrap().owner.as_deref(),
+        Some("lena")
+    );
+    let checkpoint = store
+        .checkpoint_lap(s.id, &lap(0, 1, LapKind::Partial, 3))
+        .await
+        .unwrap();
+    assert_eq!(checkpoint.owner.as_deref(), Some("lena"));
+    let saved = store
+        .save_lap(s.id, &lap(0, 1, LapKind::Out, 3))
+        .await
+        .unwrap();
+    assert_eq!(saved.owner.as_deref(), Some("lena"));
+    let posted = store
+        .add_lap(
+            s.id,
+            &lap(0, 9, LapKind::Flying, 3),
+            LapOrigin::Posted,
+            Some("coach"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(posted.owner.as_deref(), Some("coach"));
+    let laps = store.list_laps(Some(s.id)).await.unwrap();
+    let owners: Vec<_> = laps.iter().map(|l| l.owner.as_deref()).collect();
+    assert_eq!(owners, [Some("lena"), Some("coach")]);
+    // Without accounts, nobody.
+    let anon = session(&store, "anonymous").await;
+    assert_eq!(store.get_session(anon).await.unwrap().owner, None);
+}
+
+/// Users: unique names, tokens found by hash only while not revoked.
+async fn users_add_list_revoke(store: Arc<dyn Store>) {
+    let before = now_ms();
+    let lena = store
+        .add_user(NewUser::new("lena", Role::Driver, "ps_token_lena"))
+        .await
+        .unwrap();
+    let kai = store
+        .add_user(NewUser::new("kai", Role::Engineer, "ps_token_kai"))
+        .await
+        .unwrap();
+    assert!(lena.id < kai.id && lena.created_ms >= before && lena.is_active());
+    match store
+        .add_user(NewUser::new("lena", Role::Admin, "ps_other"))
+        .await
+    {
+        Err(StoreError::UserExists { name }) => assert_eq!(name, "lena"),
+        other => panic!("expected UserExists, got {other:?}"),
+    }
+    let found = store
+        .user_by_token(&TokenHash::of("ps_token_kai"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.name.as_str(), found.role), ("kai", Role::Engineer));
+    assert_eq!(found.token_hash, TokenHash::of("ps_token_kai"));
+    assert!(
+        store
+            .user_by_token(&TokenHash::of("ps_token"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let revoked = store.revoke_user("lena").await.unwrap();
+    let at = revoked.revoked_ms.unwrap();
+    assert!(at >= lena.created_ms);
+    assert!(
+        store
+            .user_by_token(&TokenHash::of("ps_token_lena"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Revoking again keeps the first time.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    assert_eq!(
+        store.revoke_user("lena").await.unwrap().revoked_ms,
+        Some(at)
+    );
+    match store.revoke_user("nobody").await {
+        Err(StoreError::UserNotFound { name }) => assert_eq!(name, "nobody"),
+        other => panic!("expected UserNotFound, got {other:?}"),
+    }
+    let users = store.list_users().await.unwrap();
+    let names: Vec<_> = users
+        .iter()
+        .map(|u| (u.name.as_str(), u.is_active()))
+        .collect();
+    assert_eq!(names, [("lena", false), ("kai", true)]);
+}
+
+/// Leases: one holder at a time; the holder renews; a lapsed lease is taken over, with the
+/// session its holder recorded.
+async fn leases_exclude_and_lapse(store: Arc<dyn Store>) {
+    let key = "game:lena/ks_corvette_c7r/imola";
+    assert_eq!(
+        store.acquire_lease(key, "a", 60_000).await.unwrap(),
+        LeaseOutcome::Acquired { taken_over: None }
+    );
+    assert!(
+        store
+            .renew_lease(key, "a", 60_000, Some(SessionId(7)))
+            .await
+            .unwrap()
+    );
+    match store.acquire_lease(key, "b", 60_000).await.unwrap() {
+        LeaseOutcome::Held(lease) => {
+            assert_eq!(
+                (lease.holder.as_str(), lease.session),
+                ("a", Some(SessionId(7)))
+            );
+            assert!(lease.expires_ms > now_ms());
+        }
+        other => panic!("expected Held, got {other:?}"),
+    }
+    assert!(!store.renew_lease(key, "b", 60_000, None).await.unwrap());
+    // Its holder asking again keeps it (and its session).
+    assert_eq!(
+        store.acquire_lease(key, "a", 60_000).await.unwrap(),
+        LeaseOutcome::Acquired { taken_over: None }
+    );
+    // Another key is free.
+    assert!(matches!(
+        store
+            .acquire_lease("game:other", "b", 60_000)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired { .. }
+    ));
+    // A lease left to lapse (its holder died) goes to the next one asking.
+    assert!(
+        store
+            .renew_lease(key, "a", 1, Some(SessionId(7)))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    match store.acquire_lease(key, "b", 60_000).await.unwrap() {
+        LeaseOutcome::Acquired {
+            taken_over: Some(old),
+        } => {
+            assert_eq!(
+                (old.holder.as_str(), old.session),
+                ("a", Some(SessionId(7)))
+            );
+        }
+        other => panic!("expected a take-over, got {other:?}"),
+    }
+    assert!(
+        !store.renew_lease(key, "a", 60_000, None).await.unwrap(),
+        "a lost it"
+    );
+    // Releasing someone else's lease does nothing; releasing one's own frees it.
+    store.release_lease(key, "a").await.unwrap();
+    assert!(matches!(
+        store.acquire_lease(key, "c", 60_000).await.unwrap(),
+        LeaseOutcome::Held(_)
+    ));
+    store.release_lease(key, "b").await.unwrap();
+    assert_eq!(
+        store.acquire_lease(key, "c", 60_000).await.unwrap(),
+        LeaseOutcome::Acquired { taken_over: None }
+    );
+}
+
+/// Of many processes claiming a free lease at the same moment, exactly one gets it.
+async fn leases_one_of_many_at_once(store: Arc<dyn Store>) {
+    let claims = (0..8).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .acquire_lease("race", &format!("holder-{i}"), 60_000)
+                .await
+        })
+    });
+    let mut granted = 0;
+    for claim in claims {
+        if matches!(claim.await.unwrap().unwrap(), LeaseOutcome::Acquired { .. }) {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 1);
+}
+
+/// Copying rows (migrate): ids, timestamps and states as they are, telemetry bit-exact, a
+/// second copy changes nothing, another row under the same id is a conflict, and new rows
+/// never take a copied id.
+async fn put_copies_rows_exactly_and_idempotently(store: Arc<dyn Store>) {
+    let source = MemoryStore::new();
+    let s = source
+        .create_session(NewSession {
+            owner: Some("lena".into()),
+            tags: vec!["league".into()],
+            ..NewSession::new("copied", SessionSource::Live)
+        })
+        .await
+        .unwrap();
+    let l = imola_lap();
+    let done = source.save_lap(s.id, &l).await.unwrap();
+    let analysed = source
+        .update_lap(
+            done.id,
+            LapUpdate {
+                comments: Some("late on the brakes".into()),
+                analyzed: Some(true),
+                ..LapUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let in_progress = source
+        .checkpoint_lap(s.id, &lap(0, 4, LapKind::Partial, 7))
+        .await
+        .unwrap();
+    let chat = source
+        .add_chat_message(done.id, ChatRole::User, "why?".into())
+        .await
+        .unwrap();
+    let user = source
+        .add_user(NewUser::new("lena", Role::Driver, "ps_lena"))
+        .await
+        .unwrap();
+    // Ids far from 1, as in a store with a history.
+    let mut session = source.get_session(s.id).await.unwrap();
+    session.id = SessionId(41);
+    let mut laps = [analysed.clone(), in_progress.clone()];
+    for (i, lap) in laps.iter_mut().enumerate() {
+        lap.id = LapId(100 + i as i64);
+        lap.session = session.id;
+    }
+    let mut message = chat.clone();
+    message.lap = laps[0].id;
+    message.id = purple_sector_core::store::ChatMessageId(500);
+    let frames = [
+        source.lap_frames(analysed.id).await.unwrap(),
+        source.lap_frames(in_progress.id).await.unwrap(),
+    ];
+    for round in 0..2 {
+        let expect = if round == 0 {
+            Put::Inserted
+        } else {
+            Put::AlreadyThere
+        };
+        assert_eq!(store.put_session(&session).await.unwrap(), expect);
+        for (lap, frames) in laps.iter().zip(&frames) {
+            assert_eq!(store.put_lap(lap, frames).await.unwrap(), expect);
+        }
+        assert_eq!(store.put_chat_message(&message).await.unwrap(), expect);
+        assert_eq!(store.put_user(&user).await.unwrap(), expect);
+    }
+    assert_eq!(store.get_session(session.id).await.unwrap(), session);
+    for (lap, frames) in laps.iter().zip(&frames) {
+        assert_eq!(&store.get_lap(lap.id).await.unwrap(), lap);
+        assert_bit_exact(&store.lap_frames(lap.id).await.unwrap(), frames);
+    }
+    assert_eq!(
+        store.list_chat_messages(laps[0].id).await.unwrap(),
+        [message.clone()]
+    );
+    assert_eq!(
+        store.list_users().await.unwrap(),
+        std::slice::from_ref(&user)
+    );
+    assert!(
+        store
+            .user_by_token(&TokenHash::of("ps_lena"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A different row under a copied id.
+    let mut other = session.clone();
+    other.name = "another".into();
+    match store.put_session(&other).await {
+        Err(StoreError::Conflict {
+            table: "sessions",
+            id: 41,
+        }) => {}
+        r => panic!("expected a conflict, got {r:?}"),
+    }
+    let mut other = laps[0].clone();
+    other.comments = "edited".into();
+    assert!(matches!(
+        store.put_lap(&other, &frames[0]).await,
+        Err(StoreError::Conflict {
+            table: "laps",
+            id: 100
+        })
+    ));
+    // A lap of a session that is not there.
+    let mut orphan = laps[0].clone();
+    orphan.id = LapId(300);
+    orphan.session = SessionId(999);
+    assert!(matches!(
+        store.put_lap(&orphan, &[]).await,
+        Err(StoreError::SessionNotFound { .. })
+    ));
+    // New rows come after the copied ids.
+    let fresh = session_id_after(&store).await;
+    assert!(fresh.0 > 41, "{fresh}");
+    let lap = store
+        .save_lap(fresh, &lap(0, 1, LapKind::Out, 2))
+        .await
+        .unwrap();
+    assert!(lap.id.0 > 101, "{}", lap.id);
+    let said = store
+        .add_chat_message(lap.id, ChatRole::Assistant, "ok".into())
+        .await
+        .unwrap();
+    assert!(said.id.0 > 500, "{}", said.id);
+    let next = store
+        .add_user(NewUser::new("kai", Role::Engineer, "ps_kai"))
+        .await
+        .unwrap();
+    assert!(next.id > user.id);
+}
+
+async fn session_id_after(store: &Arc<dyn Store>) -> SessionId {
+    session(store, "after the copy").await
+}
+
+/// The real lap, as the store benchmark makes it.
+fn imola_lap() -> Lap {
+    Lap {
+        stint: 0,
+        number: 2,
+        kind: LapKind::Flying,
+        invalid_reason: None,
+        time: Some(LapTime::official(108_633)),
+        frames: testing::logged_frames(&imola()),
+    }
+}
+
+/// `add_lap` (posted laps): a new row beside the lap in progress, its origin kept, its
+/// number unique in the session, and never anyone's best.
+async fn added_laps_never_touch_the_lap_in_progress(store: Arc<dyn Store>) {
+    let s = session(&store, "posted").await;
+    let checkpoint = store
+        .checkpoint_lap(s, &lap(0, 3, LapKind::Partial, 40))
+        .await
+        .unwrap();
+    let posted = store
+        .add_lap(s, &lap(0, 1, LapKind::Flying, 20), LapOrigin::Posted, None)
+        .await
+        .unwrap();
+    assert_ne!(posted.id, checkpoint.id);
+    assert_eq!(posted.origin, LapOrigin::Posted);
+    assert!(!posted.in_progress);
+    assert_eq!(posted.ranking_time_ms(), None, "posted laps never rank");
+    let still = store.get_lap(checkpoint.id).await.unwrap();
+    assert!(still.in_progress && still.frame_count == 40);
+    assert_eq!(store.lap_frames(checkpoint.id).await.unwrap().len(), 40);
+    // The same number again is refused, with the numbers.
+    match store
+        .add_lap(s, &lap(0, 1, LapKind::Flying, 5), LapOrigin::Posted, None)
+        .await
+    {
+        Err(StoreError::LapNumberTaken {
+            session,
+            stint: 0,
+            number: 1,
+        }) => assert_eq!(session, s),
+        other => panic!("expected LapNumberTaken, got {other:?}"),
+    }
+    // A recorded lap keeps its origin.
+    let saved = store
+        .save_lap(s, &lap(0, 3, LapKind::Flying, 40))
+        .await
+        .unwrap();
+    assert_eq!(
+        (saved.id, saved.origin),
+        (checkpoint.id, LapOrigin::Recorded)
+    );
+}
+
+/// Sessions can be completed, and a checkpoint keeps its session fresh.
+async fn sessions_complete(store: Arc<dyn Store>) {
+    let s = session(&store, "done").await;
+    let before = store.get_session(s).await.unwrap().updated_ms;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store
+        .checkpoint_lap(s, &lap(0, 1, LapKind::Partial, 3))
+        .await
+        .unwrap();
+    let touched = store.get_session(s).await.unwrap().updated_ms;
+    assert!(touched > before, "{touched} after {before}");
+    let update = SessionUpdate {
+        status: Some(SessionStatus::Completed),
+        ..SessionUpdate::default()
+    };
+    let done = store.update_session(s, update).await.unwrap();
+    assert_eq!(done.status, SessionStatus::Completed);
+    assert_eq!(
+        store.get_session(s).await.unwrap().status,
+        SessionStatus::Completed
+    );
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -186,6 +641,35 @@ async fn track_maps_are_keyed_by_track_and_layout(store: Arc<dyn Store>) {
         store.get_track_map("monza", "junior").await.unwrap(),
         Some(maps[2].clone())
     );
+}
+
+/// `migrate` copies track maps: one missing is put, one there and equal counted, one there
+/// with other corners refused.
+async fn copies_carry_track_maps(store: Arc<dyn Store>) {
+    let source = MemoryStore::new();
+    let map = track_map("imola", "", 7);
+    source.save_track_map(&map).await.unwrap();
+    let first = copy_store(&source, &*store, |_| {}).await.unwrap();
+    assert_eq!(
+        (first.track_maps.inserted, first.track_maps.already_there),
+        (1, 0)
+    );
+    assert_eq!(
+        store.get_track_map("imola", "").await.unwrap(),
+        Some(map.clone())
+    );
+    let again = copy_store(&source, &*store, |_| {}).await.unwrap();
+    assert_eq!(
+        (again.track_maps.inserted, again.track_maps.already_there),
+        (0, 1)
+    );
+    let other = track_map("imola", "", 6);
+    source.save_track_map(&other).await.unwrap();
+    assert!(matches!(
+        copy_store(&source, &*store, |_| {}).await,
+        Err(StoreError::TrackMapConflict { ref track, .. }) if track == "imola"
+    ));
+    assert_eq!(store.get_track_map("imola", "").await.unwrap(), Some(map));
 }
 
 async fn track_maps_outlive_sessions(store: Arc<dyn Store>) {
@@ -1350,10 +1834,48 @@ async fn sqlite_reports_suggestions_it_cannot_read_instead_of_dropping_them() {
     ));
 }
 
+/// After a crash mid-lap (the last checkpoint over 30 s old): the lap in progress becomes a
+/// partial lap with its frames, its session `paused`; a session still being checkpointed is
+/// left alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_migrates_a_version_2_file_to_track_maps() {
+async fn sqlite_recovers_laps_left_in_progress_by_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v2.db");
+    let path = dir.path().join("crashed.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let crashed = session(&(Arc::new(store.clone()) as Arc<dyn Store>), "crashed").await;
+    let live = session(&(Arc::new(store.clone()) as Arc<dyn Store>), "live").await;
+    for s in [crashed, live] {
+        store
+            .checkpoint_lap(s, &lap(0, 2, LapKind::Partial, 30))
+            .await
+            .unwrap();
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE sessions SET updated_ms = updated_ms - 60000 WHERE id = ?1",
+        [crashed.0],
+    )
+    .unwrap();
+    drop(conn);
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(recover_interrupted(&reopened).await.unwrap(), [crashed]);
+    let laps = reopened.list_laps(Some(crashed)).await.unwrap();
+    assert_eq!(laps.len(), 1);
+    assert!(!laps[0].in_progress && laps[0].kind == LapKind::Partial);
+    assert_eq!(reopened.lap_frames(laps[0].id).await.unwrap().len(), 30);
+    assert_eq!(
+        reopened.get_session(crashed).await.unwrap().status,
+        SessionStatus::Paused
+    );
+    let live_laps = reopened.list_laps(Some(live)).await.unwrap();
+    assert!(live_laps[0].in_progress, "a live recording is left alone");
+    assert_eq!(recover_interrupted(&reopened).await.unwrap(), []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrates_a_version_4_file_to_track_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
     let store = SqliteStore::open(&path).unwrap();
     let s = store
         .create_session(NewSession::new("old", SessionSource::Live))
@@ -1364,15 +1886,15 @@ async fn sqlite_migrates_a_version_2_file_to_track_maps() {
         .await
         .unwrap();
     drop(store);
-    // What version 2 had: no track maps.
+    // What version 4 (accounts) had: no track maps.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE track_maps; PRAGMA user_version = 2;")
+    conn.execute_batch("DROP TABLE track_maps; PRAGMA user_version = 4;")
         .unwrap();
     drop(conn);
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), 4);
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(user_version(&path), SqliteStore::SCHEMA_VERSION);
-    assert_eq!(SqliteStore::SCHEMA_VERSION, 3);
+    assert_eq!(SqliteStore::SCHEMA_VERSION, 5);
     assert_eq!(store.get_lap(a.id).await.unwrap(), a);
     let map = track_map("imola", "", 7);
     store.save_track_map(&map).await.unwrap();
@@ -1447,9 +1969,11 @@ async fn sqlite_keeps_foreign_keys_and_wal() {
             "chat_messages",
             "lap_telemetry",
             "laps",
+            "leases",
             "malformed_datagrams",
             "sessions",
-            "track_maps"
+            "track_maps",
+            "users"
         ]
     );
     // The schema refuses a second lap in progress for one session.

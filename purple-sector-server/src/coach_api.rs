@@ -1,10 +1,10 @@
 //! `POST /api/laps/{id}/analyze` and `POST /api/chat` (+ `GET /api/laps/{id}/chat`).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use purple_sector_core::analysis::{Analysis, Coach, Strength, Suggestion, analyzer_for};
@@ -13,44 +13,11 @@ use purple_sector_core::store::{ChatMessage, LapId};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::api::strict_id;
+use crate::auth::Client;
 use crate::error::{ApiError, error_chain};
-
-/// A token bucket: `burst` requests at once, refilled at `per_second`.
-#[derive(Debug)]
-pub struct RateLimit {
-    burst: f64,
-    per_second: f64,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl RateLimit {
-    /// A limit of `per_second` requests a second, `burst` at once.
-    pub fn new(per_second: f64, burst: f64) -> Self {
-        Self {
-            burst,
-            per_second,
-            state: Mutex::new((burst, Instant::now())),
-        }
-    }
-
-    /// Takes a token, or says how it went over the limit.
-    pub fn check(&self, route: &str) -> Result<(), ApiError> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        let refill = now.duration_since(state.1).as_secs_f64() * self.per_second;
-        state.0 = (state.0 + refill).min(self.burst);
-        state.1 = now;
-        if state.0 >= 1.0 {
-            state.0 -= 1.0;
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("{route}: at most {} requests per second", self.per_second),
-            ))
-        }
-    }
-}
+use crate::json::{JsonBody, OptionalJsonBody};
+use crate::limits::MAX_QUESTION_CHARS;
 
 impl From<ReviewError> for ApiError {
     fn from(error: ReviewError) -> Self {
@@ -94,26 +61,15 @@ pub struct AnalyzeResponse {
 /// `POST /api/laps/{id}/analyze`.
 pub async fn analyze(
     State(state): State<AppState>,
+    Client(client): Client,
     id: Result<Path<String>, PathRejection>,
-    body: axum::body::Bytes,
+    body: Result<OptionalJsonBody<AnalyzeRequest>, ApiError>,
 ) -> Result<Json<AnalyzeResponse>, ApiError> {
-    state.limits.analyze.check("analyze")?;
+    // A malformed request spends no budget.
     let Path(id) = id?;
-    let id: LapId = id.parse().map_err(|_| {
-        ApiError::bad_request(format!("lap id must be a positive integer, got {id:?}"))
-    })?;
-    // The body is optional: empty means the defaults.
-    let request = if body.iter().all(u8::is_ascii_whitespace) {
-        AnalyzeRequest::default()
-    } else {
-        serde_json::from_slice::<AnalyzeRequest>(&body).map_err(|e| {
-            if e.is_data() {
-                ApiError::unprocessable(format!("invalid analyze request: {e}"))
-            } else {
-                ApiError::bad_request(format!("invalid JSON: {e}"))
-            }
-        })?
-    };
+    let id = LapId(strict_id(&id, "lap")?);
+    let OptionalJsonBody(request) = body?;
+    state.limits.analyze.check("analyze", &client)?;
     let against = match (request.reference_lap_id, request.against.as_deref()) {
         (Some(r), _) => Against::Lap(LapId(r)),
         (None, None | Some("best")) => Against::Best,
@@ -159,16 +115,20 @@ pub struct ChatResponse {
     source: &'static str,
 }
 
-/// Longest question, characters.
-const MAX_QUESTION_CHARS: usize = 4_000;
-
 /// `POST /api/chat`.
 pub async fn chat(
     State(state): State<AppState>,
-    body: Result<Json<ChatRequest>, JsonRejection>,
+    Client(client): Client,
+    body: Result<JsonBody<ChatRequest>, ApiError>,
 ) -> Result<Json<ChatResponse>, ApiError> {
-    state.limits.chat.check("chat")?;
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
+    if body.lap_id < 1 {
+        return Err(ApiError::unprocessable(format!(
+            "lapId must be a positive integer, got {}",
+            body.lap_id
+        )));
+    }
+    state.limits.chat.check("chat", &client)?;
     let question = body.message.trim();
     if question.is_empty() {
         return Err(ApiError::unprocessable("message must not be empty"));
@@ -208,9 +168,7 @@ pub async fn history(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Vec<ChatMessage>>, ApiError> {
     let Path(id) = id?;
-    let id: LapId = id.parse().map_err(|_| {
-        ApiError::bad_request(format!("lap id must be a positive integer, got {id:?}"))
-    })?;
+    let id = LapId(strict_id(&id, "lap")?);
     state.store.get_lap(id).await?;
     Ok(Json(state.store.list_chat_messages(id).await?))
 }

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What was wrong, for the client.
     pub message: String,
+    /// Seconds after which a retry may succeed (`Retry-After`), for a 429.
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after_s: None,
         }
     }
 
@@ -50,20 +53,30 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(serde_json::json!({ "error": self.message })),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after_s {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         let status = match error {
-            StoreError::SessionNotFound { .. } | StoreError::LapNotFound { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            StoreError::SessionNotFound { .. }
+            | StoreError::LapNotFound { .. }
+            | StoreError::UserNotFound { .. } => StatusCode::NOT_FOUND,
+            StoreError::UserExists { .. }
+            | StoreError::LeaseHeld { .. }
+            | StoreError::Conflict { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, error_chain(&error))

@@ -173,6 +173,119 @@ impl Metrics {
     }
 }
 
+/// The bridge's figures, when the server has one (`--hub`).
+#[cfg(feature = "redis")]
+fn hub_text(state: &AppState) -> String {
+    let Some(bridge) = &state.bridge else {
+        return String::new();
+    };
+    let s = bridge.stats();
+    let mut out = String::new();
+    let mut line = |name: &str, help: &str, kind: &str, value: u64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    line(
+        "purple_sector_hub_connected",
+        "1 while every connection to the hub's Redis is up.",
+        "gauge",
+        u64::from(s.connected),
+    );
+    line(
+        "purple_sector_hub_frames_published_total",
+        "Frames of this process's recordings Redis took.",
+        "counter",
+        s.frames_published,
+    );
+    line(
+        "purple_sector_hub_events_published_total",
+        "Lap and session events of this process's recordings Redis took.",
+        "counter",
+        s.events_published,
+    );
+    line(
+        "purple_sector_hub_frames_dropped_total",
+        "Frames of this process's recordings not sent (queue full, Redis away, refused).",
+        "counter",
+        s.frames_lost_outbound,
+    );
+    line(
+        "purple_sector_hub_events_dropped_total",
+        "Events of this process's recordings not sent (queue full, refused three times).",
+        "counter",
+        s.events_lost_outbound,
+    );
+    line(
+        "purple_sector_hub_lagged_total",
+        "Hub events the bridge was too slow to take.",
+        "counter",
+        s.hub_lagged,
+    );
+    line(
+        "purple_sector_hub_publish_errors_total",
+        "Messages Redis refused or that went with a broken connection.",
+        "counter",
+        s.publish_errors,
+    );
+    line(
+        "purple_sector_hub_frames_received_total",
+        "Frames of other instances' recordings received.",
+        "counter",
+        s.frames_received,
+    );
+    line(
+        "purple_sector_hub_events_received_total",
+        "Events of other instances' recordings received (replayed ones included).",
+        "counter",
+        s.events_received,
+    );
+    line(
+        "purple_sector_hub_frames_missed_total",
+        "Frames other instances sent that never arrived here (gaps in their numbers).",
+        "counter",
+        s.frames_missed,
+    );
+    line(
+        "purple_sector_hub_events_missed_total",
+        "Events other instances sent that never arrived here (gaps in their numbers).",
+        "counter",
+        s.events_missed,
+    );
+    line(
+        "purple_sector_hub_malformed_total",
+        "Messages on the hub's channel or Stream that are not ours to read.",
+        "counter",
+        s.malformed,
+    );
+    line(
+        "purple_sector_hub_reconnects_total",
+        "Connections to the hub's Redis made again after one was lost.",
+        "counter",
+        s.reconnects,
+    );
+    let latency = s.publish_latency;
+    let name = "purple_sector_hub_publish_latency_seconds";
+    out.push_str(&format!(
+        "# HELP {name} From the hub to Redis's acknowledgement; quantiles over the last {} messages.\n# TYPE {name} summary\n",
+        latency.window
+    ));
+    for (quantile, value) in [("0.5", latency.p50), ("0.99", latency.p99)] {
+        out.push_str(&format!(
+            "{name}{{quantile=\"{quantile}\"}} {}\n",
+            value.as_secs_f64()
+        ));
+    }
+    out.push_str(&format!("{name}_sum {}\n", latency.sum.as_secs_f64()));
+    out.push_str(&format!("{name}_count {}\n", latency.count));
+    out
+}
+
+#[cfg(not(feature = "redis"))]
+fn hub_text(_: &AppState) -> String {
+    String::new()
+}
+
 /// `GET /metrics`.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let m = &state.metrics;
@@ -188,7 +301,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         ),
         line(
             "purple_sector_frames_in_total",
-            "Frames published by the recorder.",
+            "Events published on the live hub: the recorder's, and other instances' with a hub.",
             "counter",
             state.hub.published(),
         ),
@@ -229,7 +342,42 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             m.errors.load(Ordering::Relaxed),
         ),
         m.latency_text(),
+        pool_text(&state),
+        hub_text(&state),
     ]
     .concat();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// The database pool's figures, for a store with one (PostgreSQL).
+fn pool_text(state: &AppState) -> String {
+    let Some(pool) = state.store.pool_stats() else {
+        return String::new();
+    };
+    let gauge = |name: &str, help: &str, value: u64| {
+        format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n")
+    };
+    [
+        gauge(
+            "purple_sector_db_pool_max_connections",
+            "Most database connections the pool opens.",
+            pool.max_size as u64,
+        ),
+        gauge(
+            "purple_sector_db_pool_connections",
+            "Database connections open.",
+            pool.size as u64,
+        ),
+        gauge(
+            "purple_sector_db_pool_idle_connections",
+            "Database connections open and idle.",
+            pool.available as u64,
+        ),
+        gauge(
+            "purple_sector_db_pool_waiting",
+            "Requests waiting for a database connection.",
+            pool.waiting as u64,
+        ),
+    ]
+    .concat()
 }

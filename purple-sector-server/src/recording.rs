@@ -76,7 +76,14 @@ pub enum StartError {
 /// number: how many is the server's decision). Cheap to clone; clones share the slot.
 #[derive(Debug, Clone, Default)]
 pub struct RecorderSlot {
-    current: Arc<Mutex<Option<Recorder>>>,
+    current: Arc<Mutex<Option<Running>>>,
+}
+
+#[derive(Debug)]
+struct Running {
+    recorder: Recorder,
+    /// Started by `start_demo` (only a demo may be stopped by `stop_demo`).
+    demo: bool,
 }
 
 impl RecorderSlot {
@@ -87,12 +94,22 @@ impl RecorderSlot {
         source: Source,
         options: RecordOptions,
     ) -> Result<(), StartError> {
+        self.start_as(state, source, options, false).await
+    }
+
+    async fn start_as(
+        &self,
+        state: &AppState,
+        source: Source,
+        options: RecordOptions,
+        demo: bool,
+    ) -> Result<(), StartError> {
         let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|r| !r.is_finished()) {
+        if current.as_ref().is_some_and(|r| !r.recorder.is_finished()) {
             return Err(StartError::Busy);
         }
         if let Some(done) = current.take() {
-            if let Err(e) = done.stop().await {
+            if let Err(e) = done.recorder.stop().await {
                 tracing::warn!("the previous recording failed: {e}");
             }
         }
@@ -103,19 +120,32 @@ impl RecorderSlot {
         let recorder = Recorder::start(std::sync::Arc::clone(&state.store), source, options)
             .await
             .map_err(StartError::Record)?;
-        *current = Some(recorder);
+        *current = Some(Running { recorder, demo });
         Ok(())
     }
 
-    /// Starts the built-in game of `state.demo`, unless a recording runs.
-    pub async fn start_demo(&self, state: &AppState) -> Result<(), StartError> {
+    /// Starts the built-in game of `state.demo` for `owner`, unless a recording runs.
+    pub async fn start_demo(
+        &self,
+        state: &AppState,
+        owner: Option<String>,
+    ) -> Result<(), StartError> {
         let source = state.demo.source(&*state.store).await?;
+        // Numbered, so that demo sessions can be told apart in a list.
+        let earlier = match state.store.list_sessions().await {
+            Ok(sessions) => sessions
+                .iter()
+                .filter(|s| s.source == SessionSource::Demo)
+                .count(),
+            Err(_) => 0,
+        };
         let options = RecordOptions {
-            session_name: Some(format!("Demo — {}", state.demo.track)),
+            session_name: Some(format!("Demo — {} #{}", state.demo.track, earlier + 1)),
             source: SessionSource::Demo,
+            owner,
             ..RecordOptions::default()
         };
-        self.start(state, source, options).await
+        self.start_as(state, source, options, true).await
     }
 
     /// True while a recording runs.
@@ -124,20 +154,41 @@ impl RecorderSlot {
             .lock()
             .await
             .as_ref()
-            .is_some_and(|r| !r.is_finished())
+            .is_some_and(|r| !r.recorder.is_finished())
     }
 
     /// The running (or last) recording's state.
     pub async fn status(&self) -> Option<RecorderStatus> {
-        self.current.lock().await.as_ref().map(Recorder::status)
+        self.current
+            .lock()
+            .await
+            .as_ref()
+            .map(|r| r.recorder.status())
     }
 
     /// Stops the recording, if any, and waits until its lap in progress is saved.
     pub async fn stop(&self) -> Option<Result<Recording, RecordError>> {
         let taken = self.current.lock().await.take();
         match taken {
-            Some(recorder) => Some(recorder.stop().await),
+            Some(running) => Some(running.recorder.stop().await),
             None => None,
         }
+    }
+
+    /// Stops the recording if it is a demo (`start_demo`'s); a recording from a game is left
+    /// alone. True when a demo was stopped.
+    pub async fn stop_demo(&self) -> bool {
+        let mut current = self.current.lock().await;
+        if !current.as_ref().is_some_and(|r| r.demo) {
+            return false;
+        }
+        let Some(running) = current.take() else {
+            return false;
+        };
+        drop(current);
+        if let Err(e) = running.recorder.stop().await {
+            tracing::warn!("the demo recording failed: {e}");
+        }
+        true
     }
 }

@@ -6,8 +6,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 use purple_sector_core::lap::Lap;
 use purple_sector_core::store::{
-    ChatMessage, ChatRole, LapId, LapRecord, LapUpdate, MalformedDatagram, NewSession, Result,
-    Session, SessionId, SessionUpdate, Store,
+    ChatMessage, ChatRole, LapId, LapOrigin, LapRecord, LapUpdate, LeaseOutcome, MalformedDatagram,
+    NewSession, NewUser, PoolStats, Put, Result, Session, SessionId, SessionUpdate, Store,
+    TokenHash, User,
 };
 use purple_sector_core::telemetry::Frame;
 use purple_sector_core::track::TrackMap;
@@ -73,6 +74,19 @@ impl Store for TimedStore {
             self,
             "close_checkpoint",
             self.inner.close_checkpoint(session)
+        )
+    }
+    async fn add_lap(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        origin: LapOrigin,
+        owner: Option<&str>,
+    ) -> Result<LapRecord> {
+        timed!(
+            self,
+            "add_lap",
+            self.inner.add_lap(session, lap, origin, owner)
         )
     }
     async fn get_lap(&self, id: LapId) -> Result<LapRecord> {
@@ -148,5 +162,62 @@ impl Store for TimedStore {
             "delete_track_map",
             self.inner.delete_track_map(track, config)
         )
+    }
+    async fn add_user(&self, new: NewUser) -> Result<User> {
+        timed!(self, "add_user", self.inner.add_user(new))
+    }
+    async fn list_users(&self) -> Result<Vec<User>> {
+        timed!(self, "list_users", self.inner.list_users())
+    }
+    async fn revoke_user(&self, name: &str) -> Result<User> {
+        timed!(self, "revoke_user", self.inner.revoke_user(name))
+    }
+    async fn user_by_token(&self, hash: &TokenHash) -> Result<Option<User>> {
+        timed!(self, "user_by_token", self.inner.user_by_token(hash))
+    }
+    async fn acquire_lease(&self, key: &str, holder: &str, ttl_ms: i64) -> Result<LeaseOutcome> {
+        timed!(
+            self,
+            "acquire_lease",
+            self.inner.acquire_lease(key, holder, ttl_ms)
+        )
+    }
+    async fn renew_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: i64,
+        session: Option<SessionId>,
+    ) -> Result<bool> {
+        timed!(
+            self,
+            "renew_lease",
+            self.inner.renew_lease(key, holder, ttl_ms, session)
+        )
+    }
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<()> {
+        timed!(self, "release_lease", self.inner.release_lease(key, holder))
+    }
+    async fn put_session(&self, session: &Session) -> Result<Put> {
+        timed!(self, "put_session", self.inner.put_session(session))
+    }
+    async fn put_lap(&self, lap: &LapRecord, frames: &[Frame]) -> Result<Put> {
+        timed!(self, "put_lap", self.inner.put_lap(lap, frames))
+    }
+    async fn put_chat_message(&self, message: &ChatMessage) -> Result<Put> {
+        timed!(
+            self,
+            "put_chat_message",
+            self.inner.put_chat_message(message)
+        )
+    }
+    async fn put_user(&self, user: &User) -> Result<Put> {
+        timed!(self, "put_user", self.inner.put_user(user))
+    }
+    async fn ping(&self) -> Result<()> {
+        timed!(self, "ping", self.inner.ping())
+    }
+    fn pool_stats(&self) -> Option<PoolStats> {
+        self.inner.pool_stats()
     }
 }

@@ -1,30 +1,46 @@
 //! `/ws`: the original app's WebSocket messages, plus lap and session events.
 //!
-//! Server → client: `connected`, `telemetry` (a frame, at most `hz` per second, with the live
-//! delta against the session's best lap), `pong`, `lap_completed`, `session`, `error`.
+//! Server → client: `connected`, `telemetry` (a frame, at most `hz` per second per session,
+//! with its `sessionId` and the live delta against the session's best lap), `pong`,
+//! `lap_completed`, `session`, `error`. Right after `connected`, one `session` message
+//! (state `started`) for each session live now, so a display that joins mid-session knows it.
 //! Client → server: `ping`, `start_demo`, `stop_demo`. Anything else is ignored and counted:
 //! clients cannot inject telemetry.
+//!
+//! `/ws?session=ID` watches one session: its frames, laps and start and stop only. Without it
+//! a client watches every session the hub carries (with `--hub`, every recording on the same
+//! Redis), each at the client's rate.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::StatusCode;
 use axum::response::Response;
 use purple_sector_core::import::OriginalFrame;
-use purple_sector_core::live::{LiveEvent, LiveFrame};
+use purple_sector_core::live::{LiveEvent, LiveFrame, SessionState};
+use purple_sector_core::store::{Session, SessionId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::LapDto;
+use crate::api::{LapDto, strict_id};
+use crate::auth::Caller;
 use crate::error::{ApiError, error_chain};
+use crate::limits::{MAX_WS_CLIENTS, MAX_WS_MESSAGE_BYTES};
 
-/// `/ws?hz=N`.
+/// `/ws?hz=N&session=ID`.
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
     #[serde(default)]
     hz: Option<u32>,
+    /// The one session to watch; all without it.
+    #[serde(default)]
+    session: Option<String>,
 }
 
 /// The telemetry message's frame: the original's fields plus ours, and the live delta.
@@ -32,6 +48,9 @@ pub struct WsQuery {
 struct TelemetryOut {
     #[serde(flatten)]
     frame: OriginalFrame,
+    /// The session it is recorded into (`null` before the recorder made it).
+    #[serde(rename = "sessionId")]
+    session_id: Option<i64>,
     /// Seconds behind (+) or ahead (−) of the reference lap at this position.
     delta: Option<f64>,
 }
@@ -53,17 +72,35 @@ fn telemetry(live: &LiveFrame) -> Envelope<'static, TelemetryOut> {
         kind: "telemetry",
         data: TelemetryOut {
             frame: OriginalFrame::from_frame(&live.frame),
+            session_id: live.session.map(|s| s.0),
             delta: live.delta_s,
         },
     }
 }
 
-/// `GET /ws`.
+/// Whether a receive failed on a message over the size limit.
+fn is_too_big(error: &axum::Error) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    text.contains("too long")
+        || text.contains("too big")
+        || text.contains("capacity")
+        || text.contains("space limit")
+}
+
+/// `GET /ws`. Client messages are at most [`MAX_WS_MESSAGE_BYTES`] (a larger one closes the
+/// stream with 1009); at most [`MAX_WS_CLIENTS`] clients at once.
 pub async fn upgrade(
     State(state): State<AppState>,
+    caller: Caller,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            format!("/ws is a WebSocket: {}", rejection.body_text()),
+        )
+    })?;
     let Query(query) = query?;
     let hz = query.hz.unwrap_or(60);
     if !(1..=333).contains(&hz) {
@@ -71,7 +108,29 @@ pub async fn upgrade(
             "hz must be in 1..=333, got {hz}"
         )));
     }
-    Ok(ws.on_upgrade(move |socket| client(socket, state, hz)))
+    let watch = query
+        .session
+        .as_deref()
+        .map(|text| strict_id(text, "session").map(SessionId))
+        .transpose()?;
+    if state.metrics.ws_clients.load(Ordering::Relaxed) >= MAX_WS_CLIENTS {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_WS_CLIENTS} WebSocket clients are connected, the most"),
+        ));
+    }
+    Ok(ws
+        .max_message_size(MAX_WS_MESSAGE_BYTES)
+        .max_frame_size(MAX_WS_MESSAGE_BYTES)
+        .on_upgrade(move |socket| client(socket, state, hz, watch, caller)))
+}
+
+/// A client's message: `{"type": …}` and nothing else, each key once.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 /// Sends one message, serialised from its own types (an `f32` keeps its shortest form).
@@ -82,7 +141,30 @@ async fn send(socket: &mut WebSocket, value: &impl Serialize) -> bool {
     socket.send(Message::Text(text.into())).await.is_ok()
 }
 
-async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
+/// Whether a client watching `watch` (one session, or all) gets `event`.
+fn watched(watch: Option<SessionId>, event: &LiveEvent) -> bool {
+    let Some(watch) = watch else {
+        return true;
+    };
+    match event {
+        LiveEvent::Frame(live) => live.session == Some(watch),
+        LiveEvent::LapCompleted(lap) => lap.session == watch,
+        LiveEvent::Session { session, .. } => session.id == watch,
+    }
+}
+
+/// The `session` message.
+fn session_message(session: &Session, state: SessionState) -> serde_json::Value {
+    json!({"type": "session", "data": {"id": session.id.0, "name": session.name, "state": state, "track": session.track, "car": session.car}})
+}
+
+async fn client(
+    mut socket: WebSocket,
+    state: AppState,
+    hz: u32,
+    watch: Option<SessionId>,
+    caller: Caller,
+) {
     let metrics = &state.metrics;
     metrics.ws_clients.fetch_add(1, Ordering::Relaxed);
     let client_id = metrics.client_connected();
@@ -96,13 +178,25 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
     let period = Duration::from_secs_f64(1.0 / f64::from(hz));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut latest: Option<std::sync::Arc<LiveFrame>> = None;
+    // The newest frame of each session not sent yet: one session's frames never crowd out
+    // another's.
+    let mut latest: BTreeMap<Option<SessionId>, Arc<LiveFrame>> = BTreeMap::new();
     let mut open = send(&mut socket, &connected).await;
+    for session in state.hub.live_sessions() {
+        if open && watch.is_none_or(|id| id == session.id) {
+            open = send(
+                &mut socket,
+                &session_message(&session, SessionState::Started),
+            )
+            .await;
+        }
+    }
     while open {
         tokio::select! {
             event = events.recv() => match event {
+                Some(event) if !watched(watch, &event) => {}
                 Some(LiveEvent::Frame(frame)) => {
-                    if latest.replace(frame).is_some() {
+                    if latest.insert(frame.session, frame).is_some() {
                         // Replaced before it was sent: this client's rate drops it.
                         metrics.frames_thinned.fetch_add(1, Ordering::Relaxed);
                     }
@@ -112,42 +206,72 @@ async fn client(mut socket: WebSocket, state: AppState, hz: u32) {
                     open = send(&mut socket, &message).await;
                 }
                 Some(LiveEvent::Session { session, state: s }) => {
-                    let message = json!({"type": "session", "data": {"id": session.id.0, "name": session.name, "state": s, "track": session.track, "car": session.car}});
-                    open = send(&mut socket, &message).await;
+                    open = send(&mut socket, &session_message(&session, s)).await;
                 }
                 None => break,
             },
             _ = ticker.tick() => {
                 metrics.client_dropped(client_id, events.dropped());
-                if let Some(live) = latest.take() {
+                for live in std::mem::take(&mut latest).into_values() {
+                    if !open {
+                        break;
+                    }
                     open = send(&mut socket, &telemetry(&live)).await;
                     metrics.frames_out.fetch_add(1, Ordering::Relaxed);
                 }
             }
             message = socket.recv() => {
-                let Some(Ok(message)) = message else { break };
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(e)) => {
+                        // Over the size limit: say so (1009) and close.
+                        if is_too_big(&e) {
+                            let close = CloseFrame {
+                                code: close_code::SIZE,
+                                reason: format!("messages are at most {MAX_WS_MESSAGE_BYTES} bytes").into(),
+                            };
+                            let _ = socket.send(Message::Close(Some(close))).await;
+                        }
+                        break;
+                    }
+                    None => break,
+                };
                 let text = match &message {
                     Message::Text(text) => text.to_string(),
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                let kind = serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+                let kind = match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(m) => Some(m.kind),
+                    Err(e) => {
+                        metrics.ws_ignored.fetch_add(1, Ordering::Relaxed);
+                        let reply = json!({"type": "error", "message": format!("not a message we take: {e}")});
+                        open = send(&mut socket, &reply).await;
+                        continue;
+                    }
+                };
                 match kind.as_deref() {
                     Some("ping") => {
                         open = send(&mut socket, &json!({"type": "pong", "timestamp": now_ms()})).await;
                     }
+                    Some("start_demo" | "stop_demo") if caller.may_record().is_err() => {
+                        let message = caller.may_record().err().map(|e| e.message);
+                        open = send(&mut socket, &json!({"type": "error", "message": message})).await;
+                    }
                     Some("start_demo") => {
-                        let reply = match state.recorder.start_demo(&state).await {
+                        let reply = match state.recorder.start_demo(&state, caller.name.clone()).await {
                             Ok(()) => json!({"type": "demo", "state": "started"}),
                             Err(e) => json!({"type": "error", "message": error_chain(&e)}),
                         };
                         open = send(&mut socket, &reply).await;
                     }
                     Some("stop_demo") => {
-                        state.recorder.stop().await;
-                        open = send(&mut socket, &json!({"type": "demo", "state": "stopped"})).await;
+                        let reply = if state.recorder.stop_demo().await {
+                            json!({"type": "demo", "state": "stopped"})
+                        } else {
+                            json!({"type": "error", "message": "no demo is running"})
+                        };
+                        open = send(&mut socket, &reply).await;
                     }
                     _ => {
                         metrics.ws_ignored.fetch_add(1, Ordering::Relaxed);

@@ -32,7 +32,10 @@ async fn call(
     uri: &str,
     body: Option<&str>,
 ) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, "127.0.0.1:3000");
     if body.is_some() {
         request = request.header(header::CONTENT_TYPE, "application/json");
     }
@@ -71,11 +74,14 @@ async fn sessions_and_laps_through_the_router() {
         .map(|k| json!({"timestamp": 1_700_000_000_000i64 + k, "throttle": 1.0, "brake": 0.0, "steering": -0.5,
                         "speed": 200.0, "gear": 5, "rpm": 7000.0, "lapTime": k * 16, "lapNumber": 1, "normalizedPosition": k as f64 / 50.0}))
         .collect();
-    let lap = json!({"sessionId": id, "lapNumber": 1, "lapTime": 92.5, "telemetryData": frames})
+    // A short lap: 0.784 s of lap clock, 2 % of the way from the line at 200 km/h.
+    let lap = json!({"sessionId": id, "lapNumber": 1, "lapTime": 0.8, "telemetryData": frames})
         .to_string();
     let (status, lap) = call(&s, "POST", "/api/laps", Some(&lap)).await;
     assert_eq!(status, StatusCode::CREATED, "{lap}");
-    assert_eq!(lap["lapTime"], 92.5);
+    assert_eq!(lap["lapTime"], 0.8);
+    assert_eq!(lap["lapTimeSource"], "telemetry");
+    assert_eq!(lap["source"], "posted");
     assert_eq!(lap["frameCount"], 50);
     assert!(
         lap.get("telemetryData").is_none(),
@@ -362,6 +368,7 @@ async fn a_token_is_required_when_one_is_set_and_off_loopback() {
     let (status, _) = call(&s, "GET", "/api/sessions", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let request = Request::get("/api/sessions")
+        .header(header::HOST, "127.0.0.1:3000")
         .header(header::AUTHORIZATION, "Bearer s3cret")
         .body(Body::empty())
         .unwrap();
@@ -373,6 +380,7 @@ async fn a_token_is_required_when_one_is_set_and_off_loopback() {
     let login = app(s.clone())
         .oneshot(
             Request::get("/login?token=s3cret")
+                .header(header::HOST, "127.0.0.1:3000")
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -384,6 +392,7 @@ async fn a_token_is_required_when_one_is_set_and_off_loopback() {
         .to_owned();
     assert!(cookie.contains("HttpOnly"));
     let with_cookie = Request::get("/api/sessions")
+        .header(header::HOST, "127.0.0.1:3000")
         .header(header::COOKIE, cookie.split(';').next().unwrap())
         .body(Body::empty())
         .unwrap();
@@ -458,7 +467,8 @@ async fn driven_state() -> AppState {
     };
     let source = Source::Simulator {
         config,
-        speed: 50.0,
+        // Faster, a loaded machine drops frames and a lap clock gap invalidates a lap.
+        speed: 20.0,
     };
     Recorder::start(Arc::clone(&s.store), source, Default::default())
         .await
@@ -472,7 +482,7 @@ async fn driven_state() -> AppState {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analyze_and_chat_routes() {
     let s = driven_state().await;
-    let (status, a) = call(&s, "POST", "/api/laps/3/analyze", None).await;
+    let (status, a) = call(&s, "POST", "/api/laps/3/analyze", Some("")).await;
     assert_eq!(status, StatusCode::OK, "{a}");
     assert_eq!(a["lapId"], 3);
     assert_eq!(a["referenceLapId"], 2);
@@ -550,15 +560,16 @@ async fn analyze_and_chat_routes() {
 
 #[tokio::test]
 async fn analyze_and_chat_are_rate_limited() {
-    use purple_sector_server::{Limits, RateLimit};
+    use purple_sector_server::{RateLimit, RateLimits};
     let mut s = state();
-    s.limits = Arc::new(Limits {
+    s.limits = Arc::new(RateLimits {
         analyze: RateLimit::new(0.01, 1.0),
         chat: RateLimit::new(0.01, 1.0),
+        ..RateLimits::default()
     });
-    let (first, _) = call(&s, "POST", "/api/laps/1/analyze", None).await;
+    let (first, _) = call(&s, "POST", "/api/laps/1/analyze", Some("")).await;
     assert_eq!(first, StatusCode::NOT_FOUND);
-    let (second, v) = call(&s, "POST", "/api/laps/1/analyze", None).await;
+    let (second, v) = call(&s, "POST", "/api/laps/1/analyze", Some("")).await;
     assert_eq!(second, StatusCode::TOO_MANY_REQUESTS, "{v}");
     assert!(v["error"].as_str().unwrap().contains("per second"));
 }
@@ -569,6 +580,7 @@ async fn cors_only_for_the_given_origin_and_metrics_by_route() {
         Request::builder()
             .method("OPTIONS")
             .uri("/api/sessions")
+            .header(header::HOST, "127.0.0.1:3000")
             .header(header::ORIGIN, origin)
             .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
             .body(Body::empty())
@@ -586,7 +598,7 @@ async fn cors_only_for_the_given_origin_and_metrics_by_route() {
             .is_none()
     );
     let mut s = state();
-    s.cors_origin = Some("https://league.example".parse().unwrap());
+    s.allow_origin("https://league.example").unwrap();
     let allowed = app(s.clone())
         .oneshot(preflight("https://league.example"))
         .await
@@ -610,7 +622,12 @@ async fn cors_only_for_the_given_origin_and_metrics_by_route() {
     call(&s, "GET", "/api/sessions", None).await;
     call(&s, "GET", "/api/sessions/7", None).await;
     let response = app(s.clone())
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/metrics")
+                .header(header::HOST, "127.0.0.1:3000")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let text = String::from_utf8(
@@ -644,4 +661,159 @@ async fn cors_only_for_the_given_origin_and_metrics_by_route() {
         ),
         "{text}"
     );
+}
+
+/// A GET through `app()` with request headers: status, response headers, body bytes.
+async fn get_with(
+    state: &AppState,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = Request::builder()
+        .method("GET")
+        .uri(uri)
+        .header(header::HOST, "127.0.0.1:3000");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app(state.clone())
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_data_is_compact_runs_to_the_line_and_is_compressed() {
+    let s = driven_state().await;
+    let columns = [
+        "distanceM",
+        "timeS",
+        "speedKmh",
+        "gas",
+        "brake",
+        "steerDeg",
+        "gear",
+        "rpm",
+        "x",
+        "z",
+    ];
+    let (status, lap) = call(&s, "GET", "/api/laps/3/chart?points=500", None).await;
+    assert_eq!(status, StatusCode::OK, "{lap}");
+    let n = lap["count"].as_u64().unwrap() as usize;
+    assert!((400..=501).contains(&n), "{n} samples for 500 points");
+    for c in columns {
+        assert_eq!(lap[c].as_array().unwrap().len(), n, "{c}");
+    }
+    let last = |v: &Value, c: &str| v[c].as_array().unwrap().last().unwrap().as_f64().unwrap();
+    // The last sample is the line: the whole length, the lap's time.
+    assert_eq!(lap["distanceM"][0], 0.0);
+    assert!((last(&lap, "distanceM") - lap["lengthM"].as_f64().unwrap()).abs() < 1.5);
+    assert!((last(&lap, "timeS") * 1000.0 - lap["lapTimeMs"].as_f64().unwrap()).abs() < 1.5);
+    let (_, reference) = call(&s, "GET", "/api/laps/2/chart?points=500", None).await;
+    let (_, a) = call(&s, "POST", "/api/laps/3/analyze", Some("{}")).await;
+    assert_eq!(a["referenceLapId"], 2);
+    // The delta the dashboard draws (this lap's clock minus the reference's at the same
+    // share of the lap) ends at the gap: no sample falls short of the line.
+    let end = last(&lap, "timeS") - last(&reference, "timeS");
+    let gap = a["analysis"]["gap_s"].as_f64().unwrap();
+    assert!((end - gap).abs() < 0.005, "delta ends at {end}, gap {gap}");
+
+    // The ideal lap: drawn from the laps' best segments, its clock running to its time.
+    let (status, ideal) = call(&s, "GET", "/api/laps/3/ideal/chart?points=500", None).await;
+    assert_eq!(status, StatusCode::OK, "{ideal}");
+    assert_eq!(ideal["ideal"], true);
+    assert_eq!(ideal["lapId"], Value::Null);
+    let times: Vec<f64> = ideal["timeS"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[1] >= w[0] - 1e-9),
+        "ideal clock runs back"
+    );
+    let ideal_ms = ideal["lapTimeMs"].as_f64().unwrap();
+    assert!((times.last().unwrap() * 1000.0 - ideal_ms).abs() < 2.0);
+    let (_, lap2) = call(&s, "GET", "/api/laps/2", None).await;
+    let (_, lap3) = call(&s, "GET", "/api/laps/3", None).await;
+    let fastest = lap2["lapTimeMs"]
+        .as_f64()
+        .unwrap()
+        .min(lap3["lapTimeMs"].as_f64().unwrap());
+    assert!(
+        ideal_ms <= fastest + 1.0,
+        "ideal {ideal_ms} ms, fastest {fastest} ms"
+    );
+    let (_, against_ideal) = call(
+        &s,
+        "POST",
+        "/api/laps/3/analyze",
+        Some(r#"{"against": "ideal"}"#),
+    )
+    .await;
+    let gap = against_ideal["analysis"]["gap_s"].as_f64().unwrap();
+    let end = last(&lap, "timeS") - times.last().unwrap();
+    assert!(
+        (end - gap).abs() < 0.01,
+        "delta to the ideal ends at {end}, gap {gap}"
+    );
+
+    let (_, comparable) = call(&s, "GET", "/api/laps/3/comparable", None).await;
+    assert!(comparable.as_array().unwrap().len() >= 3, "{comparable}");
+    let (_, sessions) = call(&s, "GET", "/api/sessions", None).await;
+    assert!(sessions[0]["lapCount"].as_u64().unwrap() >= 3, "{sessions}");
+    assert_eq!(sessions[0]["bestLapTimeMs"].as_f64(), Some(fastest));
+    for (uri, expected) in [
+        ("/api/laps/3/chart?points=1", StatusCode::BAD_REQUEST),
+        ("/api/laps/3/chart?points=99999", StatusCode::BAD_REQUEST),
+        ("/api/laps/3/chart?step=2", StatusCode::BAD_REQUEST),
+        ("/api/laps/99/chart", StatusCode::NOT_FOUND),
+        ("/api/laps/99/ideal/chart", StatusCode::NOT_FOUND),
+        ("/api/laps/007/comparable", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, v) = call(&s, "GET", uri, None).await;
+        assert_eq!(status, expected, "{uri}: {v}");
+        assert!(v["error"].is_string(), "{uri}: {v}");
+    }
+
+    // Compressed when the client accepts it, and only then.
+    let (_, plain_headers, plain) = get_with(&s, "/api/laps/3/chart", &[]).await;
+    assert!(plain_headers.get(header::CONTENT_ENCODING).is_none());
+    for encoding in ["gzip", "br"] {
+        let (status, headers, body) =
+            get_with(&s, "/api/laps/3/chart", &[("accept-encoding", encoding)]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_ENCODING], encoding);
+        assert!(
+            body.len() * 3 < plain.len(),
+            "{encoding}: {} of {}",
+            body.len(),
+            plain.len()
+        );
+    }
+    // The dashboard's own URLs load the page; the chart library is embedded.
+    for uri in ["/", "/sessions/1", "/laps/3"] {
+        let (status, headers, body) = get_with(&s, uri, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(String::from_utf8_lossy(&body).contains("/assets/vendor/uPlot.iife.min.js"));
+    }
+    let (status, headers, body) = get_with(&s, "/assets/vendor/uPlot.iife.min.js", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    assert!(String::from_utf8_lossy(&body).contains("uPlot (v1.6.32)"));
 }

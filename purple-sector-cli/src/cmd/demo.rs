@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use clap::Args;
+use purple_sector_core::live::Hub;
 use purple_sector_core::record::{RecordOptions, Recorder, Source};
 use purple_sector_core::store::{SessionSource, best_lap};
 
-use crate::args::{SessionArgs, check_speed, sim_map};
+use crate::args::{HubArgs, SessionArgs, check_speed, sim_map};
+use crate::hub::HubBridge;
 use crate::output::Output;
 use crate::{Global, Outcome, report, tables};
 
@@ -17,6 +19,8 @@ pub struct DemoArgs {
     /// Speed of time (the demo's default plays a 7-minute session in about 20 s).
     #[arg(long, default_value_t = 25.0)]
     speed: f64,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
@@ -32,7 +36,7 @@ pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             config.laps,
             config.track.name(),
             args.speed,
-            crate::db::path(global.db).display()
+            crate::db::describe(global.db)
         );
     }
     let options = RecordOptions {
@@ -45,8 +49,16 @@ pub fn run(args: &DemoArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
         speed: args.speed,
     };
     let recording = runtime.block_on(async {
+        let hub = Hub::default();
+        let bridge = HubBridge::connect(&args.hub, &hub, global.json).await?;
+        let options = RecordOptions {
+            hub: bridge.is_some().then_some(hub),
+            ..options
+        };
         let recorder = Recorder::start(Arc::clone(&store), source, options).await?;
-        recorder.run_until(crate::signals::stopped()).await
+        let recording = recorder.run_until(crate::signals::stopped()).await;
+        bridge.finish(global.json).await;
+        anyhow::Ok(recording?)
     })?;
     let summary = &recording.summary;
     let outcome = report::recording(summary, global.json)?;

@@ -8,6 +8,7 @@ mod export;
 mod import;
 mod inspect;
 mod laps;
+mod migrate;
 mod plot;
 mod record;
 mod replay;
@@ -15,6 +16,7 @@ mod serve;
 mod sessions;
 mod simulate;
 mod tracks;
+mod users;
 
 use clap::Subcommand;
 
@@ -56,6 +58,12 @@ pub enum Command {
     /// The track maps: each track's corners, with the ids and names the coach uses.
     #[command(subcommand)]
     Tracks(tracks::TracksCommand),
+    /// Add, list or revoke the accounts of a shared server.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Copy a database into another (SQLite file or PostgreSQL URL, either way), ids and
+    /// telemetry exact; resumable.
+    Migrate(migrate::MigrateArgs),
 }
 
 impl Command {
@@ -79,6 +87,8 @@ impl Command {
             Self::Chat(args) => chat::run(args, global),
             Self::Plot(args) => plot::run(args, global),
             Self::Tracks(command) => tracks::run(command, global),
+            Self::Users(command) => users::run(command, global),
+            Self::Migrate(args) => migrate::run(args, global),
         }
     }
 }

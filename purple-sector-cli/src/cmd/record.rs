@@ -4,12 +4,14 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Args;
+use purple_sector_core::live::Hub;
 use purple_sector_core::net::ClientConfig;
 use purple_sector_core::record::{RecordOptions, Recorder, RecorderStatus, Source};
 use purple_sector_core::store::SessionSource;
 use tokio::sync::watch;
 
-use crate::args::{game_address, seconds};
+use crate::args::{HubArgs, game_address, seconds};
+use crate::hub::HubBridge;
 use crate::{Global, Outcome, report, tables};
 
 #[derive(Debug, Args)]
@@ -32,6 +34,12 @@ pub struct RecordArgs {
     /// Stop when the game goes silent instead of waiting for it to come back.
     #[arg(long)]
     exit_on_silence: bool,
+    /// Record for this user (their account on a shared database): the session and its laps
+    /// are theirs.
+    #[arg(long, value_name = "USER")]
+    owner: Option<String>,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 pub fn run(args: &RecordArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
@@ -49,10 +57,17 @@ pub fn run(args: &RecordArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             .duration
             .map(|d| seconds(d, "--duration"))
             .transpose()?,
+        owner: args.owner.clone(),
         ..RecordOptions::default()
     };
     let store = crate::db::open(global.db)?;
     let recording = crate::runtime()?.block_on(async move {
+        let hub = Hub::default();
+        let bridge = HubBridge::connect(&args.hub, &hub, global.json).await?;
+        let options = RecordOptions {
+            hub: bridge.is_some().then_some(hub),
+            ..options
+        };
         let recorder = Recorder::start(store, Source::Game(client), options).await?;
         let progress = (!global.json && std::io::stderr().is_terminal())
             .then(|| tokio::spawn(show_progress(recorder.watch_status())));
@@ -61,7 +76,8 @@ pub fn run(args: &RecordArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
         if let Some(progress) = progress {
             progress.abort();
         }
-        recording
+        bridge.finish(global.json).await;
+        anyhow::Ok(recording?)
     })?;
     report::recording(&recording.summary, global.json)
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use purple_sector_core::sim::{GameServer, SimConfig, Simulator, play, simulator_schedule};
+use purple_sector_core::sim::{
+    Car, GameServer, SimConfig, Simulator, play, simulator_schedule, track_map,
+};
 
 use crate::args::{SessionArgs, check_speed, sim_map};
 use crate::output::Output;
@@ -33,9 +35,15 @@ pub fn run(args: &SimulateArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
     check_speed(args.speed)?;
     let pause = Duration::try_from_secs_f64(args.pause).context("--pause must be ≥ 0")?;
     let track = args.session.track()?;
-    let store = crate::db::open(global.db)?;
+    // The coach's map of the track when there is a database (its recorder will use it);
+    // else the simulator's own, nothing created.
+    let store = crate::db::open_existing(global.db)?;
     crate::runtime()?.block_on(async {
-        let map = sim_map(&*store, &track).await?;
+        let map = match &store {
+            Some(store) => sim_map(&**store, &track).await?,
+            None => track_map(&track, &Car::default())
+                .with_context(|| format!("cannot map track {}", track.name()))?,
+        };
         let first = args.session.config(track, map.clone(), false)?;
         let mut shutdown = crate::signals::stop_flag();
         let server = GameServer::bind(

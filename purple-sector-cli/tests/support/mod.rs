@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use purple_sector_core::protocol::{Name, OwnedCarInfo, OwnedHandshakeResponse};
 use purple_sector_core::sim::GameServer;
@@ -133,4 +133,23 @@ pub fn data_of<'a>(lines: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_
         .filter(|l| l["type"] == kind)
         .map(|l| &l["data"])
         .collect()
+}
+
+/// Waits for the process to exit, at most `limit` (then kills it and fails).
+pub fn wait(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "purple-sector did not exit within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

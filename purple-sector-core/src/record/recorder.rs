@@ -15,7 +15,7 @@ use crate::live::{Hub, LiveDelta, LiveEvent, LiveFrame};
 use crate::net::{AcClient, ClientConfig, ClientCounters, ClientEvent, NetError};
 use crate::store::{LapRecord, NewSession, Session, SessionId, SessionSource, Store, StoreError};
 
-use super::writer::{LiveSinks, Writer};
+use super::writer::{GAME_LEASE_TTL, GameLease, LiveSinks, Writer};
 use super::{Input, LiveStatus, Pipeline, PipelineCounters, StoreOp};
 
 /// Where a recording's datagrams come from.
@@ -66,6 +66,8 @@ pub struct RecordOptions {
     /// Where frames (with their session and live delta), stored laps and the session's
     /// start and stop are broadcast.
     pub hub: Option<Hub>,
+    /// Who records: the user the session (and each of its laps) is recorded for.
+    pub owner: Option<String>,
 }
 
 impl Default for RecordOptions {
@@ -77,6 +79,7 @@ impl Default for RecordOptions {
             duration: None,
             checkpoint_every: Duration::from_secs(1),
             hub: None,
+            owner: None,
         }
     }
 }
@@ -224,11 +227,24 @@ impl Recorder {
         let (status_tx, status) = watch::channel(RecorderStatus::default());
         let task = match source {
             Source::Game(client) => {
+                let lease = GameLease {
+                    game: client.game,
+                    holder: recorder_name(),
+                    ttl: GAME_LEASE_TTL,
+                };
                 let client = AcClient::bind(client)?;
                 tokio::spawn(async move {
                     let pipeline = Pipeline::new(Some(options.checkpoint_every));
-                    let summary =
-                        record(store, client, pipeline, options, stop_rx, status_tx).await?;
+                    let summary = record(
+                        store,
+                        client,
+                        pipeline,
+                        options,
+                        Some(lease),
+                        stop_rx,
+                        status_tx,
+                    )
+                    .await?;
                     Ok(Recording {
                         summary,
                         #[cfg(feature = "sim")]
@@ -334,6 +350,26 @@ impl Recorder {
     }
 }
 
+/// A recorder's name for itself in the leases it takes: unique per recording.
+fn recorder_name() -> String {
+    let mut random = [0u8; 8];
+    // Without randomness, the time keeps names apart well enough.
+    if getrandom::fill(&mut random).is_err() {
+        random = now_ns().to_le_bytes();
+    }
+    format!(
+        "recorder {:016x} (pid {})",
+        u64::from_le_bytes(random),
+        std::process::id()
+    )
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// The built-in game's server on a free loopback port.
 #[cfg(feature = "sim")]
 async fn bind_game(
@@ -392,7 +428,16 @@ async fn play_and_record(
         played
     };
     let recording = async {
-        let summary = record(store, client, pipeline, options, stop.subscribe(), status).await;
+        let summary = record(
+            store,
+            client,
+            pipeline,
+            options,
+            None,
+            stop.subscribe(),
+            status,
+        )
+        .await;
         stop_game.send_replace(true);
         summary
     };
@@ -412,6 +457,7 @@ async fn record(
     client: AcClient,
     mut pipeline: Pipeline,
     options: RecordOptions,
+    lease: Option<GameLease>,
     mut stop: watch::Receiver<bool>,
     status: watch::Sender<RecorderStatus>,
 ) -> Result<RecordSummary, RecordError> {
@@ -429,12 +475,18 @@ async fn record(
         session: session_tx,
     };
     let (ops_tx, mut ops_rx) = mpsc::channel::<StoreOp>(256);
-    let template = NewSession::new(
-        options.session_name.clone().unwrap_or_default(),
-        options.source,
-    );
+    let template = NewSession {
+        owner: options.owner.clone(),
+        ..NewSession::new(
+            options.session_name.clone().unwrap_or_default(),
+            options.source,
+        )
+    };
     let writer_task = tokio::spawn(async move {
         let mut writer = Writer::live(store, template, sinks);
+        if let Some(lease) = lease {
+            writer = writer.with_lease(lease);
+        }
         while let Some(op) = ops_rx.recv().await {
             writer.apply(op).await?;
         }
@@ -480,6 +532,10 @@ async fn record(
             // The writer makes the session on the handshake: wait for it, so that every
             // frame names its session (an error ends the writer, and is reported below).
             let _ = session.wait_for(Option::is_some).await;
+            if writer_task.is_finished() {
+                // It failed (a store error, or the game session is another recorder's).
+                break;
+            }
             publish_status(&pipeline, RecorderState::Recording, *session.borrow());
         }
         if last_status.elapsed() >= Duration::from_millis(100) {

@@ -2,12 +2,15 @@
 //! hub and the live delta what it stored.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::live::{Hub, LiveDelta, LiveEvent, SessionState};
 use crate::store::{
-    LapRecord, NewSession, Session, SessionId, SessionUpdate, Store, StoreError, best_lap,
+    LapRecord, LeaseOutcome, NewSession, Session, SessionId, SessionStatus, SessionUpdate, Store,
+    StoreError, best_lap,
 };
 
 use super::StoreOp;
@@ -24,6 +27,39 @@ pub(super) struct LiveSinks {
     pub session: watch::Sender<Option<SessionId>>,
 }
 
+/// How long a recorder's claim on a game session lasts unless renewed: a recorder that dies
+/// frees its game session this long after its last renewal.
+pub const GAME_LEASE_TTL: Duration = Duration::from_secs(15);
+
+/// The claim a recording from a game makes on its game session, so that two recorders
+/// (two `serve` instances, or `record` on two PCs) never record the same one.
+#[derive(Debug, Clone)]
+pub(super) struct GameLease {
+    /// The game's address, as the recorder reaches it.
+    pub game: std::net::SocketAddr,
+    /// This recorder's name for itself, unique per recording.
+    pub holder: String,
+    /// How long a claim lasts unless renewed.
+    pub ttl: Duration,
+}
+
+/// A claim held: renewed in the background until the writer finishes.
+#[derive(Debug)]
+struct HeldLease {
+    key: String,
+    holder: String,
+    renewer: JoinHandle<()>,
+    /// Turns true when a renewal found the claim taken by another recorder.
+    lost: watch::Receiver<bool>,
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        // A writer that failed stops renewing: the claim lapses on its own.
+        self.renewer.abort();
+    }
+}
+
 /// Applies store operations for one session, creating it on the first handshake (or, for
 /// sources without one, on the first lap).
 #[derive(Debug)]
@@ -33,6 +69,13 @@ pub(super) struct Writer {
     session: Option<Session>,
     laps: Vec<LapRecord>,
     live: Option<LiveSinks>,
+    lease: Option<GameLease>,
+    held: Option<HeldLease>,
+    /// The session of a lapsed claim taken over: the one to continue.
+    resumed: Option<Session>,
+    /// Added to the stint of every lap: a session taken over continues in a stint of its
+    /// own, so its lap numbers never clash with the dead recorder's.
+    stint_offset: u32,
 }
 
 impl Writer {
@@ -43,7 +86,120 @@ impl Writer {
             session: None,
             laps: Vec::new(),
             live: None,
+            lease: None,
+            held: None,
+            resumed: None,
+            stint_offset: 0,
         }
+    }
+
+    /// Claims the game session before recording it (see [`GameLease`]).
+    pub(super) fn with_lease(mut self, lease: GameLease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Claims the game session `hello` names. Held by another recorder: an error. Lapsed
+    /// (its recorder died): taken over, and so is its session, whose lap left in progress
+    /// is closed as partial.
+    async fn claim(&mut self, key_of: String) -> Result<Option<Session>, StoreError> {
+        let Some(lease) = &self.lease else {
+            return Ok(None);
+        };
+        let ttl_ms = i64::try_from(lease.ttl.as_millis()).unwrap_or(i64::MAX);
+        let key = format!("game {} {key_of}", lease.game);
+        let taken_over = match self
+            .store
+            .acquire_lease(&key, &lease.holder, ttl_ms)
+            .await?
+        {
+            LeaseOutcome::Held(held) => {
+                return Err(StoreError::LeaseHeld {
+                    key,
+                    holder: held.holder,
+                    expires_ms: held.expires_ms,
+                });
+            }
+            LeaseOutcome::Acquired { taken_over } => taken_over,
+        };
+        let (lost_tx, lost) = watch::channel(false);
+        let renewer = {
+            let store = Arc::clone(&self.store);
+            let (key, holder) = (key.clone(), lease.holder.clone());
+            let every = lease.ttl / 3;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match store.renew_lease(&key, &holder, ttl_ms, None).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            lost_tx.send_replace(true);
+                            return;
+                        }
+                        // The database away for a moment: the claim still has time.
+                        Err(e) => tracing::warn!("cannot renew the lease on {key}: {e}"),
+                    }
+                }
+            })
+        };
+        self.held = Some(HeldLease {
+            key,
+            holder: lease.holder.clone(),
+            renewer,
+            lost,
+        });
+        let Some(session) = taken_over.and_then(|lapsed| lapsed.session) else {
+            return Ok(None);
+        };
+        match self.store.get_session(session).await {
+            Ok(_) => {
+                self.store.close_checkpoint(session).await?;
+                let laps = self.store.list_laps(Some(session)).await?;
+                self.stint_offset = laps.iter().map(|l| l.stint + 1).max().unwrap_or(0);
+                let update = SessionUpdate {
+                    status: Some(SessionStatus::Active),
+                    ..SessionUpdate::default()
+                };
+                Ok(Some(self.store.update_session(session, update).await?))
+            }
+            // Deleted meanwhile: a new session.
+            Err(StoreError::SessionNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Tells the lease which session it covers, so a recorder taking it over continues it.
+    async fn name_leased_session(&self, session: SessionId) -> Result<(), StoreError> {
+        let (Some(held), Some(lease)) = (&self.held, &self.lease) else {
+            return Ok(());
+        };
+        let ttl_ms = i64::try_from(lease.ttl.as_millis()).unwrap_or(i64::MAX);
+        if self
+            .store
+            .renew_lease(&held.key, &held.holder, ttl_ms, Some(session))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost {
+                key: held.key.clone(),
+            })
+        }
+    }
+
+    /// Gives the claim up (the recording ended).
+    async fn release(&mut self) -> Result<(), StoreError> {
+        if let Some(held) = self.held.take() {
+            held.renewer.abort();
+            if *held.lost.borrow() {
+                // Another recorder continues this session: leave it to them.
+                return Err(StoreError::LeaseLost {
+                    key: held.key.clone(),
+                });
+            }
+            self.store.release_lease(&held.key, &held.holder).await?;
+        }
+        Ok(())
     }
 
     pub(super) fn live(store: Arc<dyn Store>, template: NewSession, live: LiveSinks) -> Self {
@@ -62,8 +218,12 @@ impl Writer {
         if let Some(session) = &self.session {
             return Ok(session.id);
         }
-        let session = self.store.create_session(self.template.clone()).await?;
+        let session = match self.resumed.take() {
+            Some(session) => session,
+            None => self.store.create_session(self.template.clone()).await?,
+        };
         let id = session.id;
+        self.name_leased_session(id).await?;
         if let Some(live) = &self.live {
             live.session.send_replace(Some(id));
             if !session.track.is_empty() {
@@ -95,6 +255,13 @@ impl Writer {
     }
 
     pub(super) async fn apply(&mut self, op: StoreOp) -> Result<(), StoreError> {
+        if let Some(held) = &self.held {
+            if *held.lost.borrow() {
+                return Err(StoreError::LeaseLost {
+                    key: held.key.clone(),
+                });
+            }
+        }
         match op {
             StoreOp::SessionInfo(hello) => {
                 let car = hello.car_name.to_string_lossy();
@@ -108,6 +275,8 @@ impl Writer {
                     config
                 };
                 if self.session.is_none() {
+                    let key = format!("{driver}/{car}/{track}/{track_config}");
+                    self.resumed = self.claim(key).await?;
                     self.template.car = car;
                     self.template.driver = driver;
                     if self.template.name.is_empty() {
@@ -131,7 +300,8 @@ impl Writer {
                     }
                 }
             }
-            StoreOp::SaveLap(lap) => {
+            StoreOp::SaveLap(mut lap) => {
+                lap.stint += self.stint_offset;
                 let id = self.session().await?;
                 let record = self.store.save_lap(id, &lap).await?;
                 if let Some(live) = &self.live {
@@ -142,7 +312,8 @@ impl Writer {
                 }
                 self.laps.push(record);
             }
-            StoreOp::Checkpoint(lap) => {
+            StoreOp::Checkpoint(mut lap) => {
+                lap.stint += self.stint_offset;
                 let id = self.session().await?;
                 self.store.checkpoint_lap(id, &lap).await?;
             }
@@ -155,10 +326,14 @@ impl Writer {
     }
 
     pub(super) async fn finish(mut self) -> Result<(Option<Session>, Vec<LapRecord>), StoreError> {
+        self.release().await?;
         if let Some(session) = &self.session {
-            let id = session.id;
-            // The session's latest state (the handshake may have updated it).
-            let session = self.store.get_session(id).await?;
+            // Recorded (or imported) to its end.
+            let update = SessionUpdate {
+                status: Some(SessionStatus::Completed),
+                ..SessionUpdate::default()
+            };
+            let session = self.store.update_session(session.id, update).await?;
             if let Some(hub) = self.live.as_ref().and_then(|l| l.hub.as_ref()) {
                 hub.publish(LiveEvent::Session {
                     session: Arc::new(session.clone()),

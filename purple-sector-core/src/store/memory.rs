@@ -6,9 +6,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::{
-    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapRecord, LapUpdate,
-    MalformedDatagram, NewSession, Result, Session, SessionId, SessionUpdate, Store, StoreError,
-    codec, now_ms,
+    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapOrigin, LapRecord, LapUpdate, Lease,
+    LeaseOutcome, MalformedDatagram, NewSession, NewUser, Put, Result, Session, SessionId,
+    SessionUpdate, Store, StoreError, TokenHash, User, UserId, codec, now_ms,
 };
 use crate::lap::Lap;
 use crate::telemetry::Frame;
@@ -26,11 +26,14 @@ struct Inner {
     last_session: i64,
     last_lap: i64,
     last_chat: i64,
+    last_user: i64,
     sessions: BTreeMap<SessionId, Session>,
     laps: BTreeMap<LapId, (LapRecord, Vec<Frame>)>,
     chat: BTreeMap<ChatMessageId, ChatMessage>,
     malformed: Vec<MalformedDatagram>,
     track_maps: BTreeMap<(String, String), TrackMap>,
+    users: BTreeMap<UserId, User>,
+    leases: BTreeMap<String, Lease>,
 }
 
 impl MemoryStore {
@@ -69,10 +72,38 @@ impl Inner {
             .map(|(r, _)| r.id)
     }
 
-    fn store_lap(&mut self, session: SessionId, lap: &Lap, in_progress: bool) -> Result<LapRecord> {
-        self.session(session)?;
+    fn store_lap(
+        &mut self,
+        session: SessionId,
+        lap: &Lap,
+        in_progress: bool,
+        origin: Option<(LapOrigin, Option<&str>)>,
+    ) -> Result<LapRecord> {
+        let session_owner = self.session(session)?.owner.clone();
         let fields = LapFields::new(lap, in_progress)?;
-        let id = match self.checkpoint(session) {
+        if origin.is_some()
+            && self.laps.values().any(|(r, _)| {
+                r.session == session && r.stint == lap.stint && r.number == lap.number
+            })
+        {
+            return Err(StoreError::LapNumberTaken {
+                session,
+                stint: lap.stint,
+                number: lap.number,
+            });
+        }
+        if in_progress {
+            let now = now_ms();
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.updated_ms = now.max(s.updated_ms);
+            }
+        }
+        let checkpoint = if origin.is_some() {
+            None
+        } else {
+            self.checkpoint(session)
+        };
+        let id = match checkpoint {
             Some(id) => id,
             None => {
                 let id = LapId(Self::next(&mut self.last_lap));
@@ -92,6 +123,11 @@ impl Inner {
                     analyzed: false,
                     suggestions: None,
                     created_ms: now_ms(),
+                    origin: origin.map_or(LapOrigin::Recorded, |(o, _)| o),
+                    owner: match origin {
+                        Some((_, owner)) => owner.map(str::to_owned),
+                        None => session_owner,
+                    },
                 };
                 self.laps.insert(id, (record, Vec::new()));
                 id
@@ -160,11 +196,22 @@ impl Store for MemoryStore {
     }
 
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.lock().store_lap(session, lap, false)
+        self.lock().store_lap(session, lap, false, None)
     }
 
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.lock().store_lap(session, lap, true)
+        self.lock().store_lap(session, lap, true, None)
+    }
+
+    async fn add_lap(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        origin: LapOrigin,
+        owner: Option<&str>,
+    ) -> Result<LapRecord> {
+        self.lock()
+            .store_lap(session, lap, false, Some((origin, owner)))
     }
 
     async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>> {
@@ -314,5 +361,173 @@ impl Store for MemoryStore {
             .track_maps
             .remove(&(track.to_owned(), config.to_owned()))
             .is_some())
+    }
+
+    async fn add_user(&self, new: NewUser) -> Result<User> {
+        let mut inner = self.lock();
+        if inner.users.values().any(|u| u.name == new.name) {
+            return Err(StoreError::UserExists { name: new.name });
+        }
+        let user = User {
+            id: UserId(Inner::next(&mut inner.last_user)),
+            name: new.name,
+            role: new.role,
+            token_hash: new.token_hash,
+            created_ms: now_ms(),
+            revoked_ms: None,
+        };
+        inner.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        Ok(self.lock().users.values().cloned().collect())
+    }
+
+    async fn revoke_user(&self, name: &str) -> Result<User> {
+        let mut inner = self.lock();
+        let user = inner
+            .users
+            .values_mut()
+            .find(|u| u.name == name)
+            .ok_or_else(|| StoreError::UserNotFound {
+                name: name.to_owned(),
+            })?;
+        user.revoked_ms.get_or_insert_with(now_ms);
+        Ok(user.clone())
+    }
+
+    async fn user_by_token(&self, hash: &TokenHash) -> Result<Option<User>> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.token_hash == *hash && u.is_active())
+            .cloned())
+    }
+
+    async fn acquire_lease(&self, key: &str, holder: &str, ttl_ms: i64) -> Result<LeaseOutcome> {
+        let mut inner = self.lock();
+        let now = now_ms();
+        let current = inner.leases.get(key).cloned();
+        let taken_over = match current {
+            Some(lease) if lease.holder != holder && lease.expires_ms > now => {
+                return Ok(LeaseOutcome::Held(lease));
+            }
+            Some(lease) if lease.holder != holder => Some(lease),
+            _ => None,
+        };
+        let session = inner
+            .leases
+            .get(key)
+            .filter(|l| l.holder == holder)
+            .and_then(|l| l.session);
+        inner.leases.insert(
+            key.to_owned(),
+            Lease {
+                key: key.to_owned(),
+                holder: holder.to_owned(),
+                session,
+                expires_ms: now + ttl_ms,
+            },
+        );
+        Ok(LeaseOutcome::Acquired { taken_over })
+    }
+
+    async fn renew_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: i64,
+        session: Option<SessionId>,
+    ) -> Result<bool> {
+        let mut inner = self.lock();
+        match inner.leases.get_mut(key) {
+            Some(lease) if lease.holder == holder => {
+                lease.expires_ms = now_ms() + ttl_ms;
+                lease.session = session;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if inner.leases.get(key).is_some_and(|l| l.holder == holder) {
+            inner.leases.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn put_session(&self, session: &Session) -> Result<Put> {
+        let mut inner = self.lock();
+        match inner.sessions.get(&session.id) {
+            Some(there) if there == session => Ok(Put::AlreadyThere),
+            Some(_) => Err(StoreError::Conflict {
+                table: "sessions",
+                id: session.id.0,
+            }),
+            None => {
+                inner.last_session = inner.last_session.max(session.id.0);
+                inner.sessions.insert(session.id, session.clone());
+                Ok(Put::Inserted)
+            }
+        }
+    }
+
+    async fn put_lap(&self, lap: &LapRecord, frames: &[Frame]) -> Result<Put> {
+        let mut inner = self.lock();
+        inner.session(lap.session)?;
+        match inner.laps.get(&lap.id) {
+            Some((there, _)) if there == lap => Ok(Put::AlreadyThere),
+            Some(_) => Err(StoreError::Conflict {
+                table: "laps",
+                id: lap.id.0,
+            }),
+            None => {
+                inner.last_lap = inner.last_lap.max(lap.id.0);
+                inner.laps.insert(lap.id, (lap.clone(), frames.to_vec()));
+                Ok(Put::Inserted)
+            }
+        }
+    }
+
+    async fn put_chat_message(&self, message: &ChatMessage) -> Result<Put> {
+        let mut inner = self.lock();
+        inner.lap(message.lap)?;
+        match inner.chat.get(&message.id) {
+            Some(there) if there == message => Ok(Put::AlreadyThere),
+            Some(_) => Err(StoreError::Conflict {
+                table: "chat_messages",
+                id: message.id.0,
+            }),
+            None => {
+                inner.last_chat = inner.last_chat.max(message.id.0);
+                inner.chat.insert(message.id, message.clone());
+                Ok(Put::Inserted)
+            }
+        }
+    }
+
+    async fn put_user(&self, user: &User) -> Result<Put> {
+        let mut inner = self.lock();
+        match inner.users.get(&user.id) {
+            Some(there) if there == user => Ok(Put::AlreadyThere),
+            Some(_) => Err(StoreError::Conflict {
+                table: "users",
+                id: user.id.0,
+            }),
+            None if inner.users.values().any(|u| u.name == user.name) => {
+                Err(StoreError::UserExists {
+                    name: user.name.clone(),
+                })
+            }
+            None => {
+                inner.last_user = inner.last_user.max(user.id.0);
+                inner.users.insert(user.id, user.clone());
+                Ok(Put::Inserted)
+            }
+        }
     }
 }

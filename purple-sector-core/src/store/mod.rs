@@ -20,6 +20,10 @@
 //! - [`MalformedDatagram`]: a datagram that did not parse, kept raw with its receive time.
 //! - [`TrackMap`]: one per track and layout (see [`crate::track`]): the corners every lap
 //!   on it is analysed at, built once from the first clean laps.
+//! - [`User`]: an account of a shared server — name, [`Role`], the hash of its token
+//!   ([`accounts`](TokenHash)); sessions and laps name their owner.
+//! - [`Lease`]: a claim only one process holds at a time, expiring unless renewed (one
+//!   recorder per game session, across every process sharing the store).
 //!
 //! Timestamps (`created_ms`, `updated_ms`) are Unix time in milliseconds (`i64`), from the
 //! system clock. Frame times (`time_ns`) are the receive times, ns since the Unix epoch.
@@ -71,7 +75,15 @@
 //! ```
 
 pub mod codec;
+mod copy;
+pub use copy::{Copied, CopyProgress, CopySummary, copy_store};
+mod location;
 mod memory;
+pub use location::{is_postgres_url, redact_url};
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -90,6 +102,8 @@ use crate::track::TrackMap;
 
 pub use codec::CodecError;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -122,6 +136,12 @@ macro_rules! id_type {
                 id.0
             }
         }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                Self(id)
+            }
+        }
     };
 }
 
@@ -136,6 +156,10 @@ id_type!(
 id_type!(
     /// A chat message's id.
     ChatMessageId
+);
+id_type!(
+    /// A user's id.
+    UserId
 );
 
 macro_rules! name_enum {
@@ -175,6 +199,9 @@ macro_rules! name_enum {
     };
 }
 
+mod accounts;
+pub use accounts::{NewUser, Role, TOKEN_PREFIX, TokenHash, User, new_token};
+
 name_enum!(
     /// Where a session's data came from.
     SessionSource {
@@ -192,10 +219,23 @@ name_enum!(
     SessionStatus {
         /// Being recorded or worked on.
         Active = "active",
-        /// Recording paused.
+        /// Recording paused, or interrupted (the process died mid-lap: the lap it was on is
+        /// kept as partial).
         Paused = "paused",
+        /// Recorded (or imported) to its end.
+        Completed = "completed",
         /// Put away.
         Archived = "archived",
+    }
+);
+
+name_enum!(
+    /// How a lap came into the store.
+    LapOrigin {
+        /// Recorded (live, the built-in game) or imported from a file.
+        Recorded = "recorded",
+        /// Posted to the API by a client (`POST /api/laps`): never anyone's default reference.
+        Posted = "posted",
     }
 );
 
@@ -234,6 +274,9 @@ pub struct Session {
     pub created_ms: i64,
     /// Last changed by [`Store::update_session`], Unix ms.
     pub updated_ms: i64,
+    /// The user who made it (see [`User::name`]); `None` on a server without accounts.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// What a new session starts with (status [`SessionStatus::Active`]).
@@ -253,6 +296,8 @@ pub struct NewSession {
     pub track_config: String,
     /// Tags (normalised as in [`Session::tags`]).
     pub tags: Vec<String>,
+    /// The user making it.
+    pub owner: Option<String>,
 }
 
 impl NewSession {
@@ -270,6 +315,7 @@ impl NewSession {
             tags: normalize_tags(self.tags),
             created_ms: now_ms,
             updated_ms: now_ms,
+            owner: self.owner,
         }
     }
 
@@ -283,6 +329,7 @@ impl NewSession {
             track: String::new(),
             track_config: String::new(),
             tags: Vec::new(),
+            owner: None,
         }
     }
 }
@@ -363,6 +410,17 @@ pub struct LapRecord {
     pub suggestions: Option<Vec<Suggestion>>,
     /// First stored (first checkpoint or save), Unix ms.
     pub created_ms: i64,
+    /// How it came into the store.
+    #[serde(default = "recorded")]
+    pub origin: LapOrigin,
+    /// The user who made it: the session's owner for a recorded lap, the poster for a
+    /// posted one; `None` on a server without accounts.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+fn recorded() -> LapOrigin {
+    LapOrigin::Recorded
 }
 
 impl LapRecord {
@@ -372,10 +430,14 @@ impl LapRecord {
     }
 
     /// The time this lap is ranked by, when it can be anyone's best lap: a finished
-    /// (not in progress), valid, flying lap with a time (the game's or the lap clock's). Out,
-    /// in and partial laps never rank. This is the one best-lap rule; see [`best_lap`].
+    /// (not in progress), valid, flying, recorded lap with a time (the game's or the lap
+    /// clock's). Out, in, partial and posted laps never rank. This is the one best-lap rule;
+    /// see [`best_lap`].
     pub fn ranking_time_ms(&self) -> Option<i32> {
-        let counts = self.valid && !self.in_progress && self.kind == LapKind::Flying;
+        let counts = self.valid
+            && !self.in_progress
+            && self.kind == LapKind::Flying
+            && self.origin == LapOrigin::Recorded;
         self.time_ms().filter(|_| counts)
     }
 }
@@ -387,6 +449,40 @@ pub fn best_lap<'a>(laps: impl IntoIterator<Item = &'a LapRecord>) -> Option<&'a
         .filter_map(|lap| lap.ranking_time_ms().map(|t| (t, lap.id, lap)))
         .min_by_key(|&(t, id, _)| (t, id))
         .map(|(_, _, lap)| lap)
+}
+
+/// How long a session's lap in progress may go without a checkpoint before it counts as
+/// interrupted (its recorder died): checkpoints come about once a second.
+pub const STALE_CHECKPOINT_MS: i64 = 30_000;
+
+/// After a crash: every session whose lap in progress has not been checkpointed for
+/// [`STALE_CHECKPOINT_MS`] gets that lap closed as partial (kept, with its frames) and its
+/// status set to [`SessionStatus::Paused`]. Returns those sessions. A recording running in
+/// another process checkpoints every second, so its session is left alone.
+pub async fn recover_interrupted(store: &dyn Store) -> Result<Vec<SessionId>> {
+    let now = now_ms();
+    let mut recovered = Vec::new();
+    for session in store.list_sessions().await? {
+        if now - session.updated_ms < STALE_CHECKPOINT_MS {
+            continue;
+        }
+        let in_progress = store
+            .list_laps(Some(session.id))
+            .await?
+            .iter()
+            .any(|l| l.in_progress);
+        if !in_progress {
+            continue;
+        }
+        store.close_checkpoint(session.id).await?;
+        let update = SessionUpdate {
+            status: Some(SessionStatus::Paused),
+            ..SessionUpdate::default()
+        };
+        store.update_session(session.id, update).await?;
+        recovered.push(session.id);
+    }
+    Ok(recovered)
 }
 
 /// Changes to a lap; `None` leaves a field as it is.
@@ -445,6 +541,42 @@ pub struct MalformedDatagram {
     pub bytes: Vec<u8>,
 }
 
+/// A claim that only one process may hold at a time, expiring unless renewed: a recorder
+/// holds one on the game session it records (see [`Store::acquire_lease`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// What is claimed.
+    pub key: String,
+    /// Who holds it (a process's own name for itself).
+    pub holder: String,
+    /// The session the holder records into, once it said so ([`Store::renew_lease`]).
+    pub session: Option<SessionId>,
+    /// When it lapses unless renewed, Unix ms.
+    pub expires_ms: i64,
+}
+
+/// What [`Store::acquire_lease`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The lease is the caller's now. `taken_over` is the lapsed lease of another holder it
+    /// replaced (a recorder that died): its session is the one to take over.
+    Acquired {
+        /// The lapsed lease replaced, if any.
+        taken_over: Option<Lease>,
+    },
+    /// Someone else holds it.
+    Held(Lease),
+}
+
+/// What a `put_*` copy did (see [`Store::put_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// The row was not there: it is now, as given.
+    Inserted,
+    /// The same row was there already (a copy run again, or resumed): nothing changed.
+    AlreadyThere,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -481,6 +613,16 @@ pub enum StoreError {
         #[source]
         source: CodecError,
     },
+    /// The session already has a lap of this stint and number.
+    #[error("session {session} already has lap {number} (stint {stint})")]
+    LapNumberTaken {
+        /// The session.
+        session: SessionId,
+        /// The stint.
+        stint: u32,
+        /// The lap number.
+        number: i32,
+    },
     /// A stored value is not one this build understands (edited by hand, or corrupt).
     #[error("{table} row {id}: column {column} holds an invalid value")]
     CorruptRow {
@@ -490,6 +632,50 @@ pub enum StoreError {
         id: i64,
         /// Column name.
         column: &'static str,
+    },
+    /// A user of that name exists.
+    #[error("a user named {name:?} exists")]
+    UserExists {
+        /// The name.
+        name: String,
+    },
+    /// No user of that name.
+    #[error("no user named {name:?}")]
+    UserNotFound {
+        /// The name.
+        name: String,
+    },
+    /// Another recorder holds the lease on this game session.
+    #[error("{key} is being recorded by {holder} (its lease runs to {expires_ms} ms)")]
+    LeaseHeld {
+        /// What is claimed.
+        key: String,
+        /// Who holds it.
+        holder: String,
+        /// When it lapses unless renewed, Unix ms.
+        expires_ms: i64,
+    },
+    /// This recorder's lease lapsed and another recorder took the game session over.
+    #[error("the lease on {key} was taken over by another recorder")]
+    LeaseLost {
+        /// What was claimed.
+        key: String,
+    },
+    /// Copying between stores: the target has another row under the same id.
+    #[error("{table} row {id} differs from the one being copied")]
+    Conflict {
+        /// Table name.
+        table: &'static str,
+        /// Row id.
+        id: i64,
+    },
+    /// The target of a copy has a map of this track and layout with other corners.
+    #[error("the map of track {track:?} (layout {config:?}) is already there, with other corners")]
+    TrackMapConflict {
+        /// The track.
+        track: String,
+        /// Its layout.
+        config: String,
     },
     /// A value cannot be written in the store's format.
     #[error("lap {lap}: the {column} cannot be stored")]
@@ -529,6 +715,45 @@ pub enum StoreError {
         #[from]
         source: rusqlite::Error,
     },
+    /// PostgreSQL failed.
+    #[cfg(feature = "postgres")]
+    #[error("PostgreSQL error")]
+    Postgres {
+        /// The driver's error.
+        #[from]
+        source: tokio_postgres::Error,
+    },
+    /// A PostgreSQL URL does not parse.
+    #[cfg(feature = "postgres")]
+    #[error("not a PostgreSQL URL: {url}")]
+    PostgresUrl {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// No connection to PostgreSQL could be had (the server is down, refused us, or every
+    /// connection of the pool stayed busy).
+    #[cfg(feature = "postgres")]
+    #[error("no connection to {url}")]
+    PostgresPool {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: deadpool_postgres::PoolError,
+    },
+    /// The connection pool cannot be made.
+    #[cfg(feature = "postgres")]
+    #[error("cannot set up connections to {url}")]
+    PostgresSetup {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: deadpool_postgres::BuildError,
+    },
     /// A file-system operation failed (creating the database's directory).
     #[error("{}", path.display())]
     Io {
@@ -539,7 +764,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The task that ran the operation panicked or was cancelled.
-    #[cfg(any(feature = "sqlite", feature = "net"))]
+    #[cfg(any(feature = "sqlite", feature = "net", feature = "postgres"))]
     #[error("storage task failed")]
     Task {
         /// Tokio's error.
@@ -575,6 +800,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Saves a completed (or partial) lap with its frames, in one transaction. When the
     /// session has a checkpoint, it becomes this lap (same id, tags, comments, chat);
     /// otherwise a new lap row is made. Several laps may share a number (e.g. imports).
+    /// A recorded lap's owner is its session's.
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord>;
 
     /// Stores the lap being driven as the session's checkpoint, replacing the previous one
@@ -583,6 +809,18 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Turns the session's checkpoint, if any, into a finished partial lap (after a crash).
     async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>>;
+
+    /// Adds a lap as a new row, in one transaction, never touching the session's lap in
+    /// progress: for laps that do not come from the session's own recording (posted laps).
+    /// Fails with [`StoreError::LapNumberTaken`] when the session has a lap of this stint and
+    /// number already.
+    async fn add_lap(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        origin: LapOrigin,
+        owner: Option<&str>,
+    ) -> Result<LapRecord>;
 
     /// One lap's metadata.
     async fn get_lap(&self, id: LapId) -> Result<LapRecord>;
@@ -636,6 +874,87 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Deletes the map of a track and layout; false when there was none.
     async fn delete_track_map(&self, track: &str, config: &str) -> Result<bool>;
+
+    // --- Accounts ----------------------------------------------------------------------
+
+    /// Adds a user; [`StoreError::UserExists`] when the name is taken (revoked users keep
+    /// their names).
+    async fn add_user(&self, new: NewUser) -> Result<User>;
+
+    /// Every user, revoked ones included, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>>;
+
+    /// Revokes a user's token at once; [`StoreError::UserNotFound`] without such a user.
+    /// Revoking twice keeps the first time.
+    async fn revoke_user(&self, name: &str) -> Result<User>;
+
+    /// The active (not revoked) user whose token has this hash.
+    async fn user_by_token(&self, hash: &TokenHash) -> Result<Option<User>>;
+
+    // --- Leases ------------------------------------------------------------------------
+
+    /// Claims `key` for `holder` for `ttl_ms`: granted when nobody holds it, when the
+    /// current lease has lapsed (its holder died), or when `holder` holds it already (then
+    /// renewed). Atomic: of two processes asking at once, one gets it.
+    async fn acquire_lease(&self, key: &str, holder: &str, ttl_ms: i64) -> Result<LeaseOutcome>;
+
+    /// Extends `holder`'s lease on `key` by `ttl_ms` from now and records the session it
+    /// records into. False when the lease is no longer the holder's (it lapsed and was
+    /// taken): the holder must stop.
+    async fn renew_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: i64,
+        session: Option<SessionId>,
+    ) -> Result<bool>;
+
+    /// Gives up `holder`'s lease on `key` (nothing when it is not the holder's).
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<()>;
+
+    // --- Copying between stores (`purple-sector migrate`) --------------------------------
+    //
+    // Rows go in as they are: same ids, timestamps, states. Each returns
+    // [`Put::AlreadyThere`] for a row that is there already and equal, so a copy can be run
+    // again or resumed after an interruption; [`StoreError::Conflict`] when the id holds a
+    // different row. Id sequences move past the ids put, so new rows never reuse them.
+
+    /// Puts a session.
+    async fn put_session(&self, session: &Session) -> Result<Put>;
+
+    /// Puts a lap and its frames, in one transaction (its session must be there).
+    async fn put_lap(&self, lap: &LapRecord, frames: &[Frame]) -> Result<Put>;
+
+    /// Puts a chat message (its lap must be there).
+    async fn put_chat_message(&self, message: &ChatMessage) -> Result<Put>;
+
+    /// Puts a user, with its token hash.
+    async fn put_user(&self, user: &User) -> Result<Put>;
+
+    // --- Operations ----------------------------------------------------------------------
+
+    /// Checks that the database answers (for readiness probes). Always fine in memory.
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The connection pool's figures, for stores that have one.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+}
+
+/// A connection pool's figures now (see [`Store::pool_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PoolStats {
+    /// Connections it may open, at most.
+    pub max_size: usize,
+    /// Connections open.
+    pub size: usize,
+    /// Open and idle.
+    pub available: usize,
+    /// Operations waiting for a connection.
+    pub waiting: usize,
 }
 
 #[cfg(feature = "sqlite")]

@@ -19,8 +19,9 @@
 //! # Schema
 //!
 //! Versioned by `PRAGMA user_version`: 0 (a new or empty file) is migrated to 1, which
-//! creates every table, then to 2 (a lap's time gets its source), then to 3 (track maps,
-//! `track_maps`: one JSON map per track and layout); a version above
+//! creates every table, then to 2 (a lap's time gets its source), then to 3 (sessions can be
+//! completed, laps know their origin), then to 4 (accounts, owners, leases), then to 5
+//! (track maps, `track_maps`: one JSON map per track and layout); a version above
 //! [`SqliteStore::SCHEMA_VERSION`] is refused with
 //! [`StoreError::SchemaTooNew`]. Telemetry lives in its own table (`lap_telemetry`, one
 //! row per lap: the principal and rest blobs of [`super::codec`]), so listing laps never
@@ -46,12 +47,16 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::codec::{self, EncodedFrames};
-use super::{
-    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapRecord, LapUpdate,
-    MalformedDatagram, NewSession, Result, Session, SessionId, SessionStatus, SessionUpdate, Store,
-    StoreError, now_ms,
+use super::rows::{
+    LapRow, SessionRow, UserRow, invalid_reason_json, parse_track_map, suggestions_json, tags_json,
+    track_map_json,
 };
-use crate::lap::{InvalidReason, Lap, LapKind, LapTime, LapTimeSource};
+use super::{
+    ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapOrigin, LapRecord, LapUpdate, Lease,
+    LeaseOutcome, MalformedDatagram, NewSession, NewUser, Put, Result, Session, SessionId,
+    SessionUpdate, Store, StoreError, TokenHash, User, UserId, now_ms,
+};
+use crate::lap::Lap;
 use crate::telemetry::Frame;
 use crate::track::TrackMap;
 
@@ -128,9 +133,55 @@ ALTER TABLE laps ADD COLUMN time_source TEXT
 UPDATE laps SET time_source = 'official' WHERE time_ms IS NOT NULL;
 ";
 
-/// Schema version 3: track maps, one per track and layout, as JSON (see
-/// [`crate::track::TrackMap`]).
+/// Schema version 3: sessions can be `completed`; a lap knows how it came in (`recorded`,
+/// or `posted` to the API). SQLite cannot change a CHECK: the sessions table is rebuilt
+/// (with foreign keys off, see [`migrate`]).
 const SCHEMA_V3: &str = "
+CREATE TABLE sessions_v3 (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT    NOT NULL,
+    source       TEXT    NOT NULL CHECK (source IN ('live', 'demo', 'import')),
+    status       TEXT    NOT NULL
+                 CHECK (status IN ('active', 'paused', 'completed', 'archived')),
+    car          TEXT    NOT NULL DEFAULT '',
+    driver       TEXT    NOT NULL DEFAULT '',
+    track        TEXT    NOT NULL DEFAULT '',
+    track_config TEXT    NOT NULL DEFAULT '',
+    tags         TEXT    NOT NULL DEFAULT '[]',
+    created_ms   INTEGER NOT NULL,
+    updated_ms   INTEGER NOT NULL
+);
+INSERT INTO sessions_v3 SELECT * FROM sessions;
+DROP TABLE sessions;
+ALTER TABLE sessions_v3 RENAME TO sessions;
+ALTER TABLE laps ADD COLUMN origin TEXT NOT NULL DEFAULT 'recorded'
+    CHECK (origin IN ('recorded', 'posted'));
+";
+
+/// Schema version 4: accounts (users with a role and the hash of their token), owners of
+/// sessions and laps, and leases (one recorder per game session across processes).
+const SCHEMA_V4: &str = "
+CREATE TABLE users (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT    NOT NULL UNIQUE,
+    role       TEXT    NOT NULL CHECK (role IN ('driver', 'engineer', 'admin')),
+    token_hash BLOB    NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER
+);
+CREATE TABLE leases (
+    key        TEXT    PRIMARY KEY,
+    holder     TEXT    NOT NULL,
+    session_id INTEGER,
+    expires_ms INTEGER NOT NULL
+);
+ALTER TABLE sessions ADD COLUMN owner TEXT;
+ALTER TABLE laps ADD COLUMN owner TEXT;
+";
+
+/// Schema version 5: track maps, one per track and layout, as JSON (see
+/// [`crate::track::TrackMap`]).
+const SCHEMA_V5: &str = "
 CREATE TABLE track_maps (
     track      TEXT    NOT NULL,
     config     TEXT    NOT NULL,
@@ -141,12 +192,14 @@ CREATE TABLE track_maps (
 ";
 
 /// Migrations: entry `k` takes the schema from version `k` to `k + 1`.
-const MIGRATIONS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: [&str; 5] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
-const SESSION_COLUMNS: &str =
-    "id, name, source, status, car, driver, track, track_config, tags, created_ms, updated_ms";
+const SESSION_COLUMNS: &str = "id, name, source, status, car, driver, track, track_config, tags, \
+     created_ms, updated_ms, owner";
 const LAP_COLUMNS: &str = "id, session_id, stint, number, kind, invalid_reason, time_ms, \
-     frame_count, in_progress, tags, comments, analyzed, suggestions, created_ms, time_source";
+     frame_count, in_progress, tags, comments, analyzed, suggestions, created_ms, time_source, \
+     origin, owner";
+const USER_COLUMNS: &str = "id, name, role, token_hash, created_ms, revoked_ms";
 
 /// The [`Store`] on a SQLite file (see the module docs for durability and schema).
 #[derive(Debug, Clone)]
@@ -231,16 +284,17 @@ impl SqliteStore {
         session: SessionId,
         lap: &Lap,
         in_progress: bool,
+        origin: Option<(LapOrigin, Option<String>)>,
     ) -> Result<LapRecord> {
         let fields = LapFields::new(lap, in_progress)?;
         let encoded = encode_off_the_reactor(&lap.frames)?;
         self.run(move |conn| {
             if in_progress {
-                write_lap(conn, session, fields, &encoded)
+                write_lap(conn, session, fields, &encoded, origin)
             } else {
                 // Sync the WAL for this commit only (see the module docs).
                 conn.pragma_update(None, "synchronous", "FULL")?;
-                let result = write_lap(conn, session, fields, &encoded);
+                let result = write_lap(conn, session, fields, &encoded, origin);
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 result
             }
@@ -264,6 +318,15 @@ fn encode_off_the_reactor(frames: &[Frame]) -> Result<EncodedFrames> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    // A migration may rebuild a table that others reference: with foreign keys on, dropping
+    // it would delete their rows. The pragma has no effect inside a transaction.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = migrate_in_transaction(conn);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrated
+}
+
+fn migrate_in_transaction(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SqliteStore::SCHEMA_VERSION {
@@ -279,20 +342,15 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         }
     }
     tx.pragma_update(None, "user_version", SqliteStore::SCHEMA_VERSION)?;
+    let broken: Option<String> = tx
+        .prepare("PRAGMA foreign_key_check")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        tracing::warn!("foreign keys of table {table} are broken after the migration");
+    }
     tx.commit()?;
     Ok(())
-}
-
-fn tags_json(tags: &[String]) -> String {
-    serde_json::Value::from(tags.to_vec()).to_string()
-}
-
-fn parse_tags(text: &str, table: &'static str, id: i64) -> Result<Vec<String>> {
-    serde_json::from_str(text).map_err(|_| StoreError::CorruptRow {
-        table,
-        id,
-        column: "tags",
-    })
 }
 
 fn session_exists(tx: &Connection, id: SessionId) -> Result<()> {
@@ -311,159 +369,69 @@ fn lap_exists(tx: &Connection, id: LapId) -> Result<()> {
     found.map(|_| ()).ok_or(StoreError::LapNotFound { id })
 }
 
-/// A session row as read, before its text columns are checked.
-struct SessionRow {
-    id: i64,
-    name: String,
-    source: String,
-    status: String,
-    car: String,
-    driver: String,
-    track: String,
-    track_config: String,
-    tags: String,
-    created_ms: i64,
-    updated_ms: i64,
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        source: r.get(2)?,
+        status: r.get(3)?,
+        car: r.get(4)?,
+        driver: r.get(5)?,
+        track: r.get(6)?,
+        track_config: r.get(7)?,
+        tags: r.get(8)?,
+        created_ms: r.get(9)?,
+        updated_ms: r.get(10)?,
+        owner: r.get(11)?,
+    })
 }
 
-impl SessionRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            source: r.get(2)?,
-            status: r.get(3)?,
-            car: r.get(4)?,
-            driver: r.get(5)?,
-            track: r.get(6)?,
-            track_config: r.get(7)?,
-            tags: r.get(8)?,
-            created_ms: r.get(9)?,
-            updated_ms: r.get(10)?,
-        })
-    }
+fn lap_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LapRow> {
+    Ok(LapRow {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        stint: r.get(2)?,
+        number: r.get(3)?,
+        kind: r.get(4)?,
+        invalid_reason: r.get(5)?,
+        time_ms: r.get(6)?,
+        frame_count: r.get(7)?,
+        in_progress: r.get(8)?,
+        tags: r.get(9)?,
+        comments: r.get(10)?,
+        analyzed: r.get(11)?,
+        suggestions: r.get(12)?,
+        created_ms: r.get(13)?,
+        time_source: r.get(14)?,
+        origin: r.get(15)?,
+        owner: r.get(16)?,
+    })
+}
 
-    fn into_session(self) -> Result<Session> {
-        let corrupt = |column| StoreError::CorruptRow {
-            table: "sessions",
-            id: self.id,
-            column,
-        };
-        Ok(Session {
-            id: SessionId(self.id),
-            source: super::SessionSource::parse(&self.source).ok_or_else(|| corrupt("source"))?,
-            status: SessionStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
-            tags: parse_tags(&self.tags, "sessions", self.id)?,
-            name: self.name,
-            car: self.car,
-            driver: self.driver,
-            track: self.track,
-            track_config: self.track_config,
-            created_ms: self.created_ms,
-            updated_ms: self.updated_ms,
-        })
-    }
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: r.get(2)?,
+        token_hash: r.get(3)?,
+        created_ms: r.get(4)?,
+        revoked_ms: r.get(5)?,
+    })
 }
 
 fn read_session(conn: &Connection, id: SessionId) -> Result<Session> {
     conn.prepare_cached(&format!(
         "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
     ))?
-    .query_row([id.0], SessionRow::read)
+    .query_row([id.0], session_row)
     .optional()?
     .ok_or(StoreError::SessionNotFound { id })?
     .into_session()
 }
 
-/// A lap row as read, before its text columns are checked.
-struct LapRow {
-    id: i64,
-    session_id: i64,
-    stint: i64,
-    number: i64,
-    kind: String,
-    invalid_reason: Option<String>,
-    time_ms: Option<i64>,
-    time_source: Option<String>,
-    frame_count: i64,
-    in_progress: bool,
-    tags: String,
-    comments: String,
-    analyzed: bool,
-    suggestions: Option<String>,
-    created_ms: i64,
-}
-
-impl LapRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            session_id: r.get(1)?,
-            stint: r.get(2)?,
-            number: r.get(3)?,
-            kind: r.get(4)?,
-            invalid_reason: r.get(5)?,
-            time_ms: r.get(6)?,
-            time_source: r.get(14)?,
-            frame_count: r.get(7)?,
-            in_progress: r.get(8)?,
-            tags: r.get(9)?,
-            comments: r.get(10)?,
-            analyzed: r.get(11)?,
-            suggestions: r.get(12)?,
-            created_ms: r.get(13)?,
-        })
-    }
-
-    fn into_record(self) -> Result<LapRecord> {
-        let id = self.id;
-        let corrupt = |column| StoreError::CorruptRow {
-            table: "laps",
-            id,
-            column,
-        };
-        let invalid_reason: Option<InvalidReason> = self
-            .invalid_reason
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|_| corrupt("invalid_reason"))?;
-        let suggestions = self
-            .suggestions
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|_| corrupt("suggestions"))?;
-        Ok(LapRecord {
-            id: LapId(id),
-            session: SessionId(self.session_id),
-            stint: u32::try_from(self.stint).map_err(|_| corrupt("stint"))?,
-            number: i32::try_from(self.number).map_err(|_| corrupt("number"))?,
-            kind: LapKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?,
-            valid: invalid_reason.is_none(),
-            invalid_reason,
-            time: match (self.time_ms, self.time_source.as_deref()) {
-                (Some(ms), Some(source)) => Some(LapTime {
-                    ms: i32::try_from(ms).map_err(|_| corrupt("time_ms"))?,
-                    source: LapTimeSource::parse(source).ok_or_else(|| corrupt("time_source"))?,
-                }),
-                (None, None) => None,
-                _ => return Err(corrupt("time_source")),
-            },
-            frame_count: u32::try_from(self.frame_count).map_err(|_| corrupt("frame_count"))?,
-            in_progress: self.in_progress,
-            tags: parse_tags(&self.tags, "laps", id)?,
-            comments: self.comments,
-            analyzed: self.analyzed,
-            suggestions,
-            created_ms: self.created_ms,
-        })
-    }
-}
-
 fn read_lap(conn: &Connection, id: LapId) -> Result<LapRecord> {
     conn.prepare_cached(&format!("SELECT {LAP_COLUMNS} FROM laps WHERE id = ?1"))?
-        .query_row([id.0], LapRow::read)
+        .query_row([id.0], lap_row)
         .optional()?
         .ok_or(StoreError::LapNotFound { id })?
         .into_record()
@@ -477,20 +445,50 @@ fn checkpoint_id(tx: &Transaction<'_>, session: SessionId) -> Result<Option<LapI
         .map(LapId))
 }
 
-/// Writes a lap into the session's checkpoint row, or a new row; one transaction.
+/// Writes a lap into the session's checkpoint row, or a new row; one transaction. With an
+/// `origin` (laps from elsewhere), always a new row, and never a lap number the session has.
 fn write_lap(
     conn: &mut Connection,
     session: SessionId,
     fields: LapFields,
     encoded: &EncodedFrames,
+    origin: Option<(LapOrigin, Option<String>)>,
 ) -> Result<LapRecord> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    session_exists(&tx, session)?;
-    // Cannot fail for these plain enums (were it to, the `valid` CHECK would refuse the row).
-    let invalid_reason = fields
-        .invalid_reason
-        .and_then(|r| serde_json::to_string(&r).ok());
-    let id = match checkpoint_id(&tx, session)? {
+    let session_owner: Option<String> = tx
+        .prepare_cached("SELECT owner FROM sessions WHERE id = ?1")?
+        .query_row([session.0], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::SessionNotFound { id: session })?;
+    if fields.in_progress {
+        tx.prepare_cached("UPDATE sessions SET updated_ms = max(updated_ms, ?2) WHERE id = ?1")?
+            .execute(params![session.0, now_ms()])?;
+    }
+    if origin.is_some() {
+        let taken: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM laps WHERE session_id = ?1 AND stint = ?2 AND number = ?3)",
+            )?
+            .query_row(params![session.0, fields.stint, fields.number], |r| r.get(0))?;
+        if taken {
+            return Err(StoreError::LapNumberTaken {
+                session,
+                stint: fields.stint,
+                number: fields.number,
+            });
+        }
+    }
+    let checkpoint = if origin.is_some() {
+        None
+    } else {
+        checkpoint_id(&tx, session)?
+    };
+    let invalid_reason = invalid_reason_json(fields.invalid_reason);
+    let (origin, owner) = match origin {
+        Some((origin, owner)) => (origin, owner),
+        None => (LapOrigin::Recorded, session_owner),
+    };
+    let id = match checkpoint {
         Some(id) => {
             tx.prepare_cached(
                 "UPDATE laps SET stint = ?2, number = ?3, kind = ?4, valid = ?5,
@@ -519,8 +517,8 @@ fn write_lap(
         None => {
             tx.prepare_cached(
                 "INSERT INTO laps (session_id, stint, number, kind, valid, invalid_reason,
-                     time_ms, frame_count, in_progress, created_ms, time_source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     time_ms, frame_count, in_progress, created_ms, time_source, origin, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 session.0,
@@ -534,6 +532,8 @@ fn write_lap(
                 fields.in_progress,
                 now_ms(),
                 fields.time.map(|t| t.source.as_str()),
+                origin.as_str(),
+                owner,
             ])?;
             let id = LapId(tx.last_insert_rowid());
             tx.prepare_cached(
@@ -587,8 +587,8 @@ impl Store for SqliteStore {
             let mut session = new.into_session(SessionId(0), now_ms());
             conn.prepare_cached(
                 "INSERT INTO sessions (name, source, status, car, driver, track, track_config,
-                     tags, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                     tags, created_ms, updated_ms, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
             )?
             .execute(params![
                 session.name,
@@ -600,6 +600,7 @@ impl Store for SqliteStore {
                 session.track_config,
                 tags_json(&session.tags),
                 session.created_ms,
+                session.owner,
             ])?;
             session.id = SessionId(conn.last_insert_rowid());
             Ok(session)
@@ -617,7 +618,7 @@ impl Store for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY id"
                 ))?
-                .query_map([], SessionRow::read)?
+                .query_map([], session_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows.into_iter().map(SessionRow::into_session).collect()
         })
@@ -665,11 +666,27 @@ impl Store for SqliteStore {
     }
 
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, false).await
+        self.store_lap(session, lap, false, None).await
     }
 
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, true).await
+        self.store_lap(session, lap, true, None).await
+    }
+
+    async fn add_lap(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        origin: LapOrigin,
+        owner: Option<&str>,
+    ) -> Result<LapRecord> {
+        self.store_lap(
+            session,
+            lap,
+            false,
+            Some((origin, owner.map(str::to_owned))),
+        )
+        .await
     }
 
     async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>> {
@@ -702,14 +719,14 @@ impl Store for SqliteStore {
                         "SELECT {LAP_COLUMNS} FROM laps WHERE session_id = ?1
                          ORDER BY stint, number, id"
                     ))?
-                    .query_map([id.0], LapRow::read)?
+                    .query_map([id.0], lap_row)?
                     .collect::<rusqlite::Result<Vec<_>>>()?
                 }
                 None => tx
                     .prepare_cached(&format!(
                         "SELECT {LAP_COLUMNS} FROM laps ORDER BY session_id, stint, number, id"
                     ))?
-                    .query_map([], LapRow::read)?
+                    .query_map([], lap_row)?
                     .collect::<rusqlite::Result<Vec<_>>>()?,
             };
             drop(tx);
@@ -740,15 +757,7 @@ impl Store for SqliteStore {
                 tags_json(&lap.tags),
                 lap.comments,
                 lap.analyzed,
-                lap.suggestions
-                    .as_ref()
-                    .map(serde_json::to_string)
-                    .transpose()
-                    .map_err(|source| StoreError::Unencodable {
-                        lap: id,
-                        column: "suggestions",
-                        source,
-                    })?,
+                suggestions_json(&lap)?,
             ])?;
             tx.commit()?;
             Ok(lap)
@@ -884,6 +893,340 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn add_user(&self, new: NewUser) -> Result<User> {
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if name_taken(&tx, &new.name)? {
+                return Err(StoreError::UserExists { name: new.name });
+            }
+            let now = now_ms();
+            tx.prepare_cached(
+                "INSERT INTO users (name, role, token_hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                new.name,
+                new.role.as_str(),
+                new.token_hash.0.as_slice(),
+                now
+            ])?;
+            let id = UserId(tx.last_insert_rowid());
+            tx.commit()?;
+            Ok(User {
+                id,
+                name: new.name,
+                role: new.role,
+                token_hash: new.token_hash,
+                created_ms: now,
+                revoked_ms: None,
+            })
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.run(|conn| {
+            let rows = conn
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))?
+                .query_map([], user_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(UserRow::into_user).collect()
+        })
+        .await
+    }
+
+    async fn revoke_user(&self, name: &str) -> Result<User> {
+        let name = name.to_owned();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "UPDATE users SET revoked_ms = coalesce(revoked_ms, ?2) WHERE name = ?1",
+            )?
+            .execute(params![name, now_ms()])?;
+            let row = tx
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"))?
+                .query_row([&name], user_row)
+                .optional()?
+                .ok_or(StoreError::UserNotFound { name })?;
+            tx.commit()?;
+            row.into_user()
+        })
+        .await
+    }
+
+    async fn user_by_token(&self, hash: &TokenHash) -> Result<Option<User>> {
+        let hash = *hash;
+        self.run(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE token_hash = ?1 AND revoked_ms IS NULL"
+            ))?
+            .query_row([hash.0.as_slice()], user_row)
+            .optional()?
+            .map(UserRow::into_user)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn acquire_lease(&self, key: &str, holder: &str, ttl_ms: i64) -> Result<LeaseOutcome> {
+        let (key, holder) = (key.to_owned(), holder.to_owned());
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let current = tx
+                .prepare_cached(
+                    "SELECT key, holder, session_id, expires_ms FROM leases WHERE key = ?1",
+                )?
+                .query_row([&key], |r| {
+                    Ok(Lease {
+                        key: r.get(0)?,
+                        holder: r.get(1)?,
+                        session: r.get::<_, Option<i64>>(2)?.map(SessionId),
+                        expires_ms: r.get(3)?,
+                    })
+                })
+                .optional()?;
+            let (taken_over, session) = match current {
+                Some(lease) if lease.holder == holder => (None, lease.session),
+                Some(lease) if lease.expires_ms > now => return Ok(LeaseOutcome::Held(lease)),
+                lapsed => (lapsed, None),
+            };
+            tx.prepare_cached(
+                "INSERT INTO leases (key, holder, session_id, expires_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (key) DO UPDATE SET holder = excluded.holder,
+                     session_id = excluded.session_id, expires_ms = excluded.expires_ms",
+            )?
+            .execute(params![key, holder, session.map(|s| s.0), now + ttl_ms])?;
+            tx.commit()?;
+            Ok(LeaseOutcome::Acquired { taken_over })
+        })
+        .await
+    }
+
+    async fn renew_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl_ms: i64,
+        session: Option<SessionId>,
+    ) -> Result<bool> {
+        let (key, holder) = (key.to_owned(), holder.to_owned());
+        self.run(move |conn| {
+            let renewed = conn
+                .prepare_cached(
+                    "UPDATE leases SET expires_ms = ?3, session_id = ?4
+                     WHERE key = ?1 AND holder = ?2",
+                )?
+                .execute(params![
+                    key,
+                    holder,
+                    now_ms() + ttl_ms,
+                    session.map(|s| s.0)
+                ])?;
+            Ok(renewed == 1)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<()> {
+        let (key, holder) = (key.to_owned(), holder.to_owned());
+        self.run(move |conn| {
+            conn.prepare_cached("DELETE FROM leases WHERE key = ?1 AND holder = ?2")?
+                .execute(params![key, holder])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_session(&self, session: &Session) -> Result<Put> {
+        let session = session.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            match read_session(&tx, session.id) {
+                Ok(there) if there == session => return Ok(Put::AlreadyThere),
+                Ok(_) => {
+                    return Err(StoreError::Conflict {
+                        table: "sessions",
+                        id: session.id.0,
+                    });
+                }
+                Err(StoreError::SessionNotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))?
+            .execute(params![
+                session.id.0,
+                session.name,
+                session.source.as_str(),
+                session.status.as_str(),
+                session.car,
+                session.driver,
+                session.track,
+                session.track_config,
+                tags_json(&session.tags),
+                session.created_ms,
+                session.updated_ms,
+                session.owner,
+            ])?;
+            tx.commit()?;
+            Ok(Put::Inserted)
+        })
+        .await
+    }
+
+    async fn put_lap(&self, lap: &LapRecord, frames: &[Frame]) -> Result<Put> {
+        let lap = lap.clone();
+        let encoded = encode_off_the_reactor(frames)?;
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            session_exists(&tx, lap.session)?;
+            match read_lap(&tx, lap.id) {
+                Ok(there) if there == lap => return Ok(Put::AlreadyThere),
+                Ok(_) => {
+                    return Err(StoreError::Conflict {
+                        table: "laps",
+                        id: lap.id.0,
+                    });
+                }
+                Err(StoreError::LapNotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO laps ({LAP_COLUMNS}, valid) VALUES
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+            ))?
+            .execute(params![
+                lap.id.0,
+                lap.session.0,
+                lap.stint,
+                lap.number,
+                lap.kind.as_str(),
+                invalid_reason_json(lap.invalid_reason),
+                lap.time.map(|t| t.ms),
+                lap.frame_count,
+                lap.in_progress,
+                tags_json(&lap.tags),
+                lap.comments,
+                lap.analyzed,
+                suggestions_json(&lap)?,
+                lap.created_ms,
+                lap.time.map(|t| t.source.as_str()),
+                lap.origin.as_str(),
+                lap.owner,
+                lap.invalid_reason.is_none(),
+            ])?;
+            tx.prepare_cached(
+                "INSERT INTO lap_telemetry (lap_id, principal, rest) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![lap.id.0, encoded.principal, encoded.rest])?;
+            tx.commit()?;
+            Ok(Put::Inserted)
+        })
+        .await
+    }
+
+    async fn put_chat_message(&self, message: &ChatMessage) -> Result<Put> {
+        let message = message.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            lap_exists(&tx, message.lap)?;
+            let there = tx
+                .prepare_cached(
+                    "SELECT lap_id, role, content, created_ms FROM chat_messages WHERE id = ?1",
+                )?
+                .query_row([message.id.0], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .optional()?;
+            if let Some(there) = there {
+                let same = there
+                    == (
+                        message.lap.0,
+                        message.role.as_str().to_owned(),
+                        message.content.clone(),
+                        message.created_ms,
+                    );
+                return if same {
+                    Ok(Put::AlreadyThere)
+                } else {
+                    Err(StoreError::Conflict {
+                        table: "chat_messages",
+                        id: message.id.0,
+                    })
+                };
+            }
+            tx.prepare_cached(
+                "INSERT INTO chat_messages (id, lap_id, role, content, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                message.id.0,
+                message.lap.0,
+                message.role.as_str(),
+                message.content,
+                message.created_ms
+            ])?;
+            tx.commit()?;
+            Ok(Put::Inserted)
+        })
+        .await
+    }
+
+    async fn put_user(&self, user: &User) -> Result<Put> {
+        let user = user.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let there = tx
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                .query_row([user.id.0], user_row)
+                .optional()?
+                .map(UserRow::into_user)
+                .transpose()?;
+            match there {
+                Some(there) if there == user => return Ok(Put::AlreadyThere),
+                Some(_) => {
+                    return Err(StoreError::Conflict {
+                        table: "users",
+                        id: user.id.0,
+                    });
+                }
+                None if name_taken(&tx, &user.name)? => {
+                    return Err(StoreError::UserExists { name: user.name });
+                }
+                None => {}
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))?
+            .execute(params![
+                user.id.0,
+                user.name,
+                user.role.as_str(),
+                user.token_hash.0.as_slice(),
+                user.created_ms,
+                user.revoked_ms
+            ])?;
+            tx.commit()?;
+            Ok(Put::Inserted)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.run(|conn| {
+            conn.prepare_cached("SELECT 1")?.query_row([], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn get_track_map(&self, track: &str, config: &str) -> Result<Option<TrackMap>> {
         let (track, config) = (track.to_owned(), config.to_owned());
         self.run(move |conn| {
@@ -898,12 +1241,7 @@ impl Store for SqliteStore {
     }
 
     async fn save_track_map(&self, map: &TrackMap) -> Result<()> {
-        let text =
-            serde_json::to_string(map).map_err(|source| StoreError::UnencodableTrackMap {
-                track: map.track.clone(),
-                config: map.config.clone(),
-                source,
-            })?;
+        let text = track_map_json(map)?;
         let (track, config) = (map.track.clone(), map.config.clone());
         self.run(move |conn| {
             conn.prepare_cached(
@@ -947,21 +1285,17 @@ impl Store for SqliteStore {
     }
 }
 
-/// A stored map's JSON, read back; its key columns must agree with it.
-fn parse_track_map(text: &str, track: &str, config: &str) -> Result<TrackMap> {
-    serde_json::from_str::<TrackMap>(text)
-        .ok()
-        .filter(|m| m.track == track && m.config == config)
-        .ok_or_else(|| StoreError::CorruptTrackMap {
-            track: track.to_owned(),
-            config: config.to_owned(),
-        })
+fn name_taken(tx: &Connection, name: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE name = ?1)")?
+        .query_row([name], |r| r.get(0))?)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::lap::LapTime;
 
     /// A version-1 file (lap times without a source) migrates: its timed laps are the game's.
     #[test]
@@ -982,7 +1316,7 @@ mod tests {
         let laps: Vec<LapRecord> = conn
             .prepare(&format!("SELECT {LAP_COLUMNS} FROM laps ORDER BY id"))
             .unwrap()
-            .query_map([], LapRow::read)
+            .query_map([], lap_row)
             .unwrap()
             .map(|row| row.unwrap().into_record().unwrap())
             .collect();
@@ -995,7 +1329,7 @@ mod tests {
             .query_row(
                 &format!("SELECT {LAP_COLUMNS} FROM laps WHERE id = 1"),
                 [],
-                LapRow::read,
+                lap_row,
             )
             .unwrap();
         assert!(matches!(
@@ -1009,13 +1343,13 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_number_of_migrations() {
-        assert_eq!(SqliteStore::SCHEMA_VERSION, 3);
+        assert_eq!(SqliteStore::SCHEMA_VERSION, 5);
         let store = SqliteStore::open_in_memory().unwrap();
         let conn = store.conn.lock().unwrap();
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 5);
         let fk: bool = conn
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();

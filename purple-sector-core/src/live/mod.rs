@@ -5,7 +5,16 @@
 //!
 //! Each frame travels as a [`LiveFrame`] with its session and the live delta, computed once
 //! by the recorder ([`LiveDelta`]) however many subscribers there are.
+//!
+//! A bridge to other processes (the [`redis`] module, feature `redis`) relays their events
+//! into the hub with [`Hub::publish_relayed`] and forwards this process's own from
+//! [`Hub::subscribe_local`], which skips the relayed ones so nothing is echoed back. Ordinary
+//! subscribers ([`Hub::subscribe`]) get both alike.
+//!
+//! The hub also remembers which sessions are live, started and not yet stopped, whoever
+//! recorded them ([`Hub::live_sessions`]): what a display that connects mid-session is told.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -13,6 +22,9 @@ use tokio::sync::broadcast;
 
 use crate::store::{LapId, LapRecord, Session, SessionId};
 use crate::telemetry::Frame;
+
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// A frame as live displays get it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +39,7 @@ pub struct LiveFrame {
 }
 
 /// Whether a session started or stopped recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     /// Recording began.
@@ -75,8 +87,17 @@ pub enum LiveEvent {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Hub {
-    tx: broadcast::Sender<LiveEvent>,
+    tx: broadcast::Sender<Envelope>,
     published: Arc<AtomicU64>,
+    /// Sessions started and not yet stopped, by id.
+    live: Arc<Mutex<BTreeMap<SessionId, Arc<Session>>>>,
+}
+
+/// An event in the ring, marked when a bridge relayed it from another process.
+#[derive(Debug, Clone)]
+struct Envelope {
+    event: LiveEvent,
+    relayed: bool,
 }
 
 impl Hub {
@@ -86,18 +107,45 @@ impl Hub {
         Self {
             tx,
             published: Arc::default(),
+            live: Arc::default(),
         }
     }
 
     /// Sends an event to every subscriber; returns how many there were.
     pub fn publish(&self, event: LiveEvent) -> usize {
-        self.published.fetch_add(1, Ordering::Relaxed);
-        self.tx.send(event).unwrap_or(0)
+        self.send(event, false)
     }
 
-    /// Events published so far.
+    /// Sends an event that happened in another process, as a bridge relays it: every
+    /// [`Hub::subscribe`] subscriber gets it, [`Hub::subscribe_local`] ones do not (so the
+    /// bridge does not send it back out). Returns how many subscribers there were.
+    pub fn publish_relayed(&self, event: LiveEvent) -> usize {
+        self.send(event, true)
+    }
+
+    fn send(&self, event: LiveEvent, relayed: bool) -> usize {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        if let LiveEvent::Session { session, state } = &event {
+            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            match state {
+                SessionState::Started => live.insert(session.id, Arc::clone(session)),
+                SessionState::Stopped => live.remove(&session.id),
+            };
+        }
+        self.tx.send(Envelope { event, relayed }).unwrap_or(0)
+    }
+
+    /// Events published so far, relayed ones included.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)
+    }
+
+    /// The sessions started and not yet stopped, here or (relayed) in another process, by
+    /// id. A recorder that died without stopping leaves its session here until this process
+    /// ends.
+    pub fn live_sessions(&self) -> Vec<Arc<Session>> {
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        live.values().cloned().collect()
     }
 
     /// Subscribers now.
@@ -110,6 +158,17 @@ impl Hub {
         Subscription {
             rx: self.tx.subscribe(),
             dropped: 0,
+            local_only: false,
+        }
+    }
+
+    /// A new subscriber to this process's own events from now on: those published with
+    /// [`Hub::publish`], not those relayed with [`Hub::publish_relayed`]. What a bridge sends
+    /// out.
+    pub fn subscribe_local(&self) -> Subscription {
+        Subscription {
+            local_only: true,
+            ..self.subscribe()
         }
     }
 }
@@ -124,8 +183,10 @@ impl Default for Hub {
 /// One subscriber's end of the [`Hub`].
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<LiveEvent>,
+    rx: broadcast::Receiver<Envelope>,
     dropped: u64,
+    /// Skip relayed events ([`Hub::subscribe_local`]).
+    local_only: bool,
 }
 
 impl Subscription {
@@ -134,9 +195,22 @@ impl Subscription {
     pub async fn recv(&mut self) -> Option<LiveEvent> {
         loop {
             match self.rx.recv().await {
-                Ok(event) => return Some(event),
+                Ok(envelope) if self.local_only && envelope.relayed => {}
+                Ok(envelope) => return Some(envelope.event),
                 Err(broadcast::error::RecvError::Lagged(n)) => self.dropped += n,
                 Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next event if one is waiting, as [`Subscription::recv`] but without waiting.
+    pub fn try_recv(&mut self) -> Option<LiveEvent> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(envelope) if self.local_only && envelope.relayed => {}
+                Ok(envelope) => return Some(envelope.event),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => self.dropped += n,
+                Err(_) => return None,
             }
         }
     }
@@ -255,6 +329,8 @@ mod tests {
             analyzed: false,
             suggestions: None,
             created_ms: 0,
+            origin: crate::store::LapOrigin::Recorded,
+            owner: None,
         }
     }
 
@@ -328,5 +404,51 @@ mod tests {
         assert_eq!(slow.dropped(), 6);
         assert_eq!(fast.dropped(), 0);
         assert_eq!(hub.published(), 10);
+    }
+
+    #[test]
+    fn the_hub_knows_which_sessions_are_live() {
+        let hub = Hub::new(1);
+        let session = |id: i64| {
+            Arc::new(Session {
+                id: SessionId(id),
+                name: format!("S{id}"),
+                source: crate::store::SessionSource::Live,
+                status: crate::store::SessionStatus::Active,
+                car: String::new(),
+                driver: String::new(),
+                track: String::new(),
+                track_config: String::new(),
+                tags: Vec::new(),
+                created_ms: 0,
+                updated_ms: 0,
+                owner: None,
+            })
+        };
+        let ids = |hub: &Hub| {
+            hub.live_sessions()
+                .iter()
+                .map(|s| s.id.0)
+                .collect::<Vec<_>>()
+        };
+        assert!(hub.live_sessions().is_empty());
+        for (id, relayed) in [(3, false), (1, true)] {
+            let event = LiveEvent::Session {
+                session: session(id),
+                state: SessionState::Started,
+            };
+            if relayed {
+                hub.publish_relayed(event);
+            } else {
+                hub.publish(event);
+            }
+        }
+        assert_eq!(ids(&hub), [1, 3]);
+        hub.publish(LiveEvent::Session {
+            session: session(3),
+            state: SessionState::Stopped,
+        });
+        assert_eq!(ids(&hub), [1]);
+        assert_eq!(ids(&hub.clone()), [1], "clones share it");
     }
 }
