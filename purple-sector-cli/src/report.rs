@@ -336,8 +336,15 @@ pub fn segment_lines(a: &Analysis) -> Vec<SegmentLine<'_>> {
 
 /// The segment table, with its total (the gap).
 pub fn segment_table(out: &mut Output, a: &Analysis) -> std::io::Result<()> {
+    let width = a
+        .segments
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     out.line(format_args!(
-        "{:<12} {:>8} {:>8} {:>9}",
+        "{:<width$} {:>8} {:>8} {:>9}",
         "segment", "from m", "to m", "lost s"
     ))?;
     for s in &a.segments {
@@ -346,14 +353,15 @@ pub fn segment_table(out: &mut Output, a: &Analysis) -> std::io::Result<()> {
         } else {
             " (straight)"
         };
+        let pad = width.saturating_sub(s.name.chars().count());
         out.line(format_args!(
-            "{:<12} {:>8.0} {:>8.0} {:>+9.3}{marker}",
-            s.name, s.start_m, s.end_m, s.time_loss_s
+            "{}{:pad$} {:>8.0} {:>8.0} {:>+9.3}{marker}",
+            s.name, "", s.start_m, s.end_m, s.time_loss_s
         ))?;
     }
     let sum: f64 = a.segments.iter().map(|s| s.time_loss_s).sum();
     out.line(format_args!(
-        "{:<12} {:>8} {:>8} {:>+9.3}",
+        "{:<width$} {:>8} {:>8} {:>+9.3}",
         "total", "", "", sum
     ))
 }
