@@ -4,31 +4,9 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Output;
-
 use purple_sector_core::store::{LapId, SqliteStore, Store};
 use serde_json::Value;
 use support::*;
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    binary()
-        .args(args)
-        .args(["--db", db.to_str().unwrap()])
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// The default demo on the test track: lap 2 clean, lap 3 brakes early at the slowest
 /// corner, lap 4 picks up the throttle late at the second slowest.

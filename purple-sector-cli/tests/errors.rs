@@ -4,20 +4,9 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Output;
 
 use support::*;
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    binary()
-        .args(args)
-        .args(["--db", db.to_str().unwrap()])
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .output()
-        .unwrap()
-}
 
 /// The one error line of a failed command, its clauses checked for repeats.
 fn error_line(out: &Output, what: &str) -> String {

@@ -3,21 +3,10 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
 use support::*;
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    binary()
-        .args(args)
-        .args(["--db", db.to_str().unwrap()])
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .output()
-        .unwrap()
-}
 
 fn text(out: Output) -> String {
     String::from_utf8(ok(out).stdout).unwrap()

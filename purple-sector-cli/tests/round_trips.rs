@@ -6,32 +6,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use purple_sector_core::lap::{LapKind, LapTime, LapTimeSource};
 use purple_sector_core::store::{LapRecord, SessionId, SqliteStore, Store};
 use purple_sector_core::telemetry::{Frame, Wheels};
 use serde_json::Value;
 use support::*;
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    binary()
-        .args(args)
-        .args(["--db", db.to_str().unwrap()])
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// The built-in game on the test track: an out lap (in the pit lane at the start), two
 /// flying laps the game timed, and the frame that began the next lap.

@@ -6,30 +6,8 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Output;
-
 use serde_json::Value;
 use support::*;
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    binary()
-        .args(args)
-        .args(["--db", db.to_str().unwrap()])
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn lines(text: &str) -> Vec<Value> {
     text.lines()

@@ -153,3 +153,24 @@ pub fn wait(mut child: std::process::Child, limit: Duration) -> std::process::Ou
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Runs the binary on the database `db`, offline (no LLM configured).
+pub fn run(db: &Path, args: &[&str]) -> std::process::Output {
+    binary()
+        .args(args)
+        .args(["--db", db.to_str().unwrap()])
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .output()
+        .unwrap()
+}
+
+/// The stdout of a command that must have succeeded (else its stderr in the failure).
+pub fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
