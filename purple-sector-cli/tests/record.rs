@@ -162,3 +162,47 @@ fn sigint_flushes_the_lap_in_progress_and_exits_0() {
         Some(Operation::Dismiss)
     );
 }
+
+/// `--into ID`: the laps go into a session made beforehand, which the game's handshake
+/// fills in; a session that does not exist is one line on stderr, before any game is asked.
+#[test]
+fn records_into_an_existing_session() {
+    use purple_sector_core::store::{NewSession, SessionSource};
+    let db = temp_db("into");
+    let rt = runtime();
+    let made = rt.block_on(async {
+        SqliteStore::open(&db)
+            .unwrap()
+            .create_session(NewSession::new("Made before", SessionSource::Live))
+            .await
+            .unwrap()
+    });
+    let server = rt.block_on(server());
+    let game = server.local_addr().unwrap();
+    let id = made.id.to_string();
+    let child = spawn_record(&db, game, &["--into", &id, "--laps", "2", "--json"]);
+    rt.block_on(stream(&server, &script(0..3)));
+    let out = wait(child, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines[0]["type"], "session");
+    assert_eq!(lines[0]["data"]["id"], made.id.0);
+    assert_eq!(lines[0]["data"]["name"], "Made before");
+    assert_eq!(lines[0]["data"]["track"], "imola");
+    let stored = rt.block_on(laps_in(&db));
+    assert!(stored.iter().all(|l| l.session == made.id), "{stored:#?}");
+    assert_eq!(stored.iter().filter(|l| l.time.is_some()).count(), 2);
+
+    let out = wait(
+        spawn_record(&db, game, &["--into", "999"]),
+        Duration::from_secs(10),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("session 999 not found"), "{stderr}");
+}

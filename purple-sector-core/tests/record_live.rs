@@ -351,3 +351,137 @@ async fn a_lapsed_claim_is_taken_over_with_its_session() {
         LeaseOutcome::Acquired { taken_over: None }
     ));
 }
+
+/// One lap (out lap 0, closed by lap 1's first frame) from a fresh game on loopback,
+/// recorded with `options`.
+async fn record_one_lap(
+    store: &Arc<dyn Store>,
+    options: RecordOptions,
+) -> Result<purple_sector_core::record::Recording, purple_sector_core::record::RecordError> {
+    let server = GameServer::bind("127.0.0.1:0".parse().unwrap(), imola_hello())
+        .await
+        .unwrap();
+    let options = RecordOptions {
+        laps: Some(1),
+        ..options
+    };
+    let recorder = Recorder::start(Arc::clone(store), game_client(&server), options).await?;
+    tokio::time::timeout(Duration::from_secs(10), server.subscribed())
+        .await
+        .unwrap();
+    let feed = async {
+        for t in (0..1_000).step_by(4) {
+            server.send_car_info(&packet(0, t)).await.unwrap();
+            if t % 32 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        server.send_car_info(&packet(1, 0)).await.unwrap();
+        std::future::pending::<()>().await;
+    };
+    tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::select! {
+            () = feed => unreachable!(),
+            done = recorder.run_until(std::future::pending()) => done,
+        }
+    })
+    .await
+    .expect("the recording ends after its lap")
+}
+
+/// A session made beforehand (the dashboard's form) is recorded into: the game fills its
+/// car, driver and track and keeps its name; recorded into again, the laps continue in a
+/// stint of their own; a game on another track, and a session that does not exist, are
+/// refused with what differs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_goes_into_the_session_it_is_given() {
+    use purple_sector_core::record::RecordError;
+    use purple_sector_core::store::{NewSession, SessionId, SessionStatus, StoreError};
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let form = store
+        .create_session(NewSession {
+            tags: vec!["form".to_owned()],
+            ..NewSession::new("Form session".to_owned(), SessionSource::Live)
+        })
+        .await
+        .unwrap();
+    let into_form = || RecordOptions {
+        session: Some(form.id),
+        session_name: Some("not this name".to_owned()),
+        ..RecordOptions::default()
+    };
+
+    let first = record_one_lap(&store, into_form()).await.unwrap();
+    assert_eq!(first.summary.session.as_ref().unwrap().id, form.id);
+    let session = store.get_session(form.id).await.unwrap();
+    assert_eq!(
+        (
+            session.name.as_str(),
+            session.car.as_str(),
+            session.driver.as_str(),
+            session.track.as_str(),
+            session.track_config.as_str(),
+        ),
+        ("Form session", "ks_corvette_c7r", "Lena", "imola", "")
+    );
+    assert_eq!(session.tags, ["form"]);
+    assert_eq!(session.status, SessionStatus::Completed);
+    assert_eq!(
+        store.list_sessions().await.unwrap().len(),
+        1,
+        "a new session"
+    );
+
+    let second = record_one_lap(&store, into_form()).await.unwrap();
+    assert_eq!(second.summary.session.as_ref().unwrap().id, form.id);
+    let laps = store.list_laps(Some(form.id)).await.unwrap();
+    let mut numbered: Vec<(u32, i32)> = laps.iter().map(|l| (l.stint, l.number)).collect();
+    numbered.sort_unstable();
+    // Each recording: its out lap (1) and the one frame of lap 2 closed as partial.
+    assert_eq!(numbered, [(0, 1), (0, 2), (1, 1), (1, 2)], "{laps:#?}");
+    assert_eq!(store.list_sessions().await.unwrap().len(), 1);
+
+    let monza = store
+        .create_session(NewSession {
+            track: "monza".to_owned(),
+            ..NewSession::new("Monza".to_owned(), SessionSource::Live)
+        })
+        .await
+        .unwrap();
+    let refused = record_one_lap(
+        &store,
+        RecordOptions {
+            session: Some(monza.id),
+            ..RecordOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            &refused,
+            RecordError::Store(StoreError::SessionMismatch { session, field: "track", stored, recorded })
+                if *session == monza.id && stored == "monza" && recorded == "imola"
+        ),
+        "{refused:?}"
+    );
+    assert!(store.list_laps(Some(monza.id)).await.unwrap().is_empty());
+
+    let missing = Recorder::start(
+        Arc::clone(&store),
+        Source::Game(ClientConfig::new("127.0.0.1:9".parse().unwrap())),
+        RecordOptions {
+            session: Some(SessionId(999)),
+            ..RecordOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            missing,
+            RecordError::Store(StoreError::SessionNotFound { id }) if id == SessionId(999)
+        ),
+        "{missing:?}"
+    );
+}

@@ -108,6 +108,14 @@ async function route() {
     if (e.status === 404) missing(e.message);
     else showError(e.message);
   }
+  labelStart();
+}
+
+/** On a session's page the demo records into that session; elsewhere into a new one. */
+function labelStart() {
+  const here = page.kind === "session";
+  $("start").textContent = here ? "Start demo here" : "Start demo";
+  $("start").title = here ? "Record the built-in game into this session" : "Record the built-in game into a new session";
 }
 
 function missing(text) {
@@ -433,9 +441,11 @@ function connect() {
 }
 $("start").addEventListener("click", () => {
   if (!ws || ws.readyState !== WebSocket.OPEN) { showError("Not connected to the server: cannot start the demo."); return; }
-  // Once the demo's session exists, its page opens (unless a recording already runs).
-  live.pendingDemo = !live.recording;
-  ws.send(JSON.stringify({ type: "start_demo" }));
+  // On a session's page the demo records into it; elsewhere into a new session, whose page
+  // opens once it exists (unless a recording already runs).
+  const into = page.kind === "session" ? page.id : null;
+  live.pendingDemo = !live.recording && into === null;
+  ws.send(JSON.stringify(into === null ? { type: "start_demo" } : { type: "start_demo", sessionId: into }));
 });
 $("stop").addEventListener("click", () => {
   if (!ws || ws.readyState !== WebSocket.OPEN) { showError("Not connected to the server."); return; }

@@ -76,6 +76,7 @@ impl From<StoreError> for ApiError {
             | StoreError::UserNotFound { .. } => StatusCode::NOT_FOUND,
             StoreError::UserExists { .. }
             | StoreError::LeaseHeld { .. }
+            | StoreError::SessionMismatch { .. }
             | StoreError::Conflict { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -7,7 +7,7 @@ use purple_sector_core::record::{
 };
 use purple_sector_core::review::{ReviewError, simulator_map};
 use purple_sector_core::sim::{Car, SimConfig, Track, TrackError, demo_mistakes};
-use purple_sector_core::store::{SessionSource, Store};
+use purple_sector_core::store::{SessionId, SessionSource, Store};
 use tokio::sync::Mutex;
 
 use crate::AppState;
@@ -124,13 +124,24 @@ impl RecorderSlot {
         Ok(())
     }
 
-    /// Starts the built-in game of `state.demo` for `owner`, unless a recording runs.
+    /// Starts the built-in game of `state.demo` for `owner`, unless a recording runs: into
+    /// the existing `session` if given (see [`RecordOptions::session`]), else into a new
+    /// numbered demo session.
     pub async fn start_demo(
         &self,
         state: &AppState,
         owner: Option<String>,
+        session: Option<SessionId>,
     ) -> Result<(), StartError> {
         let source = state.demo.source(&*state.store).await?;
+        if session.is_some() {
+            let options = RecordOptions {
+                session,
+                owner,
+                ..RecordOptions::default()
+            };
+            return self.start_as(state, source, options, true).await;
+        }
         // Numbered, so that demo sessions can be told apart in a list.
         let earlier = match state.store.list_sessions().await {
             Ok(sessions) => sessions

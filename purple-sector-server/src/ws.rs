@@ -4,7 +4,9 @@
 //! with its `sessionId` and the live delta against the session's best lap), `pong`,
 //! `lap_completed`, `session`, `error`. Right after `connected`, one `session` message
 //! (state `started`) for each session live now, so a display that joins mid-session knows it.
-//! Client → server: `ping`, `start_demo`, `stop_demo`. Anything else is ignored and counted:
+//! Client → server: `ping`, `start_demo` (with `"sessionId": N` it records into that existing
+//! session, one the caller may change; without, into a new numbered demo session),
+//! `stop_demo`. Anything else is ignored and counted:
 //! clients cannot inject telemetry.
 //!
 //! `/ws?session=ID` watches one session: its frames, laps and start and stop only. Without it
@@ -125,12 +127,39 @@ pub async fn upgrade(
         .on_upgrade(move |socket| client(socket, state, hz, watch, caller)))
 }
 
-/// A client's message: `{"type": …}` and nothing else, each key once.
+/// A client's message: `{"type": …}` (and for `start_demo` an optional `sessionId` to
+/// record into) and nothing else, each key once.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClientMessage {
     #[serde(rename = "type")]
     kind: String,
+    #[serde(rename = "sessionId", default)]
+    session_id: Option<SessionId>,
+}
+
+/// Starts the demo for `caller`, into `session` if given (one they may change); the error
+/// is the message to send back.
+async fn start_demo(
+    state: &AppState,
+    caller: &Caller,
+    session: Option<SessionId>,
+) -> Result<(), String> {
+    if let Some(id) = session {
+        let stored = state
+            .store
+            .get_session(id)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        caller
+            .may_change(stored.owner.as_deref(), "session")
+            .map_err(|e| e.message)?;
+    }
+    state
+        .recorder
+        .start_demo(state, caller.name.clone(), session)
+        .await
+        .map_err(|e| error_chain(&e))
 }
 
 /// Sends one message, serialised from its own types (an `f32` keeps its shortest form).
@@ -241,8 +270,8 @@ async fn client(
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                let kind = match serde_json::from_str::<ClientMessage>(&text) {
-                    Ok(m) => Some(m.kind),
+                let (kind, session_id) = match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(m) => (Some(m.kind), m.session_id),
                     Err(e) => {
                         metrics.ws_ignored.fetch_add(1, Ordering::Relaxed);
                         let reply = json!({"type": "error", "message": format!("not a message we take: {e}")});
@@ -259,9 +288,9 @@ async fn client(
                         open = send(&mut socket, &json!({"type": "error", "message": message})).await;
                     }
                     Some("start_demo") => {
-                        let reply = match state.recorder.start_demo(&state, caller.name.clone()).await {
+                        let reply = match start_demo(&state, &caller, session_id).await {
                             Ok(()) => json!({"type": "demo", "state": "started"}),
-                            Err(e) => json!({"type": "error", "message": error_chain(&e)}),
+                            Err(message) => json!({"type": "error", "message": message}),
                         };
                         open = send(&mut socket, &reply).await;
                     }

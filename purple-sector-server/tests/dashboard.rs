@@ -1,6 +1,7 @@
 //! The dashboard in a real headless browser (Debian's `chromium`), driven over the Chrome
-//! DevTools Protocol, as a driver would use it: create a session from the form, start the
-//! demo (Imola), see live frames and completed laps land in that session's table only, back
+//! DevTools Protocol, as a driver would use it: create two sessions from the form, start the
+//! demo (Imola) on the second's page, see live frames and completed laps land in that
+//! session's table only (none in the other, no demo session made), back
 //! and forward, open a lap by its URL, zoom, move the cursor and read the readout, switch the
 //! reference to the ideal lap and see it drawn, analyse, ask the coach, delete the session.
 //! Every page at 1440 px and at 390 px (dpr 2: no horizontal scroll, sharp canvases), no
@@ -125,45 +126,60 @@ async fn dashboard_is_a_lap_analysis_workspace() {
     page.wait_for("!document.getElementById('home').hidden", "the home page")
         .await;
 
-    // A session from the form: its page, no laps.
-    page.eval(
-        "document.getElementById('new-name').value = 'Form session'; \
-         document.getElementById('new-tags').value = 'test, form'; \
-         document.getElementById('new-session').requestSubmit(); true",
-    )
-    .await;
-    page.wait_for(
-        "/^\\/sessions\\/[0-9]+$/.test(location.pathname) && !document.getElementById('session').hidden \
-         && document.getElementById('session-title').textContent === 'Form session'",
-        "the new session's page",
-    )
-    .await;
-    let form_path = page.eval("location.pathname").await;
-    let form_path = form_path.as_str().unwrap().to_owned();
-    let form_id: i64 = form_path.rsplit('/').next().unwrap().parse().unwrap();
+    // Two sessions from the form, each opening its page with no laps: the demo records into
+    // the second, and the first must stay empty.
+    let mut made = Vec::new();
+    for (name, tags) in [("Other session", ""), ("Form session", "test, form")] {
+        page.eval("navigate('/'); true").await;
+        page.wait_for("!document.getElementById('home').hidden", "the home page")
+            .await;
+        page.eval(&format!(
+            "document.getElementById('new-name').value = {name:?}; \
+             document.getElementById('new-tags').value = {tags:?}; \
+             document.getElementById('new-session').requestSubmit(); true"
+        ))
+        .await;
+        page.wait_for(
+            &format!(
+                "/^\\/sessions\\/[0-9]+$/.test(location.pathname) && !document.getElementById('session').hidden \
+                 && document.getElementById('session-title').textContent === {name:?} \
+                 && document.getElementById('laps').textContent.includes('No laps yet')"
+            ),
+            "the new session's page",
+        )
+        .await;
+        let path = page.eval("location.pathname").await;
+        let path = path.as_str().unwrap().to_owned();
+        let id: i64 = path.rsplit('/').next().unwrap().parse().unwrap();
+        made.push((path, id));
+    }
+    let [(other_path, other_id), (form_path, form_id)] = <[_; 2]>::try_from(made).unwrap();
     let created = store.get_session(SessionId(form_id)).await.unwrap();
     assert_eq!(created.tags, ["test", "form"]);
+    assert_eq!(
+        created.track, "",
+        "a session from the form has no track yet"
+    );
 
-    // The demo: its own session's page, live frames, laps in its table only.
+    // The demo, started on the form session's page, records into it: live frames there.
+    assert_eq!(
+        page.eval("document.getElementById('start').textContent")
+            .await,
+        "Start demo here"
+    );
     page.eval("document.getElementById('start').click(); true")
         .await;
-    page.wait_for(
-        &format!("location.pathname !== {form_path:?} && /^\\/sessions\\/[0-9]+$/.test(location.pathname)"),
-        "the demo session's page",
-    )
-    .await;
-    let demo_path = page
-        .eval("location.pathname")
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let demo_id: i64 = demo_path.rsplit('/').next().unwrap().parse().unwrap();
     page.wait_for(
         "!document.getElementById('live').hidden && Number(document.getElementById('live-frames').textContent) > 30",
         "live frames",
     )
     .await;
+    assert_eq!(
+        page.eval("location.pathname").await,
+        form_path.as_str(),
+        "the demo left the form session's page"
+    );
+    let (demo_path, demo_id) = (form_path.clone(), form_id);
     let speed = page
         .eval("Number(document.getElementById('live-speed').textContent)")
         .await;
@@ -229,11 +245,32 @@ async fn dashboard_is_a_lap_analysis_workspace() {
     .await;
     page.screenshot(&shots().join("session-1440.png")).await;
 
-    // Back: the form's session, still without laps; forward: the demo's again.
-    page.eval("history.back(); true").await;
+    // The recording filled the form session's car and track from the game, kept its name,
+    // and put every lap there: none in the other session.
+    let recorded = store.get_session(SessionId(form_id)).await.unwrap();
+    assert_eq!(recorded.name, "Form session");
+    assert!(
+        !recorded.track.is_empty() && !recorded.car.is_empty(),
+        "{recorded:?}"
+    );
+    assert!(
+        store
+            .list_laps(Some(SessionId(other_id)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.list_sessions().await.unwrap().len(),
+        2,
+        "a demo session was made"
+    );
+
+    // Back: home, then the other session, still without laps; forward twice: the form's again.
+    page.eval("history.back(); history.back(); true").await;
     page.wait_for(
-        &format!("location.pathname === {form_path:?} && document.getElementById('session-title').textContent === 'Form session'"),
-        "back to the form's session",
+        &format!("location.pathname === {other_path:?} && document.getElementById('session-title').textContent === 'Other session'"),
+        "back to the other session",
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -241,10 +278,11 @@ async fn dashboard_is_a_lap_analysis_workspace() {
         .eval("document.querySelectorAll('#laps tr[data-lap-id]').length")
         .await;
     assert_eq!(rows, 0, "laps in the wrong session's table");
-    page.eval("history.forward(); true").await;
+    page.eval("history.forward(); history.forward(); true")
+        .await;
     page.wait_for(
         &format!("location.pathname === {demo_path:?} && document.querySelectorAll('#laps tr[data-lap-id]').length >= 3"),
-        "forward to the demo's session",
+        "forward to the recorded session",
     )
     .await;
     let lap3 = page
@@ -605,50 +643,52 @@ async fn dashboard_is_a_lap_analysis_workspace() {
         .await;
     assert_eq!(outline, "solid", "focus outline");
 
-    // Rename and tag the form's session, archive it (hidden until asked for), from the page.
+    // Rename and tag the other session, archive it (hidden until asked for), from the page.
     page.navigate(&format!("{base}/")).await;
     page.wait_for(
-        &format!("document.querySelector('#sessions button[data-action=edit][data-id=\"{form_id}\"]') !== null"),
+        &format!("document.querySelector('#sessions button[data-action=edit][data-id=\"{other_id}\"]') !== null"),
         "the sessions",
     )
     .await;
     page.eval(&format!(
-        "document.querySelector('#sessions button[data-action=edit][data-id=\"{form_id}\"]').click(); \
+        "document.querySelector('#sessions button[data-action=edit][data-id=\"{other_id}\"]').click(); \
          document.getElementById('edit-name').value = 'Renamed session'; \
          document.getElementById('edit-tags').value = 'dry, setup B'; \
          document.getElementById('edit-session').requestSubmit(); true"
     ))
     .await;
     page.wait_for(
-        &format!("(document.querySelector('#sessions tr[data-id=\"{form_id}\"]') || {{}}).textContent?.includes('Renamed session')"),
+        &format!("(document.querySelector('#sessions tr[data-id=\"{other_id}\"]') || {{}}).textContent?.includes('Renamed session')"),
         "the renamed session",
     )
     .await;
-    let renamed = store.get_session(SessionId(form_id)).await.unwrap();
+    let renamed = store.get_session(SessionId(other_id)).await.unwrap();
     assert_eq!(renamed.name, "Renamed session");
     assert_eq!(renamed.tags, ["dry", "setup B"]);
     page.eval(&format!(
-        "document.querySelector('#sessions button[data-action=archive][data-id=\"{form_id}\"]').click(); true"
+        "document.querySelector('#sessions button[data-action=archive][data-id=\"{other_id}\"]').click(); true"
     ))
     .await;
     page.wait_for(
-        &format!("document.querySelector('#sessions tr[data-id=\"{form_id}\"]') === null"),
+        &format!("document.querySelector('#sessions tr[data-id=\"{other_id}\"]') === null"),
         "the archived session hidden",
     )
     .await;
     assert_eq!(
-        store.get_session(SessionId(form_id)).await.unwrap().status,
+        store.get_session(SessionId(other_id)).await.unwrap().status,
         SessionStatus::Archived
     );
     page.eval("document.getElementById('show-archived').click(); true")
         .await;
     page.wait_for(
-        &format!("document.querySelector('#sessions tr.archived[data-id=\"{form_id}\"]') !== null"),
+        &format!(
+            "document.querySelector('#sessions tr.archived[data-id=\"{other_id}\"]') !== null"
+        ),
         "the archived session shown",
     )
     .await;
 
-    // Delete the demo's session from the home page (two clicks, no dialog).
+    // Delete the recorded session from the home page (two clicks, no dialog).
     page.wait_for(
         &format!("document.querySelector('#sessions button[data-action=delete][data-id=\"{demo_id}\"]') !== null"),
         "the delete button",

@@ -165,7 +165,7 @@ async fn several_servers_on_one_hub_share_every_recording() {
 
     // A client of B watching everything, read on its own.
     let mut all_b = ws(addr_b, "/ws?hz=333").await;
-    a.recorder.start_demo(&a, None).await.unwrap();
+    a.recorder.start_demo(&a, None, None).await.unwrap();
     let first = until(&mut all_b, |m| is_session(m, "started").is_some()).await;
     let x = is_session(first.last().unwrap(), "started").unwrap();
     let watcher = tokio::spawn(async move {
@@ -190,7 +190,7 @@ async fn several_servers_on_one_hub_share_every_recording() {
     let _ = all_c.close(None).await;
 
     // B records too; a client of B watching A's session only gets A's.
-    b.recorder.start_demo(&b, None).await.unwrap();
+    b.recorder.start_demo(&b, None, None).await.unwrap();
     let mut only_x = ws(addr_b, &format!("/ws?hz=333&session={x}")).await;
     assert_eq!(
         is_session(&next(&mut only_x).await, "started"),

@@ -287,6 +287,82 @@ async fn websocket_demo_ping_and_an_injection_attempt() {
     task.await.unwrap();
 }
 
+/// `start_demo` with a `sessionId` records into that session (one made with the form), not a
+/// new one; a session that does not exist, or is of another track, is refused at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_demo_records_into_the_session_it_names() {
+    let s = state();
+    let store = Arc::clone(&s.store);
+    let (status, form) = call(&s, "POST", "/api/sessions", Some(r#"{"name":"Form"}"#)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let monza = store
+        .create_session(purple_sector_core::store::NewSession {
+            track: "monza".to_owned(),
+            ..purple_sector_core::store::NewSession::new(
+                "Monza",
+                purple_sector_core::store::SessionSource::Live,
+            )
+        })
+        .await
+        .unwrap();
+    let (addr, stop, task) = start(s).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?hz=10"))
+        .await
+        .unwrap();
+    use futures_util_lite::{next_json, send_json};
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    use futures_util_lite::until;
+    let reply = |wanted: &'static str| move |m: &Value| m["type"] == wanted;
+
+    for (id, said) in [
+        (json!(999), "session 999 not found".to_owned()),
+        (
+            json!(monza.id.0),
+            format!(
+                "session {} is of track \"monza\"; the game runs \"test\"",
+                monza.id
+            ),
+        ),
+        (json!("two"), "not a message we take".to_owned()),
+    ] {
+        send_json(&mut ws, json!({"type": "start_demo", "sessionId": id})).await;
+        let m = until(&mut ws, reply("error")).await;
+        assert!(m["message"].as_str().unwrap().contains(&said), "{m}");
+    }
+
+    send_json(
+        &mut ws,
+        json!({"type": "start_demo", "sessionId": form["id"]}),
+    )
+    .await;
+    assert_eq!(until(&mut ws, reply("demo")).await["state"], "started");
+    let ended = until(&mut ws, |m| {
+        m["type"] == "session" && m["data"]["state"] == "stopped"
+    })
+    .await;
+    assert_eq!(ended["data"]["id"], form["id"], "{ended}");
+    let recorded = store
+        .get_session(purple_sector_core::store::SessionId(
+            form["id"].as_i64().unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (recorded.name.as_str(), recorded.track.as_str()),
+        ("Form", "test")
+    );
+    assert!(!store.list_laps(Some(recorded.id)).await.unwrap().is_empty());
+    assert!(store.list_laps(Some(monza.id)).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_sessions().await.unwrap().len(),
+        2,
+        "a demo session was made"
+    );
+    futures_util_lite::close(&mut ws).await;
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
 /// Frames streamed on `/ws` and posted back to `/api/laps` are stored with the values they
 /// were streamed with: one conversion of the original app's frame, steering in degrees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,6 +517,16 @@ mod futures_util_lite {
                 Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
                 Some(Ok(_)) => continue,
                 other => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+
+    /// The next message `wanted` takes, skipping the others.
+    pub async fn until(ws: &mut Ws, wanted: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let m = next_json(ws).await;
+            if wanted(&m) {
+                return m;
             }
         }
     }

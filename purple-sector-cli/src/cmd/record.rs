@@ -7,7 +7,7 @@ use clap::Args;
 use purple_sector_core::live::Hub;
 use purple_sector_core::net::ClientConfig;
 use purple_sector_core::record::{RecordOptions, Recorder, RecorderStatus, Source};
-use purple_sector_core::store::SessionSource;
+use purple_sector_core::store::{SessionId, SessionSource};
 use tokio::sync::watch;
 
 use crate::args::{HubArgs, game_address, seconds};
@@ -22,6 +22,10 @@ pub struct RecordArgs {
     /// Name of the session (default: the track's name).
     #[arg(long)]
     session: Option<String>,
+    /// Record into this existing session (its id: one made in the dashboard, say) instead
+    /// of a new one; the game's track and car must be the session's, if it has them.
+    #[arg(long, value_name = "SESSION_ID", conflicts_with = "session")]
+    into: Option<SessionId>,
     /// Stop after N completed laps (of any kind but partial).
     #[arg(long, value_name = "N")]
     laps: Option<u64>,
@@ -58,6 +62,7 @@ pub fn run(args: &RecordArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
             .map(|d| seconds(d, "--duration"))
             .transpose()?,
         owner: args.owner.clone(),
+        session: args.into,
         ..RecordOptions::default()
     };
     let store = crate::db::open(global.db)?;

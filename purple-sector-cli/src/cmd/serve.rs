@@ -94,7 +94,7 @@ pub fn run(args: &ServeArgs, global: Global<'_>) -> anyhow::Result<Outcome> {
                 .start(&state, source, RecordOptions::default())
                 .await?;
         } else if args.demo {
-            state.recorder.start_demo(&state, None).await?;
+            state.recorder.start_demo(&state, None, None).await?;
         }
         serve_with(listener, state, crate::signals::stopped(), tls).await?;
         Ok(Outcome::Done)

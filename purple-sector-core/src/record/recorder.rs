@@ -68,6 +68,11 @@ pub struct RecordOptions {
     pub hub: Option<Hub>,
     /// Who records: the user the session (and each of its laps) is recorded for.
     pub owner: Option<String>,
+    /// Record into this existing session (one made in the dashboard's form, say) instead of
+    /// a new one: its laps continue in a stint of their own, its empty car, driver and track
+    /// are filled from the game's handshake, and a game on another track or car is refused
+    /// ([`StoreError::SessionMismatch`](crate::store::StoreError::SessionMismatch)). `session_name` and `source` are then unused.
+    pub session: Option<SessionId>,
 }
 
 impl Default for RecordOptions {
@@ -80,6 +85,7 @@ impl Default for RecordOptions {
             checkpoint_every: Duration::from_secs(1),
             hub: None,
             owner: None,
+            session: None,
         }
     }
 }
@@ -222,6 +228,19 @@ impl Recorder {
         source: Source,
         options: RecordOptions,
     ) -> Result<Self, RecordError> {
+        // The session to record into, checked now rather than when the game first answers
+        // (and, for the built-in game, whose handshake is known, against its track and car).
+        let into = match options.session {
+            Some(id) => Some(store.get_session(id).await?),
+            None => None,
+        };
+        #[cfg(feature = "sim")]
+        let fits = |hello: &crate::protocol::OwnedHandshakeResponse| match &into {
+            Some(session) => super::writer::Heard::from(hello).fits(session),
+            None => Ok(()),
+        };
+        #[cfg(not(feature = "sim"))]
+        drop(into);
         let (stop, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop);
         let (status_tx, status) = watch::channel(RecorderStatus::default());
@@ -256,6 +275,7 @@ impl Recorder {
             Source::Simulator { config, speed } => {
                 let flying = config.laps;
                 let mut sim = crate::sim::Simulator::new(config);
+                fits(&sim.handshake_response())?;
                 let server = bind_game(sim.handshake_response()).await?;
                 let mut options = options;
                 // The out lap and every flying lap.
@@ -292,6 +312,7 @@ impl Recorder {
                     .map_err(capture_error)?;
                 let (hello, schedule) = crate::sim::capture_schedule(&datagrams);
                 let hello = hello.ok_or(RecordError::NoHandshake { path })?;
+                fits(&hello)?;
                 let server = bind_game(hello).await?;
                 let client = local_client(&server)?;
                 let stop = Arc::clone(&stop);
@@ -482,8 +503,12 @@ async fn record(
             options.source,
         )
     };
+    let existing = options.session;
     let writer_task = tokio::spawn(async move {
         let mut writer = Writer::live(store, template, sinks);
+        if let Some(session) = existing {
+            writer = writer.into_session(session);
+        }
         if let Some(lease) = lease {
             writer = writer.with_lease(lease);
         }

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::live::{Hub, LiveDelta, LiveEvent, SessionState};
+use crate::protocol::OwnedHandshakeResponse;
 use crate::store::{
     LapRecord, LeaseOutcome, NewSession, Session, SessionId, SessionStatus, SessionUpdate, Store,
     StoreError, best_lap,
@@ -60,6 +61,61 @@ impl Drop for HeldLease {
     }
 }
 
+/// What a game's handshake says of its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Heard {
+    pub(super) car: String,
+    pub(super) driver: String,
+    pub(super) track: String,
+    /// Empty for a track without layouts.
+    pub(super) track_config: String,
+}
+
+impl From<&OwnedHandshakeResponse> for Heard {
+    fn from(hello: &OwnedHandshakeResponse) -> Self {
+        let track = hello.track_name.to_string_lossy();
+        let config = hello.track_config.to_string_lossy();
+        Self {
+            car: hello.car_name.to_string_lossy(),
+            driver: hello.driver_name.to_string_lossy(),
+            // A track without layouts sends its name as the configuration.
+            track_config: if config == track {
+                String::new()
+            } else {
+                config
+            },
+            track,
+        }
+    }
+}
+
+impl Heard {
+    /// Whether laps of this game may go into `stored`: a session without a track yet takes
+    /// any; one with a track, only the same track, layout and (when it has one) car.
+    pub(super) fn fits(&self, stored: &Session) -> Result<(), StoreError> {
+        if stored.track.is_empty() {
+            return Ok(());
+        }
+        let checked = [
+            ("track", &stored.track, &self.track),
+            ("track config", &stored.track_config, &self.track_config),
+            ("car", &stored.car, &self.car),
+        ];
+        for (field, stored_value, recorded) in checked {
+            let unset = field == "car" && stored_value.is_empty();
+            if !unset && stored_value != recorded {
+                return Err(StoreError::SessionMismatch {
+                    session: stored.id,
+                    field,
+                    stored: stored_value.clone(),
+                    recorded: recorded.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Applies store operations for one session, creating it on the first handshake (or, for
 /// sources without one, on the first lap).
 #[derive(Debug)]
@@ -73,8 +129,10 @@ pub(super) struct Writer {
     held: Option<HeldLease>,
     /// The session of a lapsed claim taken over: the one to continue.
     resumed: Option<Session>,
-    /// Added to the stint of every lap: a session taken over continues in a stint of its
-    /// own, so its lap numbers never clash with the dead recorder's.
+    /// The existing session to record into, rather than a new one.
+    existing: Option<SessionId>,
+    /// Added to the stint of every lap: a session taken over (or recorded into again)
+    /// continues in a stint of its own, so its lap numbers never clash with earlier ones.
     stint_offset: u32,
 }
 
@@ -89,8 +147,60 @@ impl Writer {
             lease: None,
             held: None,
             resumed: None,
+            existing: None,
             stint_offset: 0,
         }
+    }
+
+    /// Records into the existing session `session` (see `RecordOptions::session`).
+    pub(super) fn into_session(mut self, session: SessionId) -> Self {
+        self.existing = Some(session);
+        self
+    }
+
+    /// Continues `session` in a stint of its own: its lap left in progress, if any, closed
+    /// as partial, and its status active again.
+    async fn continue_session(&mut self, session: SessionId) -> Result<Session, StoreError> {
+        self.store.close_checkpoint(session).await?;
+        let laps = self.store.list_laps(Some(session)).await?;
+        self.stint_offset = laps.iter().map(|l| l.stint + 1).max().unwrap_or(0);
+        let update = SessionUpdate {
+            status: Some(SessionStatus::Active),
+            ..SessionUpdate::default()
+        };
+        self.store.update_session(session, update).await
+    }
+
+    /// The existing session to record into, with what the game said filled in where it is
+    /// empty; a game on another track, layout or car is refused.
+    async fn adopt(&mut self, id: SessionId) -> Result<Session, StoreError> {
+        let stored = self.store.get_session(id).await?;
+        let t = &self.template;
+        // What the game did not say (a source without a handshake) is not compared.
+        if !t.track.is_empty() {
+            Heard {
+                car: t.car.clone(),
+                driver: t.driver.clone(),
+                track: t.track.clone(),
+                track_config: t.track_config.clone(),
+            }
+            .fits(&stored)?;
+        }
+        let fill = |stored: &str, recorded: &str| {
+            (stored.is_empty() && !recorded.is_empty()).then(|| recorded.to_owned())
+        };
+        let update = SessionUpdate {
+            car: fill(&stored.car, &t.car),
+            driver: fill(&stored.driver, &t.driver),
+            track: fill(&stored.track, &t.track),
+            track_config: fill(&stored.track_config, &t.track_config)
+                .filter(|_| stored.track.is_empty()),
+            ..SessionUpdate::default()
+        };
+        if update != SessionUpdate::default() {
+            self.store.update_session(id, update).await?;
+        }
+        self.continue_session(id).await
     }
 
     /// Claims the game session before recording it (see [`GameLease`]).
@@ -152,16 +262,12 @@ impl Writer {
             return Ok(None);
         };
         match self.store.get_session(session).await {
-            Ok(_) => {
+            // Told which session to record into: the lapsed one is only closed.
+            Ok(_) if self.existing.is_some() => {
                 self.store.close_checkpoint(session).await?;
-                let laps = self.store.list_laps(Some(session)).await?;
-                self.stint_offset = laps.iter().map(|l| l.stint + 1).max().unwrap_or(0);
-                let update = SessionUpdate {
-                    status: Some(SessionStatus::Active),
-                    ..SessionUpdate::default()
-                };
-                Ok(Some(self.store.update_session(session, update).await?))
+                Ok(None)
             }
+            Ok(_) => Ok(Some(self.continue_session(session).await?)),
             // Deleted meanwhile: a new session.
             Err(StoreError::SessionNotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -218,9 +324,10 @@ impl Writer {
         if let Some(session) = &self.session {
             return Ok(session.id);
         }
-        let session = match self.resumed.take() {
-            Some(session) => session,
-            None => self.store.create_session(self.template.clone()).await?,
+        let session = match (self.resumed.take(), self.existing) {
+            (Some(session), _) => session,
+            (None, Some(id)) => self.adopt(id).await?,
+            (None, None) => self.store.create_session(self.template.clone()).await?,
         };
         let id = session.id;
         self.name_leased_session(id).await?;
@@ -264,16 +371,12 @@ impl Writer {
         }
         match op {
             StoreOp::SessionInfo(hello) => {
-                let car = hello.car_name.to_string_lossy();
-                let driver = hello.driver_name.to_string_lossy();
-                let track = hello.track_name.to_string_lossy();
-                let config = hello.track_config.to_string_lossy();
-                // A track without layouts sends its name as the configuration.
-                let track_config = if config == track {
-                    String::new()
-                } else {
-                    config
-                };
+                let Heard {
+                    car,
+                    driver,
+                    track,
+                    track_config,
+                } = Heard::from(&*hello);
                 if self.session.is_none() {
                     let key = format!("{driver}/{car}/{track}/{track_config}");
                     self.resumed = self.claim(key).await?;
@@ -343,5 +446,77 @@ impl Writer {
             self.session = Some(session);
         }
         Ok((self.session, self.laps))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SessionSource;
+
+    fn session(track: &str, config: &str, car: &str) -> Session {
+        NewSession {
+            track: track.to_owned(),
+            track_config: config.to_owned(),
+            car: car.to_owned(),
+            ..NewSession::new("s", SessionSource::Live)
+        }
+        .into_session(SessionId(7), 0)
+    }
+
+    fn heard(track: &str, config: &str, car: &str) -> Heard {
+        Heard {
+            car: car.to_owned(),
+            driver: "Lena".to_owned(),
+            track: track.to_owned(),
+            track_config: config.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_session_takes_a_game_of_its_track_layout_and_car() {
+        let game = heard("ks_nordschleife", "endurance", "bmw_m4");
+        // Nothing stored yet, or the same: fits.
+        assert!(game.fits(&session("", "", "")).is_ok());
+        assert!(game.fits(&session("", "", "ferrari_488")).is_ok());
+        assert!(
+            game.fits(&session("ks_nordschleife", "endurance", ""))
+                .is_ok()
+        );
+        assert!(
+            game.fits(&session("ks_nordschleife", "endurance", "bmw_m4"))
+                .is_ok()
+        );
+        for (stored, field) in [
+            (session("monza", "", ""), "track"),
+            (session("ks_nordschleife", "", "bmw_m4"), "track config"),
+            (
+                session("ks_nordschleife", "endurance", "ferrari_488"),
+                "car",
+            ),
+        ] {
+            match game.fits(&stored) {
+                Err(StoreError::SessionMismatch {
+                    session,
+                    field: got,
+                    ..
+                }) => assert_eq!((session, got), (SessionId(7), field)),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_track_without_layouts_has_an_empty_config() {
+        let hello = OwnedHandshakeResponse {
+            track_name: crate::protocol::Name::new("imola").unwrap_or_default(),
+            track_config: crate::protocol::Name::new("imola").unwrap_or_default(),
+            ..OwnedHandshakeResponse::default()
+        };
+        let heard = Heard::from(&hello);
+        assert_eq!(
+            (heard.track.as_str(), heard.track_config.as_str()),
+            ("imola", "")
+        );
     }
 }

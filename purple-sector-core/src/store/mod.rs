@@ -661,6 +661,18 @@ pub enum StoreError {
         /// What was claimed.
         key: String,
     },
+    /// Recording into an existing session: the game runs another track, layout or car.
+    #[error("session {session} is of {field} {stored:?}; the game runs {recorded:?}")]
+    SessionMismatch {
+        /// The session.
+        session: SessionId,
+        /// `track`, `track config` or `car`.
+        field: &'static str,
+        /// The session's value.
+        stored: String,
+        /// The game's.
+        recorded: String,
+    },
     /// Copying between stores: the target has another row under the same id.
     #[error("{table} row {id} differs from the one being copied")]
     Conflict {
