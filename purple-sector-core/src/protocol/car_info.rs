@@ -14,7 +14,7 @@ pub const CAR_INFO_SIZE_OFFSET: usize = 4;
 macro_rules! car_info_layout {
     ($(
         $(#[doc = $doc:literal])*
-        $field:ident : $ty:ty = $offset:literal, json $json:literal;
+        $field:ident : $ty:ty = $offset:literal, $serde:meta;
     )*) => {
         impl<'a> CarInfo<'a> {
             $(
@@ -30,8 +30,6 @@ macro_rules! car_info_layout {
             #[inline]
             pub fn to_owned(&self) -> OwnedCarInfo {
                 OwnedCarInfo {
-                    padding_after_identifier: self.padding_after_identifier(),
-                    padding_after_flags: self.padding_after_flags(),
                     $($field: self.$field(),)*
                 }
             }
@@ -42,17 +40,16 @@ macro_rules! car_info_layout {
         ///
         /// Serializes with the snake_case AC names (`steer`, `engine_rpm`, `gear` raw,
         /// `wheel_angular_speed` …); the Rust names carry units.
+        ///
+        /// The fields are laid out in the datagram's order (`repr(C)`): from `speed_kmh` on,
+        /// each sits 4 bytes before its wire offset, so the decode is a sequential copy the
+        /// compiler vectorises rather than a scatter into a reordered struct.
         #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+        #[repr(C)]
         pub struct OwnedCarInfo {
-            /// Bytes 1..4, padding. The real game leaves non-zero bytes here.
-            #[serde(skip)]
-            pub padding_after_identifier: [u8; 3],
-            /// Bytes 26..28, padding.
-            #[serde(skip)]
-            pub padding_after_flags: [u8; 2],
             $(
                 $(#[doc = $doc])*
-                #[serde(rename = $json)]
+                #[$serde]
                 pub $field: $ty,
             )*
         }
@@ -61,8 +58,6 @@ macro_rules! car_info_layout {
             /// Every byte of the datagram zero but the identifier and size.
             fn zeroed() -> Self {
                 Self {
-                    padding_after_identifier: [0; 3],
-                    padding_after_flags: [0; 2],
                     $($field: Default::default(),)*
                 }
             }
@@ -70,9 +65,7 @@ macro_rules! car_info_layout {
             /// Writes the datagram into `out`.
             pub fn encode_into(&self, out: &mut [u8; CAR_INFO_LEN]) {
                 out[0] = CAR_INFO_IDENTIFIER;
-                out[1..4].copy_from_slice(&self.padding_after_identifier);
                 (CAR_INFO_LEN as i32).write(out, CAR_INFO_SIZE_OFFSET);
-                out[26..28].copy_from_slice(&self.padding_after_flags);
                 $(self.$field.write(out, $offset);)*
             }
         }
@@ -80,86 +73,90 @@ macro_rules! car_info_layout {
 }
 
 car_info_layout! {
+    /// Bytes 1..4, padding. The real game leaves non-zero bytes here.
+    padding_after_identifier: [u8; 3] = 1, serde(skip);
     /// Speed, km/h.
-    speed_kmh: f32 = 8, json "speed_kmh";
+    speed_kmh: f32 = 8, serde(rename = "speed_kmh");
     /// Speed, mph.
-    speed_mph: f32 = 12, json "speed_mph";
+    speed_mph: f32 = 12, serde(rename = "speed_mph");
     /// Speed, m/s.
-    speed_ms: f32 = 16, json "speed_ms";
+    speed_ms: f32 = 16, serde(rename = "speed_ms");
     /// ABS is switched on.
-    is_abs_enabled: bool = 20, json "is_abs_enabled";
+    is_abs_enabled: bool = 20, serde(rename = "is_abs_enabled");
     /// ABS is acting now.
-    is_abs_in_action: bool = 21, json "is_abs_in_action";
+    is_abs_in_action: bool = 21, serde(rename = "is_abs_in_action");
     /// Traction control is acting now (on the wire *before* the enabled flag).
-    is_tc_in_action: bool = 22, json "is_tc_in_action";
+    is_tc_in_action: bool = 22, serde(rename = "is_tc_in_action");
     /// Traction control is switched on.
-    is_tc_enabled: bool = 23, json "is_tc_enabled";
+    is_tc_enabled: bool = 23, serde(rename = "is_tc_enabled");
     /// The car is in the pit lane.
-    is_in_pit: bool = 24, json "is_in_pit";
+    is_in_pit: bool = 24, serde(rename = "is_in_pit");
     /// The rev limiter is cutting.
-    is_engine_limiter_on: bool = 25, json "is_engine_limiter_on";
+    is_engine_limiter_on: bool = 25, serde(rename = "is_engine_limiter_on");
+    /// Bytes 26..28, padding.
+    padding_after_flags: [u8; 2] = 26, serde(skip);
     /// Vertical acceleration, g.
-    acc_g_vertical: f32 = 28, json "acc_g_vertical";
+    acc_g_vertical: f32 = 28, serde(rename = "acc_g_vertical");
     /// Lateral acceleration, g.
-    acc_g_horizontal: f32 = 32, json "acc_g_horizontal";
+    acc_g_horizontal: f32 = 32, serde(rename = "acc_g_horizontal");
     /// Longitudinal acceleration, g.
-    acc_g_frontal: f32 = 36, json "acc_g_frontal";
+    acc_g_frontal: f32 = 36, serde(rename = "acc_g_frontal");
     /// Time into the current lap, ms.
-    lap_time_ms: i32 = 40, json "lap_time_ms";
+    lap_time_ms: i32 = 40, serde(rename = "lap_time_ms");
     /// Time of the lap just completed, ms.
-    last_lap_ms: i32 = 44, json "last_lap_ms";
+    last_lap_ms: i32 = 44, serde(rename = "last_lap_ms");
     /// Best lap of the session, ms.
-    best_lap_ms: i32 = 48, json "best_lap_ms";
+    best_lap_ms: i32 = 48, serde(rename = "best_lap_ms");
     /// Laps completed in the session.
-    lap_count: i32 = 52, json "lap_count";
+    lap_count: i32 = 52, serde(rename = "lap_count");
     /// Throttle pedal, 0..1.
-    gas: f32 = 56, json "gas";
+    gas: f32 = 56, serde(rename = "gas");
     /// Brake pedal, 0..1.
-    brake: f32 = 60, json "brake";
+    brake: f32 = 60, serde(rename = "brake");
     /// Clutch, 0..1, where 1 is engaged (pedal up).
-    clutch: f32 = 64, json "clutch";
+    clutch: f32 = 64, serde(rename = "clutch");
     /// Engine speed, rpm (a float on the wire, not an integer).
-    engine_rpm: f32 = 68, json "engine_rpm";
+    engine_rpm: f32 = 68, serde(rename = "engine_rpm");
     /// Steering-wheel angle in degrees, signed; not clamped to ±1.
-    steer_deg: f32 = 72, json "steer";
+    steer_deg: f32 = 72, serde(rename = "steer");
     /// Gear as AC sends it: 0 = reverse, 1 = neutral, 2 = first … See [`CarInfo::gear`].
-    gear_raw: i32 = 76, json "gear";
+    gear_raw: i32 = 76, serde(rename = "gear");
     /// Height of the centre of gravity, m.
-    cg_height_m: f32 = 80, json "cg_height";
+    cg_height_m: f32 = 80, serde(rename = "cg_height");
     /// Wheel angular speed, rad/s (not rpm), FL FR RL RR.
-    wheel_angular_speed_rad_s: [f32; 4] = 84, json "wheel_angular_speed";
+    wheel_angular_speed_rad_s: [f32; 4] = 84, serde(rename = "wheel_angular_speed");
     /// Slip angle, degrees, FL FR RL RR.
-    slip_angle_deg: [f32; 4] = 100, json "slip_angle";
+    slip_angle_deg: [f32; 4] = 100, serde(rename = "slip_angle");
     /// Slip angle at the contact patch (always 0 in real data), FL FR RL RR.
-    slip_angle_contact_patch: [f32; 4] = 116, json "slip_angle_contact_patch";
+    slip_angle_contact_patch: [f32; 4] = 116, serde(rename = "slip_angle_contact_patch");
     /// Slip ratio, FL FR RL RR.
-    slip_ratio: [f32; 4] = 132, json "slip_ratio";
+    slip_ratio: [f32; 4] = 132, serde(rename = "slip_ratio");
     /// Tyre slip (always 0 in real data), FL FR RL RR.
-    tyre_slip: [f32; 4] = 148, json "tyre_slip";
+    tyre_slip: [f32; 4] = 148, serde(rename = "tyre_slip");
     /// Normalised slip, FL FR RL RR.
-    nd_slip: [f32; 4] = 164, json "nd_slip";
+    nd_slip: [f32; 4] = 164, serde(rename = "nd_slip");
     /// Wheel load, N, FL FR RL RR.
-    load_n: [f32; 4] = 180, json "load";
+    load_n: [f32; 4] = 180, serde(rename = "load");
     /// Lateral friction coefficient, FL FR RL RR.
-    dy: [f32; 4] = 196, json "dy";
+    dy: [f32; 4] = 196, serde(rename = "dy");
     /// Self-aligning torque, N·m, FL FR RL RR.
-    mz_nm: [f32; 4] = 212, json "mz";
+    mz_nm: [f32; 4] = 212, serde(rename = "mz");
     /// Tyre dirt, 0 (clean) to 5, FL FR RL RR.
-    tyre_dirty_level: [f32; 4] = 228, json "tyre_dirty_level";
+    tyre_dirty_level: [f32; 4] = 228, serde(rename = "tyre_dirty_level");
     /// Camber, rad, FL FR RL RR.
-    camber_rad: [f32; 4] = 244, json "camber_rad";
+    camber_rad: [f32; 4] = 244, serde(rename = "camber_rad");
     /// Unloaded tyre radius, m, FL FR RL RR.
-    tyre_radius_m: [f32; 4] = 260, json "tyre_radius";
+    tyre_radius_m: [f32; 4] = 260, serde(rename = "tyre_radius");
     /// Loaded tyre radius, m, FL FR RL RR.
-    tyre_loaded_radius_m: [f32; 4] = 276, json "tyre_loaded_radius";
+    tyre_loaded_radius_m: [f32; 4] = 276, serde(rename = "tyre_loaded_radius");
     /// Suspension height, m, FL FR RL RR.
-    suspension_height_m: [f32; 4] = 292, json "suspension_height";
+    suspension_height_m: [f32; 4] = 292, serde(rename = "suspension_height");
     /// Position along the track spline, 0..1, wrapping at the line.
-    car_position_normalized: f32 = 308, json "car_position_normalized";
+    car_position_normalized: f32 = 308, serde(rename = "car_position_normalized");
     /// Car slope (always 0 in real data).
-    car_slope: f32 = 312, json "car_slope";
+    car_slope: f32 = 312, serde(rename = "car_slope");
     /// World coordinates x, y, z in metres; y is up.
-    car_coordinates_m: [f32; 3] = 316, json "car_coordinates";
+    car_coordinates_m: [f32; 3] = 316, serde(rename = "car_coordinates");
 }
 
 /// A borrowed car-info datagram: the shape is checked once in [`CarInfo::new`], then every
@@ -216,16 +213,6 @@ impl<'a> CarInfo<'a> {
     /// The 328 bytes as received.
     pub fn as_bytes(&self) -> &'a [u8; CAR_INFO_LEN] {
         self.bytes
-    }
-
-    /// Bytes 1..4: padding, not zero in real packets.
-    pub fn padding_after_identifier(&self) -> [u8; 3] {
-        [self.bytes[1], self.bytes[2], self.bytes[3]]
-    }
-
-    /// Bytes 26..28: padding.
-    pub fn padding_after_flags(&self) -> [u8; 2] {
-        [self.bytes[26], self.bytes[27]]
     }
 
     /// Gear with reverse = -1, neutral = 0, first = 1 (AC's raw value minus one).

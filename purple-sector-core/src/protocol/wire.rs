@@ -76,3 +76,17 @@ impl<const N: usize> Wire for [f32; N] {
         }
     }
 }
+
+/// Padding, kept as it came.
+impl<const N: usize> Wire for [u8; N] {
+    #[inline(always)]
+    fn read(bytes: &[u8], at: usize) -> Self {
+        let mut out = [0u8; N];
+        out.copy_from_slice(&bytes[at..at + N]);
+        out
+    }
+    #[inline(always)]
+    fn write(self, bytes: &mut [u8], at: usize) {
+        bytes[at..at + N].copy_from_slice(&self);
+    }
+}

@@ -262,6 +262,8 @@ impl Recorder {
                         Some(lease),
                         stop_rx,
                         status_tx,
+                        #[cfg(feature = "sim")]
+                        None,
                     )
                     .await?;
                     Ok(Recording {
@@ -433,10 +435,12 @@ async fn play_and_record(
     /// Time for the last datagrams to reach the pipeline once the game is done.
     const DRAIN: Duration = Duration::from_millis(200);
     let (stop_game, mut game_stop) = watch::channel(false);
+    // The game waits for the recorder: a fast run on a busy machine loses nothing.
+    let pace = Arc::new(crate::sim::Backpressure::default());
     let game = async {
         let mut wait = stop.subscribe();
         let played = if server.wait_for_subscriber(&mut wait).await {
-            crate::sim::play(server, schedule, speed, &mut game_stop)
+            crate::sim::play_paced(server, schedule, speed, &mut game_stop, Some(&pace))
                 .await
                 .map(drop)
         } else {
@@ -457,6 +461,7 @@ async fn play_and_record(
             None,
             stop.subscribe(),
             status,
+            Some(Arc::clone(&pace)),
         )
         .await;
         stop_game.send_replace(true);
@@ -473,6 +478,8 @@ async fn play_and_record(
 /// Records from a bound client until `stop` turns true, the options' limits are reached, or
 /// — with `exit_on_silence` — the game goes silent. The lap in progress is then closed by
 /// `pipeline`'s rules (partial, or complete at the line for a capture played to its end).
+/// With `pace`, each datagram consumed is counted for the built-in game that sends them.
+#[allow(clippy::too_many_arguments)]
 async fn record(
     store: Arc<dyn Store>,
     client: AcClient,
@@ -481,6 +488,7 @@ async fn record(
     lease: Option<GameLease>,
     mut stop: watch::Receiver<bool>,
     status: watch::Sender<RecorderStatus>,
+    #[cfg(feature = "sim")] pace: Option<Arc<crate::sim::Backpressure>>,
 ) -> Result<RecordSummary, RecordError> {
     let client_counters = client.counters();
     let (events_tx, mut events) = mpsc::channel::<ClientEvent>(16_384);
@@ -536,10 +544,12 @@ async fn record(
             event = events.recv() => event,
         };
         let Some(event) = event else { break };
-        let (input, connected) = match event {
-            ClientEvent::Connected(hello) => (Input::Hello(hello), true),
-            ClientEvent::Datagram { time_ns, bytes } => (Input::Datagram { time_ns, bytes }, false),
-            ClientEvent::Silence => (Input::Silence, false),
+        let (input, connected, datagram) = match event {
+            ClientEvent::Connected(hello) => (Input::Hello(hello), true, false),
+            ClientEvent::Datagram { time_ns, bytes } => {
+                (Input::Datagram { time_ns, bytes }, false, true)
+            }
+            ClientEvent::Silence => (Input::Silence, false, false),
         };
         let frames_before = pipeline.counters().frames;
         pipeline.feed(input, &mut ops);
@@ -553,6 +563,12 @@ async fn record(
             }
         }
         send_ops(&ops_tx, &mut ops).await;
+        #[cfg(feature = "sim")]
+        if let (true, Some(pace)) = (datagram, &pace) {
+            pace.consumed();
+        }
+        #[cfg(not(feature = "sim"))]
+        let _ = datagram;
         if connected {
             // The writer makes the session on the handshake: wait for it, so that every
             // frame names its session (an error ends the writer, and is reported below).

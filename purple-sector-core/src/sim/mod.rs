@@ -36,7 +36,10 @@ pub use map::{clean_lap_frames, track_map};
 pub use mistakes::{
     Mistake, MistakeKind, MistakeSpecError, SpecPart, demo_mistakes, parse_mistakes,
 };
-pub use play::{Outgoing, PlayStats, Timed, capture_schedule, play, simulator_schedule};
+pub use play::{
+    Backpressure, Outgoing, PlayStats, Timed, capture_schedule, play, play_paced,
+    simulator_schedule,
+};
 pub use server::{GameServer, ServerCounters};
 pub use simulator::{
     HANDSHAKE_IDENTIFIER, HANDSHAKE_VERSION, LapReport, MistakeCost, PHYSICS_STEP_NS,
