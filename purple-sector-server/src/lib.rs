@@ -11,6 +11,7 @@ mod auth;
 mod chart;
 mod coach_api;
 mod error;
+mod fanout;
 pub mod health;
 mod json;
 pub mod limits;

@@ -18,7 +18,9 @@ pub struct Metrics {
     pub frames_out: AtomicU64,
     /// Frames not sent to a client because a newer one replaced it within its rate.
     pub frames_thinned: AtomicU64,
-    /// Frames a slow client lost (the hub moved on without it).
+    /// Live events lost by being slow: hub events the stream's fan-out missed (nobody got
+    /// them), and lap or session events of clients that left. Frames are never lost by a
+    /// slow client, only thinned (it gets the newest).
     pub frames_dropped: AtomicU64,
     /// Client messages ignored (unknown types, attempts to send telemetry).
     pub ws_ignored: AtomicU64,
@@ -155,7 +157,7 @@ impl Metrics {
         ));
         let name = "purple_sector_ws_client_frames_dropped";
         out.push_str(&format!(
-            "# HELP {name} Frames each connected WebSocket client lost by being slow.\n# TYPE {name} gauge\n"
+            "# HELP {name} Lap and session events each connected WebSocket client lost by being slow.\n# TYPE {name} gauge\n"
         ));
         for (client, dropped) in clients.iter() {
             out.push_str(&format!("{name}{{client=\"{client}\"}} {dropped}\n"));
@@ -319,7 +321,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         ),
         line(
             "purple_sector_frames_dropped_total",
-            "Frames WebSocket clients that left had lost by being slow.",
+            "Live events lost by being slow: by the stream's fan-out, or by WebSocket clients that left.",
             "counter",
             m.frames_dropped.load(Ordering::Relaxed),
         ),

@@ -1,11 +1,12 @@
 //! What every handler shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::http::HeaderValue;
 use purple_sector_core::live::Hub;
 use purple_sector_core::store::Store;
 
+use crate::fanout::Fanout;
 use crate::limits::RateLimits;
 use crate::metrics::Metrics;
 use crate::recording::{DemoSettings, RecorderSlot};
@@ -50,6 +51,8 @@ pub struct AppState {
     pub probes: Vec<crate::health::SharedProbe>,
     /// True when served over TLS (the server's own origin is `https://…`).
     pub tls: bool,
+    /// The live stream's serialised frames and events, started with the first client.
+    fanout: Arc<OnceLock<Arc<Fanout>>>,
 }
 
 impl AppState {
@@ -74,7 +77,16 @@ impl AppState {
             bound: None,
             tls: false,
             probes: Vec::new(),
+            fanout: Arc::default(),
         }
+    }
+
+    /// The live stream over [`AppState::hub`], started on first use (inside the runtime).
+    pub(crate) fn fanout(&self) -> Arc<Fanout> {
+        Arc::clone(
+            self.fanout
+                .get_or_init(|| Fanout::start(&self.hub, Arc::clone(&self.metrics))),
+        )
     }
 }
 

@@ -13,26 +13,25 @@
 //! a client watches every session the hub carries (with `--hub`, every recording on the same
 //! Redis), each at the client's rate.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response;
-use purple_sector_core::import::OriginalFrame;
-use purple_sector_core::live::{LiveEvent, LiveFrame, SessionState};
-use purple_sector_core::store::{Session, SessionId};
+use futures_util::SinkExt;
+use purple_sector_core::live::SessionState;
+use purple_sector_core::store::SessionId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::{LapDto, strict_id};
+use crate::api::strict_id;
 use crate::auth::Caller;
 use crate::error::{ApiError, error_chain};
+use crate::fanout::{FanoutClient, session_message};
 use crate::limits::{MAX_WS_CLIENTS, MAX_WS_MESSAGE_BYTES};
 
 /// `/ws?hz=N&session=ID`.
@@ -45,39 +44,14 @@ pub struct WsQuery {
     session: Option<String>,
 }
 
-/// The telemetry message's frame: the original's fields plus ours, and the live delta.
-#[derive(Debug, Serialize)]
-struct TelemetryOut {
-    #[serde(flatten)]
-    frame: OriginalFrame,
-    /// The session it is recorded into (`null` before the recorder made it).
-    #[serde(rename = "sessionId")]
-    session_id: Option<i64>,
-    /// Seconds behind (+) or ahead (−) of the reference lap at this position.
-    delta: Option<f64>,
-}
+/// What a client's socket reads at a time. Not tungstenite's 128 KiB: it zero-fills its
+/// whole read buffer before every read (snapview/tungstenite-rs#547), once per message this
+/// client is sent, and at 500 clients × 60 Hz that memset was half the server's CPU. Clients
+/// send a few dozen bytes at a time; a 64 KiB message still arrives, in more reads.
+const READ_BUFFER_BYTES: usize = 4 << 10;
 
 fn now_ms() -> u64 {
     purple_sector_core::net::now_ns() / 1_000_000
-}
-
-/// A message with data: `{"type": kind, "data": data}`.
-#[derive(Serialize)]
-struct Envelope<'a, T: Serialize> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    data: T,
-}
-
-fn telemetry(live: &LiveFrame) -> Envelope<'static, TelemetryOut> {
-    Envelope {
-        kind: "telemetry",
-        data: TelemetryOut {
-            frame: OriginalFrame::from_frame(&live.frame),
-            session_id: live.session.map(|s| s.0),
-            delta: live.delta_s,
-        },
-    }
 }
 
 /// Whether a receive failed on a message over the size limit.
@@ -122,6 +96,7 @@ pub async fn upgrade(
         ));
     }
     Ok(ws
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_WS_MESSAGE_BYTES)
         .max_frame_size(MAX_WS_MESSAGE_BYTES)
         .on_upgrade(move |socket| client(socket, state, hz, watch, caller)))
@@ -162,29 +137,51 @@ async fn start_demo(
         .map_err(|e| error_chain(&e))
 }
 
+/// A client's send times: every `1/hz` s, at a phase of its own (its number times the golden
+/// ratio, modulo the period), so that clients that joined together do not all send at once.
+#[derive(Debug, Clone, Copy)]
+struct Slots {
+    first: tokio::time::Instant,
+    period: Duration,
+}
+
+impl Slots {
+    fn new(epoch: tokio::time::Instant, hz: u32, client: u64) -> Self {
+        let period = Duration::from_secs_f64(1.0 / f64::from(hz));
+        let phase = (client as f64 * 0.618_033_988_749_895).fract();
+        Self {
+            first: epoch + period.mul_f64(phase),
+            period,
+        }
+    }
+
+    /// The first slot after `now`.
+    fn after(&self, now: tokio::time::Instant) -> tokio::time::Instant {
+        if now < self.first {
+            return self.first;
+        }
+        let period_ns = self.period.as_nanos().max(1);
+        let n = (now - self.first).as_nanos() / period_ns + 1;
+        self.first + Duration::from_nanos(u64::try_from(n * period_ns).unwrap_or(u64::MAX))
+    }
+}
+
+/// Sends messages already serialised, flushing once after the last.
+async fn send_all(socket: &mut WebSocket, texts: Vec<Utf8Bytes>) -> bool {
+    for text in texts {
+        if socket.feed(Message::Text(text)).await.is_err() {
+            return false;
+        }
+    }
+    socket.flush().await.is_ok()
+}
+
 /// Sends one message, serialised from its own types (an `f32` keeps its shortest form).
 async fn send(socket: &mut WebSocket, value: &impl Serialize) -> bool {
     let Ok(text) = serde_json::to_string(value) else {
         return false;
     };
     socket.send(Message::Text(text.into())).await.is_ok()
-}
-
-/// Whether a client watching `watch` (one session, or all) gets `event`.
-fn watched(watch: Option<SessionId>, event: &LiveEvent) -> bool {
-    let Some(watch) = watch else {
-        return true;
-    };
-    match event {
-        LiveEvent::Frame(live) => live.session == Some(watch),
-        LiveEvent::LapCompleted(lap) => lap.session == watch,
-        LiveEvent::Session { session, .. } => session.id == watch,
-    }
-}
-
-/// The `session` message.
-fn session_message(session: &Session, state: SessionState) -> serde_json::Value {
-    json!({"type": "session", "data": {"id": session.id.0, "name": session.name, "state": state, "track": session.track, "car": session.car}})
 }
 
 async fn client(
@@ -197,19 +194,21 @@ async fn client(
     let metrics = &state.metrics;
     metrics.ws_clients.fetch_add(1, Ordering::Relaxed);
     let client_id = metrics.client_connected();
-    let mut events = state.hub.subscribe();
+    let fanout = state.fanout();
     let connected = json!({
         "type": "connected",
         "message": "Purple Sector telemetry stream",
         "timestamp": now_ms(),
         "recording": state.recorder.is_running().await,
     });
-    let period = Duration::from_secs_f64(1.0 / f64::from(hz));
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // The newest frame of each session not sent yet: one session's frames never crowd out
-    // another's.
-    let mut latest: BTreeMap<Option<SessionId>, Arc<LiveFrame>> = BTreeMap::new();
+    let FanoutClient {
+        mut frames,
+        mut events,
+    } = fanout.subscribe();
+    let slots = Slots::new(fanout.epoch(), hz, client_id);
+    // One frame per slot, when one newer than the last sent is there: at most `hz` a second,
+    // each at most one frame interval old.
+    let mut next_frames = slots.after(tokio::time::Instant::now());
     let mut open = send(&mut socket, &connected).await;
     for session in state.hub.live_sessions() {
         if open && watch.is_none_or(|id| id == session.id) {
@@ -222,33 +221,26 @@ async fn client(
     }
     while open {
         tokio::select! {
-            event = events.recv() => match event {
-                Some(event) if !watched(watch, &event) => {}
-                Some(LiveEvent::Frame(frame)) => {
-                    if latest.insert(frame.session, frame).is_some() {
-                        // Replaced before it was sent: this client's rate drops it.
-                        metrics.frames_thinned.fetch_add(1, Ordering::Relaxed);
-                    }
+            () = async {
+                tokio::time::sleep_until(next_frames).await;
+                frames.changed().await;
+            } => {
+                let (texts, skipped) = frames.take(watch);
+                metrics.frames_thinned.fetch_add(skipped, Ordering::Relaxed);
+                if !texts.is_empty() {
+                    next_frames = slots.after(tokio::time::Instant::now());
+                    metrics.frames_out.fetch_add(texts.len() as u64, Ordering::Relaxed);
+                    // Written together, flushed once.
+                    open = send_all(&mut socket, texts).await;
                 }
-                Some(LiveEvent::LapCompleted(lap)) => {
-                    let message = Envelope { kind: "lap_completed", data: LapDto::from((*lap).clone()) };
-                    open = send(&mut socket, &message).await;
-                }
-                Some(LiveEvent::Session { session, state: s }) => {
-                    open = send(&mut socket, &session_message(&session, s)).await;
+            }
+            event = events.next(watch) => match event {
+                Some(text) => {
+                    open = socket.send(Message::Text(text)).await.is_ok();
+                    metrics.client_dropped(client_id, events.lost());
                 }
                 None => break,
             },
-            _ = ticker.tick() => {
-                metrics.client_dropped(client_id, events.dropped());
-                for live in std::mem::take(&mut latest).into_values() {
-                    if !open {
-                        break;
-                    }
-                    open = send(&mut socket, &telemetry(&live)).await;
-                    metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-                }
-            }
             message = socket.recv() => {
                 let message = match message {
                     Some(Ok(message)) => message,
@@ -309,7 +301,42 @@ async fn client(
             }
         }
     }
-    metrics.client_dropped(client_id, events.dropped());
+    metrics.client_dropped(client_id, events.lost());
     metrics.client_disconnected(client_id);
     metrics.ws_clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_come_once_a_period_at_a_phase_of_each_client() {
+        let epoch = tokio::time::Instant::now();
+        let period = Duration::from_millis(100);
+        let slots: Vec<Slots> = (1..=20).map(|c| Slots::new(epoch, 10, c)).collect();
+        for s in &slots {
+            // Before its first slot: the first; then one period apart, always after `now`.
+            assert_eq!(s.after(epoch), s.first);
+            let mut t = s.first;
+            for step in [0, 1, 37, 99, 100, 150] {
+                let now = t + Duration::from_millis(step);
+                let next = s.after(now);
+                assert!(next > now && next <= now + period, "{step}");
+                assert_eq!((next - s.first).as_nanos() % period.as_nanos(), 0);
+                t = next;
+            }
+        }
+        // Twenty clients spread over the period: no two within 2 ms of each other.
+        let mut phases: Vec<u128> = slots
+            .iter()
+            .map(|s| (s.first - epoch).as_micros())
+            .collect();
+        phases.sort_unstable();
+        assert!(
+            phases.windows(2).all(|w| w[1] - w[0] >= 2_000),
+            "{phases:?}"
+        );
+        assert!(*phases.last().unwrap_or(&0) < period.as_micros());
+    }
 }

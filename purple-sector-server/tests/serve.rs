@@ -287,6 +287,64 @@ async fn websocket_demo_ping_and_an_injection_attempt() {
     task.await.unwrap();
 }
 
+/// A client gets frames at its own rate, never faster (the game sends 333 a second, here
+/// 40 times that), the newest each time; the frames in between are counted as thinned. Two
+/// clients at different rates share the one serialisation of each frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_client_gets_the_newest_frames_at_its_own_rate() {
+    use futures_util_lite::{next_json, send_json, until};
+    let s = state();
+    let metrics = Arc::clone(&s.metrics);
+    let (addr, stop, task) = start(s).await;
+    let mut slow = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?hz=20"))
+        .await
+        .unwrap()
+        .0;
+    let mut fast = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?hz=200"))
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(next_json(&mut slow).await["type"], "connected");
+    assert_eq!(next_json(&mut fast).await["type"], "connected");
+    send_json(&mut slow, json!({"type": "start_demo"})).await;
+    let telemetry = |m: &Value| m["type"] == "telemetry";
+    // For a second from its first frame, the slow client gets at most one a slot (20, give
+    // or take the slots at the edges and a send delayed into the window), each newer than
+    // the last. The game sent ~13 000.
+    let first = until(&mut slow, telemetry).await;
+    let mut clocks = vec![first["data"]["receivedNs"].as_u64().unwrap()];
+    let window = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(m) = tokio::time::timeout_at(window, until(&mut slow, telemetry)).await {
+        clocks.push(m["data"]["receivedNs"].as_u64().unwrap());
+    }
+    assert!(
+        (3..=24).contains(&clocks.len()),
+        "{} frames in 1 s at 20 Hz",
+        clocks.len()
+    );
+    assert!(clocks.windows(2).all(|w| w[1] > w[0]), "{clocks:?}");
+    let mut fast_count = 0;
+    let fast_started = std::time::Instant::now();
+    while fast_started.elapsed() < Duration::from_millis(200) {
+        until(&mut fast, telemetry).await;
+        fast_count += 1;
+    }
+    assert!(
+        fast_count >= 2,
+        "the fast client got {fast_count} frames in 200 ms"
+    );
+    assert!(
+        metrics
+            .frames_thinned
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 100
+    );
+    futures_util_lite::close(&mut slow).await;
+    futures_util_lite::close(&mut fast).await;
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
 /// `start_demo` with a `sessionId` records into that session (one made with the form), not a
 /// new one; a session that does not exist, or is of another track, is refused at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

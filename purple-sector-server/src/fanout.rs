@@ -1,0 +1,261 @@
+//! The live stream's fan-out: one task takes the hub's events and serialises each once; the
+//! WebSocket clients share the bytes.
+//!
+//! Frames arrive at the game's rate (333 Hz) and each client wants at most its own (`hz`):
+//! the newest frame of each session is kept here, numbered, and a client picks it up when
+//! its period has passed, so a client wakes about `hz` times a second, not once per frame,
+//! and what it sends is at most one frame interval old. Lap and session events, rare and
+//! never thinned, go to every client through a broadcast channel.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::ws::Utf8Bytes;
+use purple_sector_core::live::{Hub, LiveEvent, LiveFrame, SessionState};
+use purple_sector_core::store::{Session, SessionId};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::{broadcast, watch};
+
+use crate::api::LapDto;
+use crate::metrics::Metrics;
+
+/// A session's newest frame, serialised.
+#[derive(Debug, Clone)]
+pub(crate) struct EncodedFrame {
+    /// This session's frames so far (the first is 1).
+    pub(crate) seq: u64,
+    /// The `telemetry` message.
+    pub(crate) text: Utf8Bytes,
+}
+
+/// A lap or session event, serialised, with the session it is about.
+#[derive(Debug, Clone)]
+pub(crate) struct EncodedEvent {
+    pub(crate) session: SessionId,
+    pub(crate) text: Utf8Bytes,
+}
+
+/// The shared, serialised state of the stream (see the module's documentation).
+#[derive(Debug)]
+pub(crate) struct Fanout {
+    /// The newest frame of each session (`None`: frames before the recorder made one).
+    frames: Mutex<BTreeMap<Option<SessionId>, EncodedFrame>>,
+    /// Bumped with every frame: what a client waiting for one watches.
+    frame_count: watch::Sender<u64>,
+    events: broadcast::Sender<EncodedEvent>,
+    /// When the fanout started: the origin of every client's send slots.
+    epoch: tokio::time::Instant,
+}
+
+impl Fanout {
+    /// When the fanout started.
+    pub(crate) fn epoch(&self) -> tokio::time::Instant {
+        self.epoch
+    }
+
+    /// Starts the task that serialises `hub`'s events (it ends with the hub).
+    pub(crate) fn start(hub: &Hub, metrics: Arc<Metrics>) -> Arc<Self> {
+        let (events, _) = broadcast::channel(256);
+        let fanout = Arc::new(Self {
+            frames: Mutex::default(),
+            frame_count: watch::Sender::new(0),
+            events,
+            epoch: tokio::time::Instant::now(),
+        });
+        let mut subscription = hub.subscribe();
+        let shared = Arc::clone(&fanout);
+        tokio::spawn(async move {
+            let mut lost = 0;
+            while let Some(event) = subscription.recv().await {
+                shared.take(event);
+                // Hub events this task was too slow for: nobody got them.
+                let now = subscription.dropped();
+                metrics
+                    .frames_dropped
+                    .fetch_add(now - lost, Ordering::Relaxed);
+                lost = now;
+            }
+        });
+        fanout
+    }
+
+    fn take(&self, event: LiveEvent) {
+        match event {
+            LiveEvent::Frame(live) => {
+                let Ok(text) = serde_json::to_string(&telemetry(&live)) else {
+                    return;
+                };
+                {
+                    let mut frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
+                    let slot = frames.entry(live.session).or_insert(EncodedFrame {
+                        seq: 0,
+                        text: Utf8Bytes::from_static(""),
+                    });
+                    slot.seq += 1;
+                    slot.text = text.into();
+                }
+                self.frame_count.send_modify(|n| *n += 1);
+            }
+            LiveEvent::LapCompleted(lap) => {
+                let message = Envelope {
+                    kind: "lap_completed",
+                    data: LapDto::from((*lap).clone()),
+                };
+                self.event(lap.session, &message);
+            }
+            LiveEvent::Session { session, state } => {
+                if state == SessionState::Stopped {
+                    // Its frames end: a client joining later gets none of them.
+                    self.frames
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&Some(session.id));
+                }
+                self.event(session.id, &session_message(&session, state));
+            }
+        }
+    }
+
+    fn event(&self, session: SessionId, message: &impl Serialize) {
+        if let Ok(text) = serde_json::to_string(message) {
+            // No client connected: nobody to tell.
+            let _ = self.events.send(EncodedEvent {
+                session,
+                text: text.into(),
+            });
+        }
+    }
+
+    /// A client's view: frames it has not sent yet, events from now on.
+    pub(crate) fn subscribe(self: &Arc<Self>) -> FanoutClient {
+        FanoutClient {
+            frames: FrameFeed {
+                fanout: Arc::clone(self),
+                seen: self.frame_count.subscribe(),
+                sent: BTreeMap::new(),
+            },
+            events: EventFeed {
+                rx: self.events.subscribe(),
+                lost: 0,
+            },
+        }
+    }
+}
+
+/// One WebSocket client's end of the [`Fanout`]: two halves, waited on side by side.
+#[derive(Debug)]
+pub(crate) struct FanoutClient {
+    /// The newest frames.
+    pub(crate) frames: FrameFeed,
+    /// Lap and session events.
+    pub(crate) events: EventFeed,
+}
+
+/// A client's frames (see [`Fanout`]).
+#[derive(Debug)]
+pub(crate) struct FrameFeed {
+    fanout: Arc<Fanout>,
+    seen: watch::Receiver<u64>,
+    /// The last frame sent of each session.
+    sent: BTreeMap<Option<SessionId>, u64>,
+}
+
+impl FrameFeed {
+    /// Waits until a frame not taken yet may be there (at once if one arrived since).
+    pub(crate) async fn changed(&mut self) {
+        // The sender lives in the fanout this feed holds: this cannot fail.
+        let _ = self.seen.changed().await;
+    }
+
+    /// The newest frame of each session `watch` takes that this client has not taken yet,
+    /// and how many frames of those sessions it skipped since the last it took.
+    pub(crate) fn take(&mut self, watch: Option<SessionId>) -> (Vec<Utf8Bytes>, u64) {
+        self.seen.mark_unchanged();
+        let frames = self
+            .fanout
+            .frames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for (session, frame) in frames.iter() {
+            if watch.is_some_and(|id| *session != Some(id)) {
+                continue;
+            }
+            let sent = self.sent.entry(*session).or_insert(0);
+            if frame.seq > *sent {
+                // A client's first frame of a session skips nothing.
+                if *sent > 0 {
+                    skipped += frame.seq - *sent - 1;
+                }
+                *sent = frame.seq;
+                out.push(frame.text.clone());
+            }
+        }
+        (out, skipped)
+    }
+}
+
+/// A client's lap and session events.
+#[derive(Debug)]
+pub(crate) struct EventFeed {
+    rx: broadcast::Receiver<EncodedEvent>,
+    lost: u64,
+}
+
+impl EventFeed {
+    /// The next event `watch` takes; `None` once the fanout is gone.
+    pub(crate) async fn next(&mut self, watch: Option<SessionId>) -> Option<Utf8Bytes> {
+        loop {
+            match self.rx.recv().await {
+                Ok(event) if watch.is_some_and(|id| id != event.session) => {}
+                Ok(event) => return Some(event.text),
+                Err(broadcast::error::RecvError::Lagged(n)) => self.lost += n,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Events this client lost by being slow.
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost
+    }
+}
+
+/// The telemetry message's frame: the original's fields plus ours, and the live delta.
+#[derive(Debug, Serialize)]
+struct TelemetryOut {
+    #[serde(flatten)]
+    frame: purple_sector_core::import::OriginalFrame,
+    /// The session it is recorded into (`null` before the recorder made it).
+    #[serde(rename = "sessionId")]
+    session_id: Option<i64>,
+    /// Seconds behind (+) or ahead (−) of the reference lap at this position.
+    delta: Option<f64>,
+}
+
+/// A message with data: `{"type": kind, "data": data}`.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: T,
+}
+
+fn telemetry(live: &LiveFrame) -> Envelope<'static, TelemetryOut> {
+    Envelope {
+        kind: "telemetry",
+        data: TelemetryOut {
+            frame: purple_sector_core::import::OriginalFrame::from_frame(&live.frame),
+            session_id: live.session.map(|s| s.0),
+            delta: live.delta_s,
+        },
+    }
+}
+
+/// The `session` message.
+pub(crate) fn session_message(session: &Session, state: SessionState) -> serde_json::Value {
+    json!({"type": "session", "data": {"id": session.id.0, "name": session.name, "state": state, "track": session.track, "car": session.car}})
+}
