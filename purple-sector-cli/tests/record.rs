@@ -40,15 +40,10 @@ fn records_two_laps_then_stops_with_dismiss() {
     let game = server.local_addr().unwrap();
     let child = spawn_record(&db, game, &["--laps", "2", "--json"]);
     rt.block_on(stream(&server, &script(0..3)));
-    let out = wait(child, Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = ok(wait(child, Duration::from_secs(30)));
 
     // stdout: the session, its laps, a summary.
-    let lines = json_lines(&out.stdout);
+    let lines = json_lines(stdout.as_bytes());
     assert_eq!(lines[0]["type"], "session");
     assert_eq!(lines[0]["data"]["track"], "imola");
     assert_eq!(lines[0]["data"]["car"], "ks_corvette_c7r");
@@ -182,13 +177,7 @@ fn records_into_an_existing_session() {
     let id = made.id.to_string();
     let child = spawn_record(&db, game, &["--into", &id, "--laps", "2", "--json"]);
     rt.block_on(stream(&server, &script(0..3)));
-    let out = wait(child, Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = json_lines(&out.stdout);
+    let lines = json_lines(ok(wait(child, Duration::from_secs(30))).as_bytes());
     assert_eq!(lines[0]["type"], "session");
     assert_eq!(lines[0]["data"]["id"], made.id.0);
     assert_eq!(lines[0]["data"]["name"], "Made before");

@@ -57,13 +57,7 @@ impl Fanout {
 
     /// Starts the task that serialises `hub`'s events (it ends with the hub).
     pub(crate) fn start(hub: &Hub, metrics: Arc<Metrics>) -> Arc<Self> {
-        let (events, _) = broadcast::channel(256);
-        let fanout = Arc::new(Self {
-            frames: Mutex::default(),
-            frame_count: watch::Sender::new(0),
-            events,
-            epoch: tokio::time::Instant::now(),
-        });
+        let fanout = Arc::new(Self::new());
         let mut subscription = hub.subscribe();
         let shared = Arc::clone(&fanout);
         tokio::spawn(async move {
@@ -79,6 +73,15 @@ impl Fanout {
             }
         });
         fanout
+    }
+
+    fn new() -> Self {
+        Self {
+            frames: Mutex::default(),
+            frame_count: watch::Sender::new(0),
+            events: broadcast::channel(256).0,
+            epoch: tokio::time::Instant::now(),
+        }
     }
 
     fn take(&self, event: LiveEvent) {
@@ -106,12 +109,15 @@ impl Fanout {
                 self.event(lap.session, &message);
             }
             LiveEvent::Session { session, state } => {
-                if state == SessionState::Stopped {
-                    // Its frames end: a client joining later gets none of them.
-                    self.frames
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&Some(session.id));
+                {
+                    let mut frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
+                    // Frames from before the recorder made its session are done with once it
+                    // has one; a stopped session's frames end. Neither reaches a client
+                    // joining later.
+                    frames.remove(&None);
+                    if state == SessionState::Stopped {
+                        frames.remove(&Some(session.id));
+                    }
                 }
                 self.event(session.id, &session_message(&session, state));
             }
@@ -258,4 +264,93 @@ fn telemetry(live: &LiveFrame) -> Envelope<'static, TelemetryOut> {
 /// The `session` message.
 pub(crate) fn session_message(session: &Session, state: SessionState) -> serde_json::Value {
     json!({"type": "session", "data": {"id": session.id.0, "name": session.name, "state": state, "track": session.track, "car": session.car}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use purple_sector_core::store::{MemoryStore, NewSession, SessionSource, Store};
+    use purple_sector_core::telemetry::Frame;
+
+    fn frame(session: Option<SessionId>, speed_kmh: f32) -> LiveEvent {
+        LiveEvent::Frame(Arc::new(LiveFrame {
+            session,
+            frame: Frame {
+                speed_kmh,
+                ..Frame::default()
+            },
+            delta_s: None,
+        }))
+    }
+
+    /// What a client takes: the speeds of the frames, and how many it skipped.
+    fn took(feed: &mut FrameFeed, watch: Option<SessionId>) -> (Vec<f64>, u64) {
+        let (texts, skipped) = feed.take(watch);
+        let speeds = texts
+            .iter()
+            .map(|t| {
+                let v: serde_json::Value =
+                    serde_json::from_str(t).unwrap_or_else(|e| panic!("{e}: {}", t.as_str()));
+                v["data"]["speed"].as_f64().unwrap_or(f64::NAN)
+            })
+            .collect();
+        (speeds, skipped)
+    }
+
+    #[tokio::test]
+    async fn a_client_takes_each_sessions_newest_frame_once_and_counts_the_rest() {
+        let store = MemoryStore::new();
+        let new = |name: &str| NewSession::new(name, SessionSource::Demo);
+        let a = Arc::new(
+            store
+                .create_session(new("a"))
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let b = Arc::new(
+            store
+                .create_session(new("b"))
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let fanout = Arc::new(Fanout::new());
+        let mut all = fanout.subscribe();
+        let mut only_b = fanout.subscribe();
+        let mut events = fanout.subscribe().events;
+
+        // A frame before the session exists, then the session: the early frame is gone.
+        fanout.take(frame(None, 1.0));
+        fanout.take(LiveEvent::Session {
+            session: Arc::clone(&a),
+            state: SessionState::Started,
+        });
+        assert_eq!(took(&mut all.frames, None), (vec![], 0));
+        let started = events
+            .next(None)
+            .await
+            .unwrap_or_else(|| panic!("no event"));
+        assert!(started.contains("\"started\""), "{started}");
+
+        for speed in [10.0, 11.0, 12.0] {
+            fanout.take(frame(Some(a.id), speed));
+        }
+        fanout.take(frame(Some(b.id), 50.0));
+        // The newest of each session, once; the first take skips nothing.
+        assert_eq!(took(&mut all.frames, None), (vec![12.0, 50.0], 0));
+        assert_eq!(took(&mut all.frames, None), (vec![], 0));
+        assert_eq!(took(&mut only_b.frames, Some(b.id)), (vec![50.0], 0));
+        // Two more of a: the newest, one skipped.
+        fanout.take(frame(Some(a.id), 13.0));
+        fanout.take(frame(Some(a.id), 14.0));
+        assert_eq!(took(&mut all.frames, None), (vec![14.0], 1));
+        assert_eq!(took(&mut only_b.frames, Some(b.id)), (vec![], 0));
+
+        // a stops: its frames end, and a client that joins later gets none of them.
+        fanout.take(LiveEvent::Session {
+            session: Arc::clone(&a),
+            state: SessionState::Stopped,
+        });
+        let mut late = fanout.subscribe();
+        assert_eq!(took(&mut late.frames, None), (vec![50.0], 0));
+    }
 }
