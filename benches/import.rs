@@ -5,6 +5,11 @@
 //!
 //! 146 400 car-info packets (30 laps of the real Imola lap's rows). The baseline in the same
 //! group is reading the capture alone (the floor of any import). Target: ≥ 2 M frames/s.
+//!
+//! Then, outside criterion, the import's two stages alone and the ratio the import is held
+//! to (≥ 0.8 × its slowest stage, i.e. the stages overlap): the reader's (read the capture,
+//! parse every datagram, cut laps) and the writer's (encode and commit each lap into a fresh
+//! SQLite file), medians of seven runs each, printed as `import stages: …`.
 
 #![allow(clippy::expect_used)]
 
@@ -17,9 +22,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use purple_sector_benches::lap_packets;
 use purple_sector_core::capture::{CaptureReader, CaptureWriter, LinkType};
 use purple_sector_core::import::capture_inputs;
+use purple_sector_core::lap::{Lap, PartialCause};
 use purple_sector_core::protocol::CAR_INFO_LEN;
-use purple_sector_core::record::import_inputs;
-use purple_sector_core::store::{NewSession, SessionSource, SqliteStore, Store};
+use purple_sector_core::record::{Pipeline, StoreOp, import_inputs};
+use purple_sector_core::store::{NewSession, SessionSource, SqliteStore, Store, codec};
 
 const PACKETS: usize = 146_400;
 
@@ -84,8 +90,109 @@ fn import(c: &mut Criterion) {
         })
     });
     group.finish();
+    stages(&capture, &db_dir, &runtime);
     let _ = std::fs::remove_dir_all(&db_dir);
     let _ = std::fs::remove_file(&capture);
+}
+
+/// The reader's stage alone: the capture read, parsed and cut into laps.
+fn read_and_cut(capture: &std::path::Path) -> Vec<Lap> {
+    let inputs = capture_inputs(capture, &Default::default(), Default::default()).expect("capture");
+    let mut pipeline = Pipeline::new(None).completing_laps_at_the_line();
+    let mut ops = Vec::new();
+    let mut laps = Vec::new();
+    let mut keep = |ops: &mut Vec<StoreOp>| {
+        for op in ops.drain(..) {
+            if let StoreOp::SaveLap(lap) = op {
+                laps.push(lap);
+            }
+        }
+    };
+    for input in inputs {
+        pipeline.feed(input.expect("input"), &mut ops);
+        keep(&mut ops);
+    }
+    pipeline.finish(PartialCause::Stopped, &mut ops);
+    keep(&mut ops);
+    laps
+}
+
+fn median_s(mut runs: Vec<f64>) -> f64 {
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+/// The two stages alone and the whole import, medians of seven runs; prints the ratio.
+fn stages(capture: &std::path::Path, db_dir: &std::path::Path, runtime: &tokio::runtime::Runtime) {
+    const RUNS: usize = 7;
+    let time = |f: &mut dyn FnMut()| {
+        let started = std::time::Instant::now();
+        f();
+        started.elapsed().as_secs_f64()
+    };
+    let laps = read_and_cut(capture);
+    let frames: usize = laps.iter().map(|l| l.frames.len()).sum();
+    let reader = median_s(
+        (0..RUNS)
+            .map(|_| time(&mut || drop(black_box(read_and_cut(capture)))))
+            .collect(),
+    );
+    let encode = median_s(
+        (0..RUNS)
+            .map(|_| {
+                time(&mut || {
+                    for lap in &laps {
+                        black_box(codec::encode(&lap.frames).expect("encode"));
+                    }
+                })
+            })
+            .collect(),
+    );
+    let mut run = 0u32;
+    let mut writer_runs = Vec::new();
+    let mut import_runs = Vec::new();
+    for _ in 0..RUNS {
+        run += 1;
+        let db = db_dir.join(format!("stage-{run}.db"));
+        let store = SqliteStore::open(&db).expect("open db");
+        let session = runtime
+            .block_on(store.create_session(NewSession::new("bench", SessionSource::Import)))
+            .expect("session");
+        writer_runs.push(time(&mut || {
+            runtime.block_on(async {
+                for lap in &laps {
+                    store.save_lap(session.id, lap).await.expect("save");
+                }
+            })
+        }));
+        let db = db_dir.join(format!("stage-import-{run}.db"));
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("open db"));
+        import_runs.push(time(&mut || {
+            let inputs =
+                capture_inputs(capture, &Default::default(), Default::default()).expect("capture");
+            runtime
+                .block_on(import_inputs(
+                    Arc::clone(&store),
+                    NewSession::new("bench", SessionSource::Import),
+                    inputs,
+                ))
+                .expect("store")
+                .expect("source");
+        }));
+    }
+    let writer = median_s(writer_runs);
+    let import = median_s(import_runs);
+    let rate = |s: f64| PACKETS as f64 / s / 1e6;
+    let slowest = reader.max(writer);
+    eprintln!(
+        "import stages: {PACKETS} packets, {} laps, {frames} frames; reader (read, parse, cut) {:.2} M frames/s, writer (encode, commit) {:.2} M frames/s (of which the encode alone {:.2} M frames/s), import {:.2} M frames/s = {:.2}x the slowest stage (target >= 0.8)",
+        laps.len(),
+        rate(reader),
+        rate(writer),
+        rate(encode),
+        rate(import),
+        slowest / import,
+    );
 }
 
 criterion_group!(benches, import);
