@@ -252,6 +252,22 @@ pub(crate) struct Dynamics<'a> {
     pub(crate) first: usize,
 }
 
+impl Dynamics<'_> {
+    /// The speed at point `i + 1` the car reaches accelerating from `v` at point `i`.
+    fn drive_reach(&self, v: f64, i: usize) -> f64 {
+        let accel = self.car.drive_accel(v, self.grid.curvature[i], self.grip);
+        (v * v + 2.0 * accel * self.grid.spacing_m).sqrt()
+    }
+
+    /// The speed at point `i` from which the car brakes to `next` at point `i + 1`.
+    fn brake_reach(&self, next: f64, i: usize) -> f64 {
+        let decel = self
+            .car
+            .brake_decel(next, self.grid.curvature[i + 1], self.grip);
+        (next * next + 2.0 * decel * self.grid.spacing_m).sqrt()
+    }
+}
+
 /// The periodic flying-lap profile: `n + 1` speeds, the last equal to the first.
 pub(crate) fn closed_speeds(grid: &Grid, car: &Car, grip: f64) -> Vec<f64> {
     let n = grid.intervals();
@@ -282,10 +298,8 @@ pub(crate) fn closed_speeds(grid: &Grid, car: &Car, grip: f64) -> Vec<f64> {
 
 /// Lowers speeds after `from` that the car cannot reach accelerating from `v[from]`.
 pub(crate) fn forward_pass(v: &mut [f64], d: Dynamics<'_>, from: usize) {
-    let ds = d.grid.spacing_m;
     for i in from.max(d.first)..v.len().saturating_sub(1) {
-        let reach =
-            (v[i] * v[i] + 2.0 * d.car.drive_accel(v[i], d.grid.curvature[i], d.grip) * ds).sqrt();
+        let reach = d.drive_reach(v[i], i);
         if reach < v[i + 1] {
             v[i + 1] = reach;
         }
@@ -295,13 +309,9 @@ pub(crate) fn forward_pass(v: &mut [f64], d: Dynamics<'_>, from: usize) {
 /// Lowers speeds before `from` (down to the leg's first point) from which the car cannot
 /// brake to `v[from]`.
 pub(crate) fn backward_pass(v: &mut [f64], d: Dynamics<'_>, from: usize) {
-    let ds = d.grid.spacing_m;
     let from = from.min(v.len().saturating_sub(1));
     for i in (d.first..from).rev() {
-        let next = v[i + 1];
-        let reach = (next * next
-            + 2.0 * d.car.brake_decel(next, d.grid.curvature[i + 1], d.grip) * ds)
-            .sqrt();
+        let reach = d.brake_reach(v[i + 1], i);
         if reach < v[i] {
             v[i] = reach;
         }
@@ -312,13 +322,9 @@ pub(crate) fn backward_pass(v: &mut [f64], d: Dynamics<'_>, from: usize) {
 /// constraint at `from` back only as far as it reaches (what lies before was planned, and
 /// a late braking's scrub is not undone).
 pub(crate) fn backward_pass_settling(v: &mut [f64], d: Dynamics<'_>, from: usize) {
-    let ds = d.grid.spacing_m;
     let from = from.min(v.len().saturating_sub(1));
     for i in (d.first..from).rev() {
-        let next = v[i + 1];
-        let reach = (next * next
-            + 2.0 * d.car.brake_decel(next, d.grid.curvature[i + 1], d.grip) * ds)
-            .sqrt();
+        let reach = d.brake_reach(v[i + 1], i);
         if reach >= v[i] {
             return;
         }
@@ -328,10 +334,8 @@ pub(crate) fn backward_pass_settling(v: &mut [f64], d: Dynamics<'_>, from: usize
 
 /// [`forward_pass`] that stops at the first point it need not lower.
 pub(crate) fn forward_pass_settling(v: &mut [f64], d: Dynamics<'_>, from: usize) {
-    let ds = d.grid.spacing_m;
     for i in from.max(d.first)..v.len().saturating_sub(1) {
-        let reach =
-            (v[i] * v[i] + 2.0 * d.car.drive_accel(v[i], d.grid.curvature[i], d.grip) * ds).sqrt();
+        let reach = d.drive_reach(v[i], i);
         if reach >= v[i + 1] {
             return;
         }
