@@ -925,6 +925,19 @@ function drawMapMarker(idx) {
 
 // ---------------------------------------------------------------- analysis, coach
 
+/** Runs `go` when `node` is clicked, or has the focus and Enter is pressed. */
+function onActivate(node, go) {
+  node.addEventListener("click", go);
+  node.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
+}
+
+/** Zooms to a suggestion's or a strength's corner, else to 100 m either side of it. */
+function zoomToItem(item) {
+  const c = corners().find((k) => k.corner.name === item.corner);
+  if (c) zoomToMetres(c.startM, c.endM);
+  else zoomToMetres(item.distance_m - 100, item.distance_m + 100);
+}
+
 function drawAnalysis() {
   const rows = $("corners"), list = $("suggestions"), strengths = $("strengths");
   rows.replaceChildren(); list.replaceChildren(); strengths.replaceChildren();
@@ -940,20 +953,12 @@ function drawAnalysis() {
       el("td", {}, c.corner.name), el("td", { class: c.time_loss_s > 0 ? "behind" : "ahead" }, signed(c.time_loss_s, 3)),
       el("td", {}, c.lap.min_speed_kmh.toFixed(1)), el("td", {}, c.reference.min_speed_kmh.toFixed(1)),
       el("td", {}, m(c.lap.brake_point_m)), el("td", {}, m(c.reference.brake_point_m)));
-    const go = () => zoomToMetres(c.startM, c.endM);
-    tr.addEventListener("click", go);
-    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
+    onActivate(tr, () => zoomToMetres(c.startM, c.endM));
     rows.append(tr);
   }
   for (const s of a.suggestions) {
     const li = el("li", { class: "suggestion", tabindex: 0, "data-corner": s.corner || null }, el("span", { class: "sev" }, s.severity), s.message);
-    const go = () => {
-      const c = corners().find((k) => k.corner.name === s.corner);
-      if (c) zoomToMetres(c.startM, c.endM);
-      else zoomToMetres(s.distance_m - 100, s.distance_m + 100);
-    };
-    li.addEventListener("click", go);
-    li.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
+    onActivate(li, () => zoomToItem(s));
     list.append(li);
   }
   if (!a.suggestions.length) list.append(el("li", { class: "empty" }, "Nothing to suggest."));
@@ -961,13 +966,7 @@ function drawAnalysis() {
   const gains = a.strengths || [];
   for (const s of gains) {
     const li = el("li", { tabindex: 0 }, s.message);
-    const go = () => {
-      const c = corners().find((k) => k.corner.name === s.corner);
-      if (c) zoomToMetres(c.startM, c.endM);
-      else zoomToMetres(s.distance_m - 100, s.distance_m + 100);
-    };
-    li.addEventListener("click", go);
-    li.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
+    onActivate(li, () => zoomToItem(s));
     strengths.append(li);
   }
   if (!gains.length) strengths.append(el("li", { class: "empty" }, "No gain of 0.05 s or more on the reference."));
