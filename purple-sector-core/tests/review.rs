@@ -38,11 +38,11 @@ async fn session(store: &MemoryStore, track: &str) -> SessionId {
     store.create_session(new).await.unwrap().id
 }
 
-/// A store with the two real Imola laps in one session: lap 0 as lap 1, lap 2 as lap 3 (not
-/// consecutive).
-async fn imola_store() -> (MemoryStore, SessionId, LapId, LapId) {
+/// A store with the two real Imola laps in one session of `track`: lap 0 as lap 1, lap 2 as
+/// lap 3 (not consecutive).
+async fn imola_store(track: &str) -> (MemoryStore, SessionId, LapId, LapId) {
     let store = MemoryStore::new();
-    let s = session(&store, "imola").await;
+    let s = session(&store, track).await;
     let l0 = store
         .save_lap(s, &imola_lap("imola-c7r-lap0.tsv", 1))
         .await
@@ -65,7 +65,7 @@ fn corner_names(map: &TrackMap) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_map_is_built_once_kept_and_reused_whatever_the_reference() {
-    let (store, s, l0, l2) = imola_store().await;
+    let (store, s, l0, l2) = imola_store("imola").await;
     assert!(store.get_track_map("imola", "").await.unwrap().is_none());
     let forward = compare(&store, l0, Against::Lap(l2)).await.unwrap();
     let kept = store
@@ -135,7 +135,7 @@ async fn the_map_is_built_once_kept_and_reused_whatever_the_reference() {
 
 #[tokio::test]
 async fn a_map_of_another_version_is_rebuilt_and_rebuild_replaces_a_map() {
-    let (store, s, l0, l2) = imola_store().await;
+    let (store, s, l0, l2) = imola_store("imola").await;
     let built = track_map(&store, s).await.unwrap().unwrap();
     // A map from an older builder is not used: it is rebuilt.
     let mut old = built.clone();
@@ -205,7 +205,7 @@ async fn out_laps_are_labelled_and_never_the_default_reference() {
 
 #[tokio::test]
 async fn laps_not_driven_one_after_the_other_do_not_follow() {
-    let (store, _, l0, l2) = imola_store().await;
+    let (store, _, l0, l2) = imola_store("imola").await;
     let c = compare(&store, l2, Against::Lap(l0)).await.unwrap();
     assert!(!c.analysis.follows_previous_lap, "lap 3 after lap 1");
     let c = compare(&store, l0, Against::Lap(l2)).await.unwrap();
@@ -214,18 +214,7 @@ async fn laps_not_driven_one_after_the_other_do_not_follow() {
 
 #[tokio::test]
 async fn a_session_without_a_track_gets_a_map_of_its_own_laps_not_kept() {
-    let store = MemoryStore::new();
-    let s = session(&store, "").await;
-    let l0 = store
-        .save_lap(s, &imola_lap("imola-c7r-lap0.tsv", 1))
-        .await
-        .unwrap()
-        .id;
-    let l2 = store
-        .save_lap(s, &imola_lap("imola-c7r-lap2.tsv", 3))
-        .await
-        .unwrap()
-        .id;
+    let (store, _, l0, l2) = imola_store("").await;
     let c = compare(&store, l0, Against::Lap(l2)).await.unwrap();
     assert!(c.map.track.is_empty());
     // Unnamed corners: their names are their ids.
