@@ -1,7 +1,10 @@
 //! The live hub: what the recorder sees, broadcast to any number of subscribers.
 //!
-//! A slow subscriber loses events (counted in its [`Subscription`]), it never slows the
-//! recorder or the other subscribers: the hub is a bounded broadcast ring.
+//! A slow subscriber loses frames (counted in its [`Subscription`]), it never slows the
+//! recorder or the other subscribers: frames go through a bounded broadcast ring. Lap and
+//! session events have a ring of their own ([`Hub::EVENT_CAPACITY`]), so however many frames
+//! a slow subscriber loses, it still gets every lap; it gets both in the order they were
+//! published.
 //!
 //! Each frame travels as a [`LiveFrame`] with its session and the live delta, computed once
 //! by the recorder ([`LiveDelta`]) however many subscribers there are.
@@ -87,25 +90,34 @@ pub enum LiveEvent {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Hub {
-    tx: broadcast::Sender<Envelope>,
+    frames: broadcast::Sender<Envelope>,
+    events: broadcast::Sender<Envelope>,
+    /// Events published so far; each envelope's `seq` is the count before it.
     published: Arc<AtomicU64>,
     /// Sessions started and not yet stopped, by id.
     live: Arc<Mutex<BTreeMap<SessionId, Arc<Session>>>>,
 }
 
-/// An event in the ring, marked when a bridge relayed it from another process.
+/// An event in a ring, in publishing order (`seq`), marked when a bridge relayed it from
+/// another process.
 #[derive(Debug, Clone)]
 struct Envelope {
+    seq: u64,
     event: LiveEvent,
     relayed: bool,
 }
 
 impl Hub {
-    /// A hub keeping the last `capacity` events for slow subscribers (at least 1).
+    /// Lap and session events kept for a slow subscriber: at one lap a minute, 17 hours of
+    /// them (frames have the capacity given to [`Hub::new`]).
+    pub const EVENT_CAPACITY: usize = 1_024;
+
+    /// A hub keeping the last `capacity` frames for slow subscribers (at least 1), and the
+    /// last [`Hub::EVENT_CAPACITY`] lap and session events.
     pub fn new(capacity: usize) -> Self {
-        let (tx, _) = broadcast::channel(capacity.max(1));
         Self {
-            tx,
+            frames: broadcast::channel(capacity.max(1)).0,
+            events: broadcast::channel(Self::EVENT_CAPACITY).0,
             published: Arc::default(),
             live: Arc::default(),
         }
@@ -124,7 +136,7 @@ impl Hub {
     }
 
     fn send(&self, event: LiveEvent, relayed: bool) -> usize {
-        self.published.fetch_add(1, Ordering::Relaxed);
+        let seq = self.published.fetch_add(1, Ordering::Relaxed);
         if let LiveEvent::Session { session, state } = &event {
             let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
             match state {
@@ -132,7 +144,16 @@ impl Hub {
                 SessionState::Stopped => live.remove(&session.id),
             };
         }
-        self.tx.send(Envelope { event, relayed }).unwrap_or(0)
+        let ring = match event {
+            LiveEvent::Frame(_) => &self.frames,
+            LiveEvent::LapCompleted(_) | LiveEvent::Session { .. } => &self.events,
+        };
+        ring.send(Envelope {
+            seq,
+            event,
+            relayed,
+        })
+        .unwrap_or(0)
     }
 
     /// Events published so far, relayed ones included.
@@ -150,14 +171,14 @@ impl Hub {
 
     /// Subscribers now.
     pub fn subscribers(&self) -> usize {
-        self.tx.receiver_count()
+        self.frames.receiver_count()
     }
 
     /// A new subscriber, receiving events published from now on.
     pub fn subscribe(&self) -> Subscription {
         Subscription {
-            rx: self.tx.subscribe(),
-            dropped: 0,
+            frames: Ring::new(self.frames.subscribe()),
+            events: Ring::new(self.events.subscribe()),
             local_only: false,
         }
     }
@@ -183,10 +204,63 @@ impl Default for Hub {
 /// One subscriber's end of the [`Hub`].
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<Envelope>,
-    dropped: u64,
+    frames: Ring,
+    events: Ring,
     /// Skip relayed events ([`Hub::subscribe_local`]).
     local_only: bool,
+}
+
+/// A subscriber's end of one of the hub's rings, with the envelope taken from it and not yet
+/// returned (while the other ring may hold an earlier one).
+#[derive(Debug)]
+struct Ring {
+    rx: broadcast::Receiver<Envelope>,
+    next: Option<Envelope>,
+    dropped: u64,
+    closed: bool,
+}
+
+impl Ring {
+    fn new(rx: broadcast::Receiver<Envelope>) -> Self {
+        Self {
+            rx,
+            next: None,
+            dropped: 0,
+            closed: false,
+        }
+    }
+
+    /// Fills `next` from what is waiting, without waiting.
+    fn fill(&mut self) {
+        while self.next.is_none() && !self.closed {
+            match self.rx.try_recv() {
+                Ok(envelope) => self.next = Some(envelope),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => self.dropped += n,
+                Err(broadcast::error::TryRecvError::Empty) => break,
+                Err(broadcast::error::TryRecvError::Closed) => self.closed = true,
+            }
+        }
+    }
+
+    /// Waits until `next` is filled or the ring is closed (forever once it is).
+    async fn wait(&mut self) {
+        if self.closed {
+            return std::future::pending().await;
+        }
+        loop {
+            match self.rx.recv().await {
+                Ok(envelope) => {
+                    self.next = Some(envelope);
+                    return;
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => self.dropped += n,
+                Err(broadcast::error::RecvError::Closed) => {
+                    self.closed = true;
+                    return;
+                }
+            }
+        }
+    }
 }
 
 impl Subscription {
@@ -194,11 +268,15 @@ impl Subscription {
     /// `None` once every [`Hub`] clone is gone.
     pub async fn recv(&mut self) -> Option<LiveEvent> {
         loop {
-            match self.rx.recv().await {
-                Ok(envelope) if self.local_only && envelope.relayed => {}
-                Ok(envelope) => return Some(envelope.event),
-                Err(broadcast::error::RecvError::Lagged(n)) => self.dropped += n,
-                Err(broadcast::error::RecvError::Closed) => return None,
+            if let Some(event) = self.try_recv() {
+                return Some(event);
+            }
+            if self.frames.closed && self.events.closed {
+                return None;
+            }
+            tokio::select! {
+                () = self.events.wait() => {}
+                () = self.frames.wait() => {}
             }
         }
     }
@@ -206,18 +284,26 @@ impl Subscription {
     /// The next event if one is waiting, as [`Subscription::recv`] but without waiting.
     pub fn try_recv(&mut self) -> Option<LiveEvent> {
         loop {
-            match self.rx.try_recv() {
-                Ok(envelope) if self.local_only && envelope.relayed => {}
-                Ok(envelope) => return Some(envelope.event),
-                Err(broadcast::error::TryRecvError::Lagged(n)) => self.dropped += n,
-                Err(_) => return None,
+            self.frames.fill();
+            self.events.fill();
+            // The earlier of the two rings' next envelopes.
+            let ring = match (&self.frames.next, &self.events.next) {
+                (Some(frame), Some(event)) if event.seq < frame.seq => &mut self.events,
+                (Some(_), _) => &mut self.frames,
+                (None, Some(_)) => &mut self.events,
+                (None, None) => return None,
+            };
+            let envelope = ring.next.take()?;
+            if !(self.local_only && envelope.relayed) {
+                return Some(envelope.event);
             }
         }
     }
 
-    /// Events this subscriber lost by being slow.
+    /// Events this subscriber lost by being slow (frames, unless it fell
+    /// [`Hub::EVENT_CAPACITY`] lap and session events behind).
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.frames.dropped + self.events.dropped
     }
 }
 
@@ -404,6 +490,51 @@ mod tests {
         assert_eq!(slow.dropped(), 6);
         assert_eq!(fast.dropped(), 0);
         assert_eq!(hub.published(), 10);
+    }
+
+    /// Laps are never crowded out by frames: a subscriber too slow for thousands of frames
+    /// still gets every lap, in its place between the frames it did get.
+    #[tokio::test]
+    async fn a_slow_subscriber_loses_frames_never_laps_and_keeps_the_order() {
+        let hub = Hub::new(8);
+        let mut slow = hub.subscribe();
+        let frame = |k: i32| {
+            LiveEvent::Frame(Arc::new(LiveFrame {
+                session: None,
+                frame: Frame {
+                    lap_time_ms: k,
+                    ..Frame::default()
+                },
+                delta_s: None,
+            }))
+        };
+        for lap in 0..5 {
+            for k in 0..1_000 {
+                hub.publish(frame(lap * 1_000 + k));
+            }
+            hub.publish(LiveEvent::LapCompleted(Arc::new(lap_record(
+                i64::from(lap),
+                Some(90_000),
+                LapKind::Flying,
+            ))));
+        }
+        hub.publish(frame(5_000));
+        let mut seen = Vec::new();
+        while let Some(event) = slow.try_recv() {
+            seen.push(match event {
+                LiveEvent::Frame(live) => format!("f{}", live.frame.lap_time_ms),
+                LiveEvent::LapCompleted(lap) => format!("lap{}", lap.id.0),
+                LiveEvent::Session { .. } => "session".to_owned(),
+            });
+        }
+        // Every lap; of the frames the last eight: seven from before lap 4 was stored, one
+        // after.
+        let mut expected: Vec<String> = (0..4).map(|lap| format!("lap{lap}")).collect();
+        expected.extend((4_993..5_000).map(|k| format!("f{k}")));
+        expected.extend(["lap4".to_owned(), "f5000".to_owned()]);
+        assert_eq!(seen, expected);
+        assert_eq!(slow.dropped(), 5_001 - 8);
+        assert_eq!(hub.published(), 5_006);
     }
 
     #[test]
