@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use purple_sector_benches::lap_packets;
+use purple_sector_benches::{lap_packets, median_s};
 use purple_sector_core::capture::{CaptureReader, CaptureWriter, LinkType};
 use purple_sector_core::import::capture_inputs;
 use purple_sector_core::lap::{Lap, PartialCause};
@@ -117,71 +117,60 @@ fn read_and_cut(capture: &std::path::Path) -> Vec<Lap> {
     laps
 }
 
-fn median_s(mut runs: Vec<f64>) -> f64 {
-    runs.sort_by(f64::total_cmp);
-    runs[runs.len() / 2]
-}
-
 /// The two stages alone and the whole import, medians of seven runs; prints the ratio.
 fn stages(capture: &std::path::Path, db_dir: &std::path::Path, runtime: &tokio::runtime::Runtime) {
     const RUNS: usize = 7;
-    let time = |f: &mut dyn FnMut()| {
-        let started = std::time::Instant::now();
-        f();
-        started.elapsed().as_secs_f64()
-    };
     let laps = read_and_cut(capture);
     let frames: usize = laps.iter().map(|l| l.frames.len()).sum();
-    let reader = median_s(
+    let reader = median_s(RUNS, || drop(black_box(read_and_cut(capture))));
+    let encode = median_s(RUNS, || {
+        for lap in &laps {
+            black_box(codec::encode(&lap.frames).expect("encode"));
+        }
+    });
+    // Each run of the writer and of the import into a new database, opened before its run.
+    let new_dbs = |name: &str| -> Vec<Arc<dyn Store>> {
         (0..RUNS)
-            .map(|_| time(&mut || drop(black_box(read_and_cut(capture)))))
-            .collect(),
-    );
-    let encode = median_s(
-        (0..RUNS)
-            .map(|_| {
-                time(&mut || {
-                    for lap in &laps {
-                        black_box(codec::encode(&lap.frames).expect("encode"));
-                    }
-                })
+            .map(|run| {
+                let db = db_dir.join(format!("stage-{name}-{run}.db"));
+                Arc::new(SqliteStore::open(db).expect("open db")) as Arc<dyn Store>
             })
-            .collect(),
-    );
-    let mut run = 0u32;
-    let mut writer_runs = Vec::new();
-    let mut import_runs = Vec::new();
-    for _ in 0..RUNS {
-        run += 1;
-        let db = db_dir.join(format!("stage-{run}.db"));
-        let store = SqliteStore::open(&db).expect("open db");
-        let session = runtime
-            .block_on(store.create_session(NewSession::new("bench", SessionSource::Import)))
-            .expect("session");
-        writer_runs.push(time(&mut || {
-            runtime.block_on(async {
-                for lap in &laps {
-                    store.save_lap(session.id, lap).await.expect("save");
-                }
-            })
-        }));
-        let db = db_dir.join(format!("stage-import-{run}.db"));
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("open db"));
-        import_runs.push(time(&mut || {
-            let inputs =
-                capture_inputs(capture, &Default::default(), Default::default()).expect("capture");
+            .collect()
+    };
+    let mut stores = new_dbs("writer");
+    let sessions: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let new = NewSession::new("bench", SessionSource::Import);
             runtime
-                .block_on(import_inputs(
-                    Arc::clone(&store),
-                    NewSession::new("bench", SessionSource::Import),
-                    inputs,
-                ))
-                .expect("store")
-                .expect("source");
-        }));
-    }
-    let writer = median_s(writer_runs);
-    let import = median_s(import_runs);
+                .block_on(store.create_session(new))
+                .expect("session")
+        })
+        .collect();
+    let mut sessions = sessions.into_iter();
+    let writer = median_s(RUNS, || {
+        let (store, session) = (stores.pop().expect("a store a run"), sessions.next_back());
+        let session = session.expect("a session a run");
+        runtime.block_on(async {
+            for lap in &laps {
+                store.save_lap(session.id, lap).await.expect("save");
+            }
+        })
+    });
+    let mut stores = new_dbs("import");
+    let import = median_s(RUNS, || {
+        let store = stores.pop().expect("a store a run");
+        let inputs =
+            capture_inputs(capture, &Default::default(), Default::default()).expect("capture");
+        runtime
+            .block_on(import_inputs(
+                store,
+                NewSession::new("bench", SessionSource::Import),
+                inputs,
+            ))
+            .expect("store")
+            .expect("source");
+    });
     let rate = |s: f64| PACKETS as f64 / s / 1e6;
     let slowest = reader.max(writer);
     eprintln!(

@@ -52,3 +52,23 @@ pub fn imola_lap() -> purple_sector_core::logger::LoggerLap {
         Err(e) => panic!("bundled lap does not parse: {e}"),
     }
 }
+
+/// The median of `runs` timings of `f`, in seconds: what the benches' printed ratios compare
+/// (criterion's own figures stay the reference for each bench alone).
+pub fn median_s(runs: usize, mut f: impl FnMut()) -> f64 {
+    median(
+        (0..runs.max(1))
+            .map(|_| {
+                let started = std::time::Instant::now();
+                f();
+                started.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+/// The median of some values (the upper one of an even count); panics on none.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}

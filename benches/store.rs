@@ -8,11 +8,15 @@
 //! - `store lap (30 000 frames)`: [`SqliteStore`] on a file (WAL, the lap commit synced), save
 //!   (encode + one transaction), the per-second checkpoint of the lap in progress (same
 //!   work, replacing its row, not synced), load of every field, load of the principal
-//!   channels only;
+//!   channels only (as frames, and as columns: all 16, and two);
 //!   beside them the original app's layout as the baseline: the frames as one JSON text (an
 //!   array of objects with the original `TelemetryFrame` fields plus ours), serialised and
 //!   stored as TEXT in SQLite with the same pragmas, then selected and parsed back.
-//! - `codec (30 000 frames)`: encode and decode, both groups and the principal group alone.
+//! - `codec (30 000 frames)`: encode and decode, both groups and the principal group alone
+//!   (as frames and as columns).
+//!
+//! Before the timings, `store targets: …` prints the targets as ratios against
+//! baselines measured in the same run (see [`targets`]).
 //!
 //! Bytes per frame (principal and full, on the synthetic 333 Hz lap and on the real Imola
 //! lap's ~45 Hz rows as they are, plus the JSON baseline) and where the principal bytes go
@@ -25,14 +29,17 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use purple_sector_benches::imola_lap;
 use purple_sector_benches::store_data::{self as testing, JsonTextBaseline};
+use purple_sector_benches::{imola_lap, median, median_s};
 use purple_sector_core::lap::{Lap, LapKind, LapTime};
-use purple_sector_core::store::codec::{self, PRINCIPAL_CHANNEL_NAMES};
-use purple_sector_core::store::{NewSession, SessionSource, SqliteStore, Store};
+use purple_sector_core::store::codec::{self, Channel, PRINCIPAL_CHANNEL_NAMES};
+use purple_sector_core::store::{LapId, NewSession, SessionId, SessionSource, SqliteStore, Store};
 use purple_sector_core::telemetry::Frame;
 
 const FRAMES: usize = 30_000;
+
+/// Runs of each side of a printed target ratio.
+const TARGET_RUNS: usize = 15;
 
 /// A directory under Cargo's target tmp (a real disk, so the lap commit's fsync is real),
 /// removed at drop.
@@ -149,6 +156,80 @@ fn print_sizes(synthetic: &[Frame], logged: &[Frame], json_bytes: usize) {
     eprintln!();
 }
 
+/// The store targets, each against its baseline in the same run (medians of
+/// [`TARGET_RUNS`] runs), printed as `store targets: …`: the synced save against the encode
+/// plus 1.5 times one write and fsync of the same bytes to a new file on the same disk; the
+/// principal channels' load in ms; every field's load against the codec's decode alone.
+fn targets(
+    rt: &tokio::runtime::Runtime,
+    store: &SqliteStore,
+    session: SessionId,
+    lap: &Lap,
+    kept: LapId,
+    dir: &std::path::Path,
+) {
+    use std::io::Write;
+    let encoded = ok(codec::encode(&lap.frames));
+    // The save alone: the delete that makes room for the next is not timed.
+    let save = median(
+        (0..TARGET_RUNS)
+            .map(|_| {
+                let started = Instant::now();
+                let id = ok(rt.block_on(store.save_lap(session, black_box(lap)))).id;
+                let took = started.elapsed().as_secs_f64();
+                ok(rt.block_on(store.delete_lap(id)));
+                took
+            })
+            .collect(),
+    );
+    let encode = median_s(TARGET_RUNS, || {
+        drop(black_box(ok(codec::encode(black_box(&lap.frames)))))
+    });
+    let path = dir.join("fsync-baseline.bin");
+    let fsync = median_s(TARGET_RUNS, || {
+        let mut file = ok(std::fs::File::create(&path));
+        ok(file.write_all(black_box(&encoded.principal)));
+        ok(file.write_all(black_box(&encoded.rest)));
+        ok(file.sync_data());
+    });
+    let load_principal = median_s(TARGET_RUNS, || {
+        drop(black_box(ok(
+            rt.block_on(store.lap_principal_frames(black_box(kept)))
+        )))
+    });
+    let load_columns = median_s(TARGET_RUNS, || {
+        drop(black_box(ok(rt.block_on(
+            store.lap_columns(black_box(kept), &Channel::ALL),
+        ))))
+    });
+    let load = median_s(TARGET_RUNS, || {
+        drop(black_box(
+            ok(rt.block_on(store.lap_frames(black_box(kept)))),
+        ))
+    });
+    let decode = median_s(TARGET_RUNS, || {
+        drop(black_box(ok(codec::decode(
+            black_box(&encoded.principal),
+            black_box(&encoded.rest),
+        ))))
+    });
+    let ms = |s: f64| s * 1e3;
+    eprintln!(
+        "store targets: {} frames, {:.2} MB encoded; save (synced) {:.1} ms / (encode {:.1} ms + 1.5 x write+fsync of the same bytes {:.1} ms) = {:.2} (target <= 1); load of the principal channels as columns {:.2} ms, as frames {:.2} ms (target <= 2 ms); load of every field {:.1} ms / codec decode {:.1} ms = {:.2} (target <= 1.2)",
+        lap.frames.len(),
+        encoded.len() as f64 / 1e6,
+        ms(save),
+        ms(encode),
+        ms(fsync),
+        save / (encode + 1.5 * fsync),
+        ms(load_columns),
+        ms(load_principal),
+        ms(load),
+        ms(decode),
+        load / decode,
+    );
+}
+
 fn store(c: &mut Criterion) {
     let lap = imola_lap();
     let synthetic = testing::resampled_333hz(&lap);
@@ -170,6 +251,7 @@ fn store(c: &mut Criterion) {
     let json_bytes = ok(json.stored_len(json_id));
     assert_eq!(ok(json.load(json_id)).map(|f| f.len()), Some(FRAMES));
     print_sizes(&synthetic, &logged, json_bytes);
+    targets(&rt, &store, session, &lap, kept, &scratch.0);
 
     let mut group = c.benchmark_group(format!("store lap ({FRAMES} frames)"));
     group.throughput(Throughput::Elements(FRAMES as u64));
@@ -195,6 +277,13 @@ fn store(c: &mut Criterion) {
     });
     group.bench_function("sqlite load, principal channels", |b| {
         b.iter(|| ok(rt.block_on(store.lap_principal_frames(black_box(kept)))))
+    });
+    group.bench_function("sqlite load, principal channels as columns", |b| {
+        b.iter(|| ok(rt.block_on(store.lap_columns(black_box(kept), &Channel::ALL))))
+    });
+    group.bench_function("sqlite load, speed and position as columns", |b| {
+        let channels = [Channel::PositionNormalized, Channel::SpeedKmh];
+        b.iter(|| ok(rt.block_on(store.lap_columns(black_box(kept), &channels))))
     });
     // The same on 30 000 frames of the built-in simulator's lap (no sensor noise: the
     // telemetry is ~8× smaller than the noisy lap's).
@@ -253,6 +342,14 @@ fn store(c: &mut Criterion) {
     });
     group.bench_function("decode, principal channels", |b| {
         b.iter(|| ok(codec::decode_principal(black_box(&encoded.principal))))
+    });
+    group.bench_function("decode, principal channels as columns", |b| {
+        b.iter(|| {
+            ok(codec::decode_columns(
+                black_box(&encoded.principal),
+                &Channel::ALL,
+            ))
+        })
     });
     group.finish();
     drop(store);

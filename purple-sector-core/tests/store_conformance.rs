@@ -17,9 +17,9 @@ use purple_sector_core::logger::LoggerLap;
 use purple_sector_core::protocol::CAR_INFO_LEN;
 use purple_sector_core::store::codec::{self, CodecError};
 use purple_sector_core::store::{
-    ChatRole, LapId, LapOrigin, LapUpdate, LeaseOutcome, MemoryStore, NewSession, NewUser, Put,
-    Role, SessionId, SessionSource, SessionStatus, SessionUpdate, SqliteStore, Store, StoreError,
-    TokenHash, copy_store, recover_interrupted,
+    Channel, ChatRole, Columns, LapId, LapOrigin, LapUpdate, LeaseOutcome, MemoryStore, NewSession,
+    NewUser, Put, Role, SessionId, SessionSource, SessionStatus, SessionUpdate, SqliteStore, Store,
+    StoreError, TokenHash, copy_store, recover_interrupted,
 };
 use purple_sector_core::telemetry::{Flags, Frame};
 use purple_sector_core::track::{MAP_VERSION, TrackMap};
@@ -131,6 +131,7 @@ conformance!(
     checkpoints_are_per_session,
     malformed_datagrams,
     realistic_laps_round_trip_bit_exact,
+    columns_are_the_channels_asked_for,
     random_bits_long_lap_round_trip,
     empty_lap,
     principal_frames_keep_only_principal_channels,
@@ -1203,6 +1204,7 @@ async fn not_found_errors_carry_ids(store: Arc<dyn Store>) {
     lap_missing(store.get_lap(l).await.map(drop));
     lap_missing(store.lap_frames(l).await.map(drop));
     lap_missing(store.lap_principal_frames(l).await.map(drop));
+    lap_missing(store.lap_columns(l, &Channel::ALL).await.map(drop));
     lap_missing(store.update_lap(l, LapUpdate::default()).await.map(drop));
     lap_missing(store.delete_lap(l).await);
     lap_missing(
@@ -1380,6 +1382,41 @@ async fn realistic_laps_round_trip_bit_exact(store: Arc<dyn Store>) {
         let want: Vec<Frame> = l.frames.iter().map(codec::principal_only).collect();
         assert_bit_exact(&principal, &want);
     }
+}
+
+/// `lap_columns` gives the channels asked for (every one, some, none) as the frames hold
+/// them, on a real 333 Hz lap long enough for every kind of plane, and on an empty lap.
+async fn columns_are_the_channels_asked_for(store: Arc<dyn Store>) {
+    let s = session(&store, "columns").await;
+    let frames = testing::resampled_333hz(&imola());
+    let l = Lap {
+        frames,
+        ..lap(0, 1, LapKind::Flying, 0)
+    };
+    let id = store.save_lap(s, &l).await.unwrap().id;
+    let some = [
+        Channel::WorldZ,
+        Channel::TimeNs,
+        Channel::Gear,
+        Channel::SpeedKmh,
+    ];
+    for channels in [&Channel::ALL[..], &some[..], &[]] {
+        let columns = store.lap_columns(id, channels).await.unwrap();
+        assert_eq!(columns.len(), l.frames.len());
+        assert!(
+            columns == Columns::from_frames(&l.frames, channels),
+            "{channels:?}"
+        );
+    }
+    let some = store.lap_columns(id, &some).await.unwrap();
+    assert_eq!(some.speed_kmh.len(), l.frames.len());
+    assert!(some.gas.is_empty() && some.world_x_m.is_empty());
+    let empty = store
+        .save_lap(s, &lap(0, 2, LapKind::Partial, 0))
+        .await
+        .unwrap();
+    let columns = store.lap_columns(empty.id, &Channel::ALL).await.unwrap();
+    assert!(columns.is_empty() && columns.speed_kmh.is_empty());
 }
 
 /// Enough frames of random bits that the codec stores noisy planes raw.

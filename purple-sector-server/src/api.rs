@@ -8,7 +8,7 @@ use purple_sector_core::import::{OriginalFrame, check_frame, whole_lap};
 use purple_sector_core::lap::{Lap, LapEvent, LapSegmenter, PartialCause, SegmenterConfig};
 use purple_sector_core::record::RecorderState;
 use purple_sector_core::store::{
-    LapId, LapOrigin, LapRecord, LapUpdate, NewSession, Session, SessionId, SessionSource,
+    Channel, LapId, LapOrigin, LapRecord, LapUpdate, NewSession, Session, SessionId, SessionSource,
     SessionStatus, SessionUpdate, StoreError, best_lap,
 };
 use purple_sector_core::telemetry::Frame;
@@ -595,6 +595,23 @@ pub struct TelemetryColumns {
     z: Vec<f32>,
 }
 
+/// The channels `GET /api/laps/{id}/telemetry` sends (decoded alone).
+const TELEMETRY_CHANNELS: &[Channel] = &[
+    Channel::TimeNs,
+    Channel::LapTimeMs,
+    Channel::PositionNormalized,
+    Channel::SpeedKmh,
+    Channel::Gas,
+    Channel::Brake,
+    Channel::SteerDeg,
+    Channel::Gear,
+    Channel::EngineRpm,
+    Channel::GLateral,
+    Channel::GLongitudinal,
+    Channel::WorldX,
+    Channel::WorldZ,
+];
+
 /// `GET /api/laps/{id}/telemetry?step=N`: every Nth frame, as columns.
 pub async fn lap_telemetry(
     State(state): State<AppState>,
@@ -610,27 +627,28 @@ pub async fn lap_telemetry(
         )));
     }
     let id: LapId = parse_id(&id, "lap")?;
-    let frames = state.store.lap_principal_frames(id).await?;
+    let columns = state.store.lap_columns(id, TELEMETRY_CHANNELS).await?;
+    fn every<T: Copy>(column: &[T], step: usize) -> Vec<T> {
+        column.iter().step_by(step).copied().collect()
+    }
     let mut out = TelemetryColumns {
         lap_id: id.0,
         step,
-        ..TelemetryColumns::default()
+        count: 0,
+        time_ns: every(&columns.time_ns, step),
+        lap_time_ms: every(&columns.lap_time_ms, step),
+        position: every(&columns.position_normalized, step),
+        speed_kmh: every(&columns.speed_kmh, step),
+        gas: every(&columns.gas, step),
+        brake: every(&columns.brake, step),
+        steer_deg: every(&columns.steer_deg, step),
+        gear: every(&columns.gear, step),
+        rpm: every(&columns.engine_rpm, step),
+        g_lateral: every(&columns.g_lateral, step),
+        g_longitudinal: every(&columns.g_longitudinal, step),
+        x: every(&columns.world_x_m, step),
+        z: every(&columns.world_z_m, step),
     };
-    for f in frames.iter().step_by(step) {
-        out.time_ns.push(f.time_ns);
-        out.lap_time_ms.push(f.lap_time_ms);
-        out.position.push(f.position_normalized);
-        out.speed_kmh.push(f.speed_kmh);
-        out.gas.push(f.gas);
-        out.brake.push(f.brake);
-        out.steer_deg.push(f.steer_deg);
-        out.gear.push(f.gear);
-        out.rpm.push(f.engine_rpm);
-        out.g_lateral.push(f.g_lateral);
-        out.g_longitudinal.push(f.g_longitudinal);
-        out.x.push(f.world_m[0]);
-        out.z.push(f.world_m[2]);
-    }
     out.count = out.time_ns.len();
     Ok(Json(out))
 }

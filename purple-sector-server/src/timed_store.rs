@@ -6,9 +6,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 use purple_sector_core::lap::Lap;
 use purple_sector_core::store::{
-    ChatMessage, ChatRole, LapId, LapOrigin, LapRecord, LapUpdate, LeaseOutcome, MalformedDatagram,
-    NewSession, NewUser, PoolStats, Put, Result, Session, SessionId, SessionUpdate, Store,
-    TokenHash, User,
+    Channel, ChatMessage, ChatRole, Columns, LapId, LapOrigin, LapRecord, LapUpdate, LeaseOutcome,
+    MalformedDatagram, NewSession, NewUser, PoolStats, Put, Result, Session, SessionId,
+    SessionUpdate, Store, TokenHash, User,
 };
 use purple_sector_core::telemetry::Frame;
 use purple_sector_core::track::TrackMap;
@@ -104,6 +104,9 @@ impl Store for TimedStore {
             "lap_principal_frames",
             self.inner.lap_principal_frames(id)
         )
+    }
+    async fn lap_columns(&self, id: LapId, channels: &[Channel]) -> Result<Columns> {
+        timed!(self, "lap_columns", self.inner.lap_columns(id, channels))
     }
     async fn update_lap(&self, id: LapId, update: LapUpdate) -> Result<LapRecord> {
         timed!(self, "update_lap", self.inner.update_lap(id, update))

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use super::{
     ChatMessage, ChatMessageId, ChatRole, LapFields, LapId, LapOrigin, LapRecord, LapUpdate, Lease,
     LeaseOutcome, MalformedDatagram, NewSession, NewUser, Put, Result, Session, SessionId,
-    SessionUpdate, Store, StoreError, TokenHash, User, UserId, codec, now_ms,
+    SessionUpdate, Store, StoreError, TokenHash, User, UserId, codec, codec::Channel,
+    codec::Columns, now_ms,
 };
 use crate::lap::Lap;
 use crate::telemetry::Frame;
@@ -252,6 +253,10 @@ impl Store for MemoryStore {
             .iter()
             .map(codec::principal_only)
             .collect())
+    }
+
+    async fn lap_columns(&self, id: LapId, channels: &[Channel]) -> Result<Columns> {
+        Ok(Columns::from_frames(&self.lock().lap(id)?.1, channels))
     }
 
     async fn update_lap(&self, id: LapId, update: LapUpdate) -> Result<LapRecord> {

@@ -15,7 +15,8 @@
 //!   [`InvalidReason`], time and its source, frame count, tags, driver comments, analysis flag
 //!   and the analysis's [`Suggestion`]s. Its telemetry is stored apart, column by column in a compact
 //!   lossless encoding ([`codec`]), and is loaded only by [`Store::lap_frames`] (every
-//!   field) or [`Store::lap_principal_frames`] (the 16 principal channels, faster).
+//!   field), [`Store::lap_principal_frames`] (the 16 principal channels, faster) or
+//!   [`Store::lap_columns`] (the principal channels asked for, as columns: fastest).
 //! - [`ChatMessage`]: one message of the coaching chat about a lap.
 //! - [`MalformedDatagram`]: a datagram that did not parse, kept raw with its receive time.
 //! - [`TrackMap`]: one per track and layout (see [`crate::track`]): the corners every lap
@@ -100,7 +101,7 @@ use crate::lap::{InvalidReason, Lap, LapKind, LapTime};
 use crate::telemetry::Frame;
 use crate::track::TrackMap;
 
-pub use codec::CodecError;
+pub use codec::{Channel, CodecError, Columns};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
@@ -846,6 +847,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A lap's frames with only the 16 principal channels (see [`codec`]); every other field
     /// is zero. Faster than [`Store::lap_frames`].
     async fn lap_principal_frames(&self, id: LapId) -> Result<Vec<Frame>>;
+
+    /// Some of a lap's principal channels as columns, decoding those and no others: the
+    /// fastest load, for readers that want a few channels (a chart, an export, the live
+    /// delta). Bit-exact, as [`Store::lap_principal_frames`] would give them; channels not
+    /// asked for are empty.
+    async fn lap_columns(&self, id: LapId, channels: &[Channel]) -> Result<Columns>;
 
     /// Changes a lap's tags, comments, analysis flag or suggestions.
     async fn update_lap(&self, id: LapId, update: LapUpdate) -> Result<LapRecord>;

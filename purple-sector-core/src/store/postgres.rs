@@ -36,7 +36,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use super::codec::{self, EncodedFrames};
+use super::codec::{self, Channel, Columns, EncodedFrames};
 use super::location::redact_url;
 use super::rows::{
     LapRow, SessionRow, UserRow, invalid_reason_json, parse_track_map, suggestions_json, tags_json,
@@ -463,6 +463,21 @@ impl PostgresStore {
     }
 
     async fn read_frames(&self, id: LapId, full: bool) -> Result<Vec<Frame>> {
+        self.read_telemetry(id, full, |principal, rest| match rest {
+            Some(rest) => codec::decode(principal, rest),
+            None => codec::decode_principal(principal),
+        })
+        .await
+    }
+
+    /// Reads a lap's principal blob, and the rest blob when `full`, and decodes them with
+    /// `decode` from the row's buffers, off the reactor.
+    async fn read_telemetry<T>(
+        &self,
+        id: LapId,
+        full: bool,
+        decode: impl FnOnce(&[u8], Option<&[u8]>) -> std::result::Result<T, codec::CodecError>,
+    ) -> Result<T> {
         let client = self.client().await?;
         let sql = if full {
             "SELECT principal, rest FROM lap_telemetry WHERE lap_id = $1"
@@ -479,14 +494,14 @@ impl PostgresStore {
             column,
         };
         let principal: &[u8] = row.try_get(0).map_err(|_| corrupt("principal"))?;
+        let rest: Option<&[u8]> = if full {
+            Some(row.try_get(1).map_err(|_| corrupt("rest"))?)
+        } else {
+            None
+        };
         off_the_reactor(|| {
-            if full {
-                let rest: &[u8] = row.try_get(1).map_err(|_| corrupt("rest"))?;
-                codec::decode(principal, rest)
-            } else {
-                codec::decode_principal(principal)
-            }
-            .map_err(|source| StoreError::CorruptTelemetry { lap: id, source })
+            decode(principal, rest)
+                .map_err(|source| StoreError::CorruptTelemetry { lap: id, source })
         })
     }
 }
@@ -804,6 +819,13 @@ impl Store for PostgresStore {
 
     async fn lap_principal_frames(&self, id: LapId) -> Result<Vec<Frame>> {
         self.read_frames(id, false).await
+    }
+
+    async fn lap_columns(&self, id: LapId, channels: &[Channel]) -> Result<Columns> {
+        self.read_telemetry(id, false, |principal, _| {
+            codec::decode_columns(principal, channels)
+        })
+        .await
     }
 
     async fn update_lap(&self, id: LapId, update: LapUpdate) -> Result<LapRecord> {

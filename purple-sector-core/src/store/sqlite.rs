@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::codec::{self, EncodedFrames};
+use super::codec::{self, Channel, Columns, EncodedFrames};
 use super::rows::{
     LapRow, SessionRow, UserRow, invalid_reason_json, parse_track_map, suggestions_json, tags_json,
     track_map_json,
@@ -550,6 +550,20 @@ fn write_lap(
 
 /// Reads a lap's blobs and decodes them (both, or the principal one).
 fn read_frames(conn: &Connection, id: LapId, full: bool) -> Result<Vec<Frame>> {
+    read_telemetry(conn, id, full, |principal, rest| match rest {
+        Some(rest) => codec::decode(principal, rest),
+        None => codec::decode_principal(principal),
+    })
+}
+
+/// Reads a lap's principal blob, and the rest blob when `full`, and decodes them with
+/// `decode` straight from SQLite's buffers.
+fn read_telemetry<T>(
+    conn: &Connection,
+    id: LapId,
+    full: bool,
+    decode: impl FnOnce(&[u8], Option<&[u8]>) -> std::result::Result<T, codec::CodecError>,
+) -> Result<T> {
     let sql = if full {
         "SELECT principal, rest FROM lap_telemetry WHERE lap_id = ?1"
     } else {
@@ -565,16 +579,16 @@ fn read_frames(conn: &Connection, id: LapId, full: bool) -> Result<Vec<Frame>> {
             let Ok(principal) = r.get_ref(0)?.as_blob() else {
                 return Ok(Err(corrupt("principal")));
             };
-            Ok(if full {
+            let rest = if full {
                 match r.get_ref(1)?.as_blob() {
-                    Ok(rest) => codec::decode(principal, rest)
-                        .map_err(|source| StoreError::CorruptTelemetry { lap: id, source }),
-                    Err(_) => Err(corrupt("rest")),
+                    Ok(rest) => Some(rest),
+                    Err(_) => return Ok(Err(corrupt("rest"))),
                 }
             } else {
-                codec::decode_principal(principal)
-                    .map_err(|source| StoreError::CorruptTelemetry { lap: id, source })
-            })
+                None
+            };
+            Ok(decode(principal, rest)
+                .map_err(|source| StoreError::CorruptTelemetry { lap: id, source }))
         })
         .optional()?
         .ok_or(StoreError::LapNotFound { id })?
@@ -741,6 +755,16 @@ impl Store for SqliteStore {
 
     async fn lap_principal_frames(&self, id: LapId) -> Result<Vec<Frame>> {
         self.run(move |conn| read_frames(conn, id, false)).await
+    }
+
+    async fn lap_columns(&self, id: LapId, channels: &[Channel]) -> Result<Columns> {
+        let channels = channels.to_vec();
+        self.run(move |conn| {
+            read_telemetry(conn, id, false, |principal, _| {
+                codec::decode_columns(principal, &channels)
+            })
+        })
+        .await
     }
 
     async fn update_lap(&self, id: LapId, update: LapUpdate) -> Result<LapRecord> {

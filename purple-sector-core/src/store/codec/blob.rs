@@ -379,6 +379,21 @@ impl<'a> Reader<'a> {
         d.transform.inverse(column, seeds);
     }
 
+    /// Passes over the block's next column of words of `width` bytes without building it.
+    pub(super) fn skip_column(&mut self, width: usize) {
+        let Some(&d) = self.descriptors.get(self.next) else {
+            return;
+        };
+        self.next += 1;
+        let all = if width >= 8 {
+            u8::MAX
+        } else {
+            (1u8 << width) - 1
+        };
+        self.stored_pos += self.count * d.stored.count_ones() as usize;
+        self.plane_pos += self.count * (all & !(d.constant | d.stored)).count_ones() as usize;
+    }
+
     /// Checks that nothing follows the last block.
     pub(super) fn finish(self) -> Result<(), CodecError> {
         if self.pos != self.blob.len() {

@@ -70,9 +70,11 @@
 
 mod blob;
 mod channels;
+mod columns;
 mod transform;
 
 pub use channels::{PRINCIPAL_CHANNEL_NAMES, principal_only};
+pub use columns::{Channel, Columns, decode_columns};
 
 use crate::telemetry::Frame;
 use blob::{HEADER_LEN, Reader, Writer, header};
