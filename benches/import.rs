@@ -9,7 +9,7 @@
 //! Then, outside criterion, the import's two stages alone and the ratio the import is held
 //! to (≥ 0.8 × its slowest stage, i.e. the stages overlap): the reader's (read the capture,
 //! parse every datagram, cut laps) and the writer's (encode and commit each lap into a fresh
-//! SQLite file), medians of seven runs each, printed as `import stages: …`.
+//! SQLite file, unsynced and synced once at the end, as the import does), medians of seven runs each, printed as `import stages: …`.
 
 #![allow(clippy::expect_used)]
 
@@ -151,10 +151,15 @@ fn stages(capture: &std::path::Path, db_dir: &std::path::Path, runtime: &tokio::
     let writer = median_s(RUNS, || {
         let (store, session) = (stores.pop().expect("a store a run"), sessions.next_back());
         let session = session.expect("a session a run");
+        // As the import writes: unsynced, one sync at the end.
         runtime.block_on(async {
             for lap in &laps {
-                store.save_lap(session.id, lap).await.expect("save");
+                store
+                    .save_lap_unsynced(session.id, lap)
+                    .await
+                    .expect("save");
             }
+            store.sync().await.expect("sync");
         })
     });
     let mut stores = new_dbs("import");
@@ -174,13 +179,15 @@ fn stages(capture: &std::path::Path, db_dir: &std::path::Path, runtime: &tokio::
     let rate = |s: f64| PACKETS as f64 / s / 1e6;
     let slowest = reader.max(writer);
     eprintln!(
-        "import stages: {PACKETS} packets, {} laps, {frames} frames; reader (read, parse, cut) {:.2} M frames/s, writer (encode, commit) {:.2} M frames/s (of which the encode alone {:.2} M frames/s), import {:.2} M frames/s = {:.2}x the slowest stage (target >= 0.8)",
+        "import stages: {PACKETS} packets, {} laps, {frames} frames; reader (read, parse, cut) {:.2} M frames/s, writer (encode, commit) {:.2} M frames/s (of which the encode alone {:.2} M frames/s), import {:.2} M frames/s = {:.2}x the slowest stage (target >= 0.8), {:.2}x the reader, {:.2}x the encode",
         laps.len(),
         rate(reader),
         rate(writer),
         rate(encode),
         rate(import),
         slowest / import,
+        reader / import,
+        encode / import,
     );
 }
 

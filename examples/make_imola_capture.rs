@@ -2,8 +2,12 @@
 //! real Imola lap logged by a third party (`imola-c7r-lap2.tsv`, see `SOURCE.md` there).
 //!
 //! ```text
-//! cargo run -p purple-sector-examples --example make_imola_capture [-- OUT.pcap]
+//! cargo run -p purple-sector-examples --example make_imola_capture [-- OUT.pcap [LAPS]]
 //! ```
+//!
+//! With `LAPS` (default 1, the bundled capture) the lap is driven that many times back to
+//! back, 4 880 datagrams each: 50 laps make the 244 000-packet capture the import is
+//! measured on, 500 the 2.44 M-packet one.
 //!
 //! The capture is a whole AC session as `tshark -i lo -f 'udp port 9996'` would record it
 //! (Ethernet framing, as Linux loopback captures have): the client's DISMISS and HANDSHAKE,
@@ -26,6 +30,12 @@ fn main() -> anyhow::Result<()> {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "purple-sector-core/tests/fixtures/imola-lap2.pcap".to_owned());
+    let laps: u32 = match std::env::args().nth(2) {
+        Some(n) => n
+            .parse()
+            .with_context(|| format!("LAPS must be a count, got {n}"))?,
+        None => 1,
+    };
     let lap = LoggerLap::parse(LAP_TSV).context("bundled lap")?;
 
     let game = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9996);
@@ -53,18 +63,23 @@ fn main() -> anyhow::Result<()> {
     request(&mut writer, t_ns, Operation::SubscribeUpdate)?;
     t_ns += 2_000_000;
 
-    let lap_start_ns = t_ns;
     let mut last_ns = t_ns;
-    for mut packet in lap.car_infos(2) {
-        packet.padding_after_identifier = [0x00, 0x33, 0x00];
-        packet.clutch = 1.0;
-        packet.is_abs_enabled = true;
-        packet.is_tc_enabled = true;
-        packet.last_lap_ms = 109_468;
-        packet.best_lap_ms = 109_468;
-        last_ns = lap_start_ns + u64::try_from(packet.lap_time_ms)? * 1_000_000;
-        writer.write_datagram(last_ns, game, client, &packet.encode())?;
+    for k in 0..laps {
+        let lap_start_ns = last_ns;
+        for mut packet in lap.car_infos(2 + i32::try_from(k)?) {
+            packet.padding_after_identifier = [0x00, 0x33, 0x00];
+            packet.clutch = 1.0;
+            packet.is_abs_enabled = true;
+            packet.is_tc_enabled = true;
+            packet.last_lap_ms = 109_468;
+            packet.best_lap_ms = 109_468;
+            last_ns = lap_start_ns + u64::try_from(packet.lap_time_ms)? * 1_000_000;
+            writer.write_datagram(last_ns, game, client, &packet.encode())?;
+        }
+        // The next lap's first datagram comes one frame interval after this one's last.
+        last_ns += 3_003_000;
     }
+    last_ns -= 3_003_000;
     request(&mut writer, last_ns + 5_000_000, Operation::Dismiss)?;
     let datagrams = writer.datagrams_written();
     writer.finish()?;

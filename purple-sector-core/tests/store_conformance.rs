@@ -132,6 +132,7 @@ conformance!(
     malformed_datagrams,
     realistic_laps_round_trip_bit_exact,
     columns_are_the_channels_asked_for,
+    unsynced_laps_are_laps_like_any_other,
     random_bits_long_lap_round_trip,
     empty_lap,
     principal_frames_keep_only_principal_channels,
@@ -1417,6 +1418,45 @@ async fn columns_are_the_channels_asked_for(store: Arc<dyn Store>) {
         .unwrap();
     let columns = store.lap_columns(empty.id, &Channel::ALL).await.unwrap();
     assert!(columns.is_empty() && columns.speed_kmh.is_empty());
+}
+
+/// A lap saved unsynced (an import's) is a lap like any other, before and after `sync`.
+async fn unsynced_laps_are_laps_like_any_other(store: Arc<dyn Store>) {
+    let s = session(&store, "bulk").await;
+    let frames = testing::logged_frames(&imola());
+    let mut ids = Vec::new();
+    for number in 1..=3 {
+        let l = Lap {
+            frames: frames.clone(),
+            ..lap(0, number, LapKind::Flying, 0)
+        };
+        let record = store.save_lap_unsynced(s, &l).await.unwrap();
+        assert_eq!(record.number, number);
+        assert!(!record.in_progress);
+        ids.push(record.id);
+    }
+    store.sync().await.unwrap();
+    let listed: Vec<LapId> = store
+        .list_laps(Some(s))
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(listed, ids);
+    assert_bit_exact(&store.lap_frames(ids[2]).await.unwrap(), &frames);
+    session_missing_on_unsynced(&store).await;
+}
+
+async fn session_missing_on_unsynced(store: &Arc<dyn Store>) {
+    let missing = SessionId(9_999_999);
+    match store
+        .save_lap_unsynced(missing, &lap(0, 1, LapKind::Flying, 10))
+        .await
+    {
+        Err(StoreError::SessionNotFound { id }) => assert_eq!(id, missing),
+        other => panic!("expected SessionNotFound, got {other:?}"),
+    }
 }
 
 /// Enough frames of random bits that the codec stores noisy planes raw.

@@ -105,6 +105,16 @@ impl Store for TimedStore {
             self.inner.lap_principal_frames(id)
         )
     }
+    async fn save_lap_unsynced(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
+        timed!(
+            self,
+            "save_lap_unsynced",
+            self.inner.save_lap_unsynced(session, lap)
+        )
+    }
+    async fn sync(&self) -> Result<()> {
+        timed!(self, "sync", self.inner.sync())
+    }
     async fn lap_columns(&self, id: LapId, channels: &[Channel]) -> Result<Columns> {
         timed!(self, "lap_columns", self.inner.lap_columns(id, channels))
     }

@@ -15,7 +15,9 @@ use super::{Input, Pipeline, RecordSummary, StoreOp};
 /// session made so far is deleted).
 ///
 /// Two stages run side by side: this task reads the source, parses and cuts laps, while a
-/// writer task encodes and commits the laps already cut.
+/// writer task encodes and commits the laps already cut. The laps are committed without
+/// waiting for the disk ([`Store::save_lap_unsynced`]) and the store is synced once, when
+/// the import has succeeded: a failed import is deleted anyway.
 pub async fn import_inputs<E>(
     store: Arc<dyn Store>,
     session: NewSession,
@@ -24,7 +26,7 @@ pub async fn import_inputs<E>(
     let (ops_tx, mut ops_rx) = mpsc::channel::<StoreOp>(16);
     let writer_store = Arc::clone(&store);
     let writer_task = tokio::spawn(async move {
-        let mut writer = Writer::new(writer_store, session);
+        let mut writer = Writer::new(writer_store, session).bulk();
         let mut failure = None;
         while let Some(op) = ops_rx.recv().await {
             if failure.is_none() {

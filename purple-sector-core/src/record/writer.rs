@@ -134,6 +134,8 @@ pub(super) struct Writer {
     /// Added to the stint of every lap: a session taken over (or recorded into again)
     /// continues in a stint of its own, so its lap numbers never clash with earlier ones.
     stint_offset: u32,
+    /// Laps saved unsynced, the store synced at the end (see [`Writer::bulk`]).
+    bulk: bool,
 }
 
 impl Writer {
@@ -149,12 +151,20 @@ impl Writer {
             resumed: None,
             existing: None,
             stint_offset: 0,
+            bulk: false,
         }
     }
 
     /// Records into the existing session `session` (see `RecordOptions::session`).
     pub(super) fn into_session(mut self, session: SessionId) -> Self {
         self.existing = Some(session);
+        self
+    }
+
+    /// Saves laps without waiting for the disk, and syncs the store once at the end
+    /// ([`Store::save_lap_unsynced`]): for an import, all or nothing anyway.
+    pub(super) fn bulk(mut self) -> Self {
+        self.bulk = true;
         self
     }
 
@@ -406,7 +416,11 @@ impl Writer {
             StoreOp::SaveLap(mut lap) => {
                 lap.stint += self.stint_offset;
                 let id = self.session().await?;
-                let record = self.store.save_lap(id, &lap).await?;
+                let record = if self.bulk {
+                    self.store.save_lap_unsynced(id, &lap).await?
+                } else {
+                    self.store.save_lap(id, &lap).await?
+                };
                 if let Some(live) = &self.live {
                     live.delta.offer(&record, &lap.frames);
                     if let Some(hub) = &live.hub {
@@ -444,6 +458,9 @@ impl Writer {
                 });
             }
             self.session = Some(session);
+        }
+        if self.bulk {
+            self.store.sync().await?;
         }
         Ok((self.session, self.laps))
     }

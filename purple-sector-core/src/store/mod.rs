@@ -816,6 +816,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A recorded lap's owner is its session's.
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord>;
 
+    /// As [`Store::save_lap`], but the commit need not be on the disk when this returns: a
+    /// crash of the process keeps it, a crash of the machine may lose it until the next
+    /// [`Store::sync`]. For bulk writes that are all or nothing anyway (an import, which
+    /// syncs once at its end). By default the same as [`Store::save_lap`].
+    async fn save_lap_unsynced(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
+        self.save_lap(session, lap).await
+    }
+
+    /// Makes every commit so far durable (see [`Store::save_lap_unsynced`]). By default
+    /// nothing to do: every commit is.
+    async fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Stores the lap being driven as the session's checkpoint, replacing the previous one
     /// (same id). Kept with kind [`LapKind::Partial`], no time, `in_progress`.
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord>;

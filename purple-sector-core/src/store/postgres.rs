@@ -336,11 +336,17 @@ impl PostgresStore {
         lap: &Lap,
         in_progress: bool,
         origin: Option<(LapOrigin, Option<&str>)>,
+        synced: bool,
     ) -> Result<LapRecord> {
         let fields = LapFields::new(lap, in_progress)?;
         let encoded = off_the_reactor(|| codec::encode(&lap.frames).map_err(StoreError::Codec))?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        if !synced {
+            // This transaction's commit does not wait for the WAL flush (see `sync`).
+            tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+                .await?;
+        }
         // Locks the session's row: writes of one session are serialised.
         let session_owner: Option<String> = tx
             .query_opt(
@@ -739,11 +745,26 @@ impl Store for PostgresStore {
     }
 
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, false, None).await
+        self.store_lap(session, lap, false, None, true).await
+    }
+
+    async fn save_lap_unsynced(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
+        self.store_lap(session, lap, false, None, false).await
+    }
+
+    async fn sync(&self) -> Result<()> {
+        // A transaction with an id commits synchronously: its commit record, and so all the
+        // WAL before it, is flushed before the commit returns.
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL synchronous_commit TO ON; SELECT txid_current()")
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, true, None).await
+        self.store_lap(session, lap, true, None, true).await
     }
 
     async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>> {
@@ -777,7 +798,7 @@ impl Store for PostgresStore {
         origin: LapOrigin,
         owner: Option<&str>,
     ) -> Result<LapRecord> {
-        self.store_lap(session, lap, false, Some((origin, owner)))
+        self.store_lap(session, lap, false, Some((origin, owner)), true)
             .await
     }
 

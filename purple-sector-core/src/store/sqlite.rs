@@ -285,13 +285,13 @@ impl SqliteStore {
         lap: &Lap,
         in_progress: bool,
         origin: Option<(LapOrigin, Option<String>)>,
+        durability: Durability,
     ) -> Result<LapRecord> {
         let fields = LapFields::new(lap, in_progress)?;
         let encoded = encode_off_the_reactor(&lap.frames)?;
-        self.run(move |conn| {
-            if in_progress {
-                write_lap(conn, session, fields, &encoded, origin)
-            } else {
+        self.run(move |conn| match durability {
+            Durability::Deferred => write_lap(conn, session, fields, &encoded, origin),
+            Durability::Synced => {
                 // Sync the WAL for this commit only (see the module docs).
                 conn.pragma_update(None, "synchronous", "FULL")?;
                 let result = write_lap(conn, session, fields, &encoded, origin);
@@ -301,6 +301,16 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// Whether a lap's commit waits for the disk.
+#[derive(Debug, Clone, Copy)]
+enum Durability {
+    /// The WAL is synced before the commit returns.
+    Synced,
+    /// Left to the next synced commit or checkpoint (a checkpoint of the lap in progress,
+    /// a bulk write ended by [`Store::sync`]).
+    Deferred,
 }
 
 /// Encodes frames (milliseconds of CPU for a long lap) without stalling other tasks: on a
@@ -680,11 +690,29 @@ impl Store for SqliteStore {
     }
 
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, false, None).await
+        self.store_lap(session, lap, false, None, Durability::Synced)
+            .await
+    }
+
+    async fn save_lap_unsynced(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
+        self.store_lap(session, lap, false, None, Durability::Deferred)
+            .await
+    }
+
+    async fn sync(&self) -> Result<()> {
+        // With `synchronous = NORMAL` a checkpoint syncs the WAL before it copies it into
+        // the database, and the database after; FULL waits (the busy timeout) for readers
+        // so that it copies everything.
+        self.run(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(FULL)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
     }
 
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, true, None).await
+        self.store_lap(session, lap, true, None, Durability::Deferred)
+            .await
     }
 
     async fn add_lap(
@@ -699,6 +727,7 @@ impl Store for SqliteStore {
             lap,
             false,
             Some((origin, owner.map(str::to_owned))),
+            Durability::Synced,
         )
         .await
     }
