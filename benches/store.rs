@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use purple_sector_benches::store_data::{self as testing, JsonTextBaseline};
-use purple_sector_benches::{imola_lap, median, median_s};
+use purple_sector_benches::{imola_lap, median};
 use purple_sector_core::lap::{Lap, LapKind, LapTime};
 use purple_sector_core::store::codec::{self, Channel, PRINCIPAL_CHANNEL_NAMES};
 use purple_sector_core::store::{LapId, NewSession, SessionId, SessionSource, SqliteStore, Store};
@@ -157,7 +157,7 @@ fn print_sizes(synthetic: &[Frame], logged: &[Frame], json_bytes: usize) {
 }
 
 /// The store targets, each against its baseline in the same run (medians of
-/// [`TARGET_RUNS`] runs), printed as `store targets: …`: the synced save against the encode
+/// [`TARGET_RUNS`] interleaved rounds), printed as `store targets: …`: the synced save against the encode
 /// plus 1.5 times one write and fsync of the same bytes to a new file on the same disk; the
 /// principal channels' load in ms; every field's load against the codec's decode alone.
 fn targets(
@@ -170,49 +170,63 @@ fn targets(
 ) {
     use std::io::Write;
     let encoded = ok(codec::encode(&lap.frames));
-    // The save alone: the delete that makes room for the next is not timed.
-    let save = median(
-        (0..TARGET_RUNS)
-            .map(|_| {
-                let started = Instant::now();
-                let id = ok(rt.block_on(store.save_lap(session, black_box(lap)))).id;
-                let took = started.elapsed().as_secs_f64();
-                ok(rt.block_on(store.delete_lap(id)));
-                took
-            })
-            .collect(),
-    );
-    let encode = median_s(TARGET_RUNS, || {
-        drop(black_box(ok(codec::encode(black_box(&lap.frames)))))
-    });
     let path = dir.join("fsync-baseline.bin");
-    let fsync = median_s(TARGET_RUNS, || {
-        let mut file = ok(std::fs::File::create(&path));
-        ok(file.write_all(black_box(&encoded.principal)));
-        ok(file.write_all(black_box(&encoded.rest)));
-        ok(file.sync_data());
-    });
-    let load_principal = median_s(TARGET_RUNS, || {
-        drop(black_box(ok(
-            rt.block_on(store.lap_principal_frames(black_box(kept)))
-        )))
-    });
-    let load_columns = median_s(TARGET_RUNS, || {
-        drop(black_box(ok(rt.block_on(
-            store.lap_columns(black_box(kept), &Channel::ALL),
-        ))))
-    });
-    let load = median_s(TARGET_RUNS, || {
-        drop(black_box(
-            ok(rt.block_on(store.lap_frames(black_box(kept)))),
-        ))
-    });
-    let decode = median_s(TARGET_RUNS, || {
-        drop(black_box(ok(codec::decode(
-            black_box(&encoded.principal),
-            black_box(&encoded.rest),
-        ))))
-    });
+    let time = |f: &mut dyn FnMut()| {
+        let started = Instant::now();
+        f();
+        started.elapsed().as_secs_f64()
+    };
+    // Interleaved, one of each a round, so that the machine's drifts fall on both sides of
+    // every ratio alike; medians of the rounds.
+    let mut runs: [Vec<f64>; 7] = Default::default();
+    for _ in 0..TARGET_RUNS {
+        // The save alone: the delete that makes room for the next is not timed.
+        let mut saved = None;
+        runs[0].push(time(&mut || {
+            saved = Some(ok(rt.block_on(store.save_lap(session, black_box(lap)))).id);
+        }));
+        if let Some(id) = saved {
+            ok(rt.block_on(store.delete_lap(id)));
+        }
+        runs[1].push(time(&mut || {
+            drop(black_box(ok(codec::encode(black_box(&lap.frames)))));
+        }));
+        runs[2].push(time(&mut || {
+            let mut file = ok(std::fs::File::create(&path));
+            ok(file.write_all(black_box(&encoded.principal)));
+            ok(file.write_all(black_box(&encoded.rest)));
+            ok(file.sync_data());
+        }));
+        runs[3].push(time(&mut || {
+            drop(black_box(ok(
+                rt.block_on(store.lap_principal_frames(black_box(kept)))
+            )));
+        }));
+        runs[4].push(time(&mut || {
+            let columns = store.lap_columns(black_box(kept), &Channel::ALL);
+            drop(black_box(ok(rt.block_on(columns))));
+        }));
+        runs[5].push(time(&mut || {
+            drop(black_box(
+                ok(rt.block_on(store.lap_frames(black_box(kept)))),
+            ));
+        }));
+        runs[6].push(time(&mut || {
+            drop(black_box(ok(codec::decode(
+                black_box(&encoded.principal),
+                black_box(&encoded.rest),
+            ))));
+        }));
+    }
+    let [
+        save,
+        encode,
+        fsync,
+        load_principal,
+        load_columns,
+        load,
+        decode,
+    ] = runs.map(median);
     let ms = |s: f64| s * 1e3;
     eprintln!(
         "store targets: {} frames, {:.2} MB encoded; save (synced) {:.1} ms / (encode {:.1} ms + 1.5 x write+fsync of the same bytes {:.1} ms) = {:.2} (target <= 1); load of the principal channels as columns {:.2} ms, as frames {:.2} ms (target <= 2 ms); load of every field {:.1} ms / codec decode {:.1} ms = {:.2} (target <= 1.2)",

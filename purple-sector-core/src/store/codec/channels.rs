@@ -88,6 +88,36 @@ pub(super) fn scatter<const C: usize>(
     }
 }
 
+/// Columns to new rows: `frames` gets one frame per `time_ns`, built whole from its time,
+/// `[words[c * n + i] for c]` and zeros elsewhere (each frame written once), a tile at a time.
+pub(super) fn build<const C: usize>(
+    frames: &mut Vec<Frame>,
+    time_ns: &[u64],
+    words: &[u32],
+    set: impl Fn(&mut Frame, &[u32; C]),
+) {
+    let n = time_ns.len();
+    frames.reserve(n);
+    let mut rows = [[0u32; C]; TILE];
+    for (t, times) in time_ns.chunks(TILE).enumerate() {
+        let start = t * TILE;
+        for c in 0..C {
+            let column = &words[c * n + start..c * n + start + times.len()];
+            for (r, &w) in rows.iter_mut().zip(column) {
+                r[c] = w;
+            }
+        }
+        for (&time_ns, r) in times.iter().zip(&rows) {
+            let mut frame = Frame {
+                time_ns,
+                ..Frame::default()
+            };
+            set(&mut frame, r);
+            frames.push(frame);
+        }
+    }
+}
+
 // Channel order. Each pair of functions must list the same fields in the same order.
 
 pub(super) fn principal_words(f: &Frame) -> [u32; PRINCIPAL_WORDS] {

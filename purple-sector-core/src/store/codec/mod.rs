@@ -79,7 +79,7 @@ pub use columns::{Channel, Columns, decode_columns};
 use crate::telemetry::Frame;
 use blob::{HEADER_LEN, Reader, Writer, header};
 use channels::{
-    BLOCK, PRINCIPAL_WORDS, REST_BLOCKS, gather, principal_words, rest_block, scatter,
+    BLOCK, PRINCIPAL_WORDS, REST_BLOCKS, build, gather, principal_words, rest_block, scatter,
     set_principal_words, set_rest_block,
 };
 
@@ -352,14 +352,8 @@ pub fn decode_principal(principal: &[u8]) -> Result<Vec<Frame>, CodecError> {
         reader.column(&mut words[c * n..(c + 1) * n]);
     }
     reader.finish()?;
-    let mut frames: Vec<Frame> = time
-        .into_iter()
-        .map(|time_ns| Frame {
-            time_ns,
-            ..Frame::default()
-        })
-        .collect();
-    scatter(&mut frames, &words, set_principal_words);
+    let mut frames = Vec::new();
+    build(&mut frames, &time, &words, set_principal_words);
     Ok(frames)
 }
 
