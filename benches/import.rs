@@ -24,7 +24,7 @@ use purple_sector_core::capture::{CaptureReader, CaptureWriter, LinkType};
 use purple_sector_core::import::capture_inputs;
 use purple_sector_core::lap::{Lap, PartialCause};
 use purple_sector_core::protocol::CAR_INFO_LEN;
-use purple_sector_core::record::{Pipeline, StoreOp, import_inputs};
+use purple_sector_core::record::{Pipeline, RecordSummary, StoreOp, import_inputs};
 use purple_sector_core::store::{NewSession, SessionSource, SqliteStore, Store, codec};
 
 const PACKETS: usize = 146_400;
@@ -75,16 +75,7 @@ fn import(c: &mut Criterion) {
             run += 1;
             let db = db_dir.join(format!("{run}.db"));
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("open db"));
-            let inputs =
-                capture_inputs(&capture, &Default::default(), Default::default()).expect("capture");
-            let summary = runtime
-                .block_on(import_inputs(
-                    store,
-                    NewSession::new("bench", SessionSource::Import),
-                    inputs,
-                ))
-                .expect("store")
-                .expect("source");
+            let summary = import_once(&capture, store, &runtime);
             assert_eq!(summary.pipeline.frames, PACKETS as u64);
             black_box(summary.laps.len())
         })
@@ -93,6 +84,23 @@ fn import(c: &mut Criterion) {
     stages(&capture, &db_dir, &runtime);
     let _ = std::fs::remove_dir_all(&db_dir);
     let _ = std::fs::remove_file(&capture);
+}
+
+/// The `import` command's path: the capture into a new session of `store`.
+fn import_once(
+    capture: &std::path::Path,
+    store: Arc<dyn Store>,
+    runtime: &tokio::runtime::Runtime,
+) -> RecordSummary {
+    let inputs = capture_inputs(capture, &Default::default(), Default::default()).expect("capture");
+    runtime
+        .block_on(import_inputs(
+            store,
+            NewSession::new("bench", SessionSource::Import),
+            inputs,
+        ))
+        .expect("store")
+        .expect("source")
 }
 
 /// The reader's stage alone: the capture read, parsed and cut into laps.
@@ -165,16 +173,7 @@ fn stages(capture: &std::path::Path, db_dir: &std::path::Path, runtime: &tokio::
     let mut stores = new_dbs("import");
     let import = median_s(RUNS, || {
         let store = stores.pop().expect("a store a run");
-        let inputs =
-            capture_inputs(capture, &Default::default(), Default::default()).expect("capture");
-        runtime
-            .block_on(import_inputs(
-                store,
-                NewSession::new("bench", SessionSource::Import),
-                inputs,
-            ))
-            .expect("store")
-            .expect("source");
+        black_box(import_once(capture, store, runtime));
     });
     let rate = |s: f64| PACKETS as f64 / s / 1e6;
     let slowest = reader.max(writer);

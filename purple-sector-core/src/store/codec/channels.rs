@@ -75,15 +75,19 @@ pub(super) fn scatter<const C: usize>(
     let n = frames.len();
     let mut rows = [[0u32; C]; TILE];
     for (t, tile) in frames.chunks_mut(TILE).enumerate() {
-        let start = t * TILE;
-        for c in 0..C {
-            let column = &words[c * n + start..c * n + start + tile.len()];
-            for (r, &w) in rows.iter_mut().zip(column) {
-                r[c] = w;
-            }
-        }
+        transpose(words, n, t * TILE, &mut rows[..tile.len()]);
         for (frame, r) in tile.iter_mut().zip(&rows) {
             set(frame, r);
+        }
+    }
+}
+
+/// Rows `start..start + rows.len()` of the `C` columns of `n` words in `words`.
+fn transpose<const C: usize>(words: &[u32], n: usize, start: usize, rows: &mut [[u32; C]]) {
+    for c in 0..C {
+        let column = &words[c * n + start..c * n + start + rows.len()];
+        for (r, &w) in rows.iter_mut().zip(column) {
+            r[c] = w;
         }
     }
 }
@@ -100,13 +104,7 @@ pub(super) fn build<const C: usize>(
     frames.reserve(n);
     let mut rows = [[0u32; C]; TILE];
     for (t, times) in time_ns.chunks(TILE).enumerate() {
-        let start = t * TILE;
-        for c in 0..C {
-            let column = &words[c * n + start..c * n + start + times.len()];
-            for (r, &w) in rows.iter_mut().zip(column) {
-                r[c] = w;
-            }
-        }
+        transpose(words, n, t * TILE, &mut rows[..times.len()]);
         for (&time_ns, r) in times.iter().zip(&rows) {
             let mut frame = Frame {
                 time_ns,
