@@ -14,7 +14,9 @@
 //! power loss too. That is one fsync per lap (a lap takes a minute or two), on the writer
 //! task, never on the socket's. Checkpoints (every second), sessions, chat and malformed
 //! datagrams stay on NORMAL: a checkpoint lost to a power cut is at most a second of a
-//! partial lap.
+//! partial lap. An import's laps ([`Store::save_lap_unsynced`]) stay on NORMAL too, and the
+//! import ends with one [`Store::sync`] (a full WAL checkpoint, which syncs the WAL and the
+//! database): an import is all or nothing, a lap of it is not worth an fsync of its own.
 //!
 //! # Schema
 //!
