@@ -631,11 +631,12 @@ pub async fn lap_telemetry(
     fn every<T: Copy>(column: &[T], step: usize) -> Vec<T> {
         column.iter().step_by(step).copied().collect()
     }
-    let mut out = TelemetryColumns {
+    let time_ns = every(&columns.time_ns, step);
+    Ok(Json(TelemetryColumns {
         lap_id: id.0,
         step,
-        count: 0,
-        time_ns: every(&columns.time_ns, step),
+        count: time_ns.len(),
+        time_ns,
         lap_time_ms: every(&columns.lap_time_ms, step),
         position: every(&columns.position_normalized, step),
         speed_kmh: every(&columns.speed_kmh, step),
@@ -648,7 +649,5 @@ pub async fn lap_telemetry(
         g_longitudinal: every(&columns.g_longitudinal, step),
         x: every(&columns.world_x_m, step),
         z: every(&columns.world_z_m, step),
-    };
-    out.count = out.time_ns.len();
-    Ok(Json(out))
+    }))
 }

@@ -1,7 +1,7 @@
 //! Some principal channels of a lap as columns, decoded alone ([`decode_columns`]).
 
 use super::blob::Reader;
-use super::channels::PRINCIPAL_WORDS;
+use super::channels::{PRINCIPAL_WORDS, principal_words};
 use super::{ChannelGroup, CodecError, PRINCIPAL_CHANNEL_NAMES, PRINCIPAL_CHANNELS};
 use crate::telemetry::Frame;
 
@@ -122,7 +122,10 @@ impl Columns {
             if channel == Channel::TimeNs {
                 out.time_ns = frames.iter().map(|f| f.time_ns).collect();
             } else {
-                out.set_words(channel, frames.iter().map(|f| word(f, channel)).collect());
+                // The codec's own words of the frame: the time is not one of them.
+                let word = channel as usize - 1;
+                let words = frames.iter().map(|f| principal_words(f)[word]).collect();
+                out.set_words(channel, words);
             }
         }
         out
@@ -151,28 +154,6 @@ impl Columns {
             Channel::WorldY => self.world_y_m = float(words),
             Channel::WorldZ => self.world_z_m = float(words),
         }
-    }
-}
-
-/// A 32-bit channel's word of a frame, as the codec stores it.
-fn word(f: &Frame, channel: Channel) -> u32 {
-    match channel {
-        Channel::TimeNs => 0,
-        Channel::LapTimeMs => f.lap_time_ms as u32,
-        Channel::PositionNormalized => f.position_normalized.to_bits(),
-        Channel::SpeedKmh => f.speed_kmh.to_bits(),
-        Channel::Gas => f.gas.to_bits(),
-        Channel::Brake => f.brake.to_bits(),
-        Channel::Clutch => f.clutch.to_bits(),
-        Channel::SteerDeg => f.steer_deg.to_bits(),
-        Channel::Gear => f.gear as u32,
-        Channel::EngineRpm => f.engine_rpm.to_bits(),
-        Channel::GVertical => f.g_vertical.to_bits(),
-        Channel::GLateral => f.g_lateral.to_bits(),
-        Channel::GLongitudinal => f.g_longitudinal.to_bits(),
-        Channel::WorldX => f.world_m[0].to_bits(),
-        Channel::WorldY => f.world_m[1].to_bits(),
-        Channel::WorldZ => f.world_m[2].to_bits(),
     }
 }
 
