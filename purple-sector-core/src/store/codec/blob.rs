@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use super::channels::{BLOCK, PRINCIPAL_WORDS};
-use super::transform::{Transform, Word, choose_transform, looks_random};
+use super::transform::{Transform, Undo, Word, choose_transform, looks_random};
 use super::{
     ChannelGroup, CodecError, MAGIC, MAX_FRAMES, PRINCIPAL_CHANNELS, REST_CHANNELS, VERSION,
     ZSTD_LEVEL,
@@ -197,10 +197,45 @@ pub(super) struct Reader<'a> {
     /// The current block's stored planes, and how far they are used.
     stored: &'a [u8],
     stored_pos: usize,
-    /// The current block's decompressed planes, and how far they are used.
-    planes: Vec<u8>,
+    /// The current block's decompressed planes (in `scratch`), and how far they are used.
     plane_pos: usize,
+    scratch: Scratch,
+}
+
+/// What a [`Reader`] allocates, handed on to the thread's next reader: the buffer of
+/// decompressed planes (fresh pages for every lap cost more than their decompression's
+/// last tenth) and the zstd context.
+#[derive(Default)]
+struct Scratch {
+    planes: Vec<u8>,
     decompressor: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+impl Scratch {
+    /// The largest planes buffer kept for the next reader: two principal blobs of 2²⁰
+    /// frames, far more than a lap.
+    const KEPT_BYTES: usize = 64 << 20;
+
+    thread_local! {
+        static KEPT: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
+    }
+
+    fn take() -> Self {
+        Self::KEPT.with(|kept| kept.take()).unwrap_or_default()
+    }
+
+    fn keep(mut self) {
+        if self.planes.capacity() <= Self::KEPT_BYTES {
+            self.planes.clear();
+            Self::KEPT.with(|kept| kept.set(Some(self)));
+        }
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.scratch).keep();
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -221,9 +256,8 @@ impl<'a> Reader<'a> {
             next: 0,
             stored: &[],
             stored_pos: 0,
-            planes: Vec::new(),
             plane_pos: 0,
-            decompressor: None,
+            scratch: Scratch::take(),
         })
     }
 
@@ -242,7 +276,7 @@ impl<'a> Reader<'a> {
         }
         self.stored = self.take(stored_planes * self.count)?;
         self.stored_pos = 0;
-        self.planes.clear();
+        self.scratch.planes.clear();
         self.plane_pos = 0;
         let expected = compressed_planes * self.count;
         if expected == 0 {
@@ -262,15 +296,16 @@ impl<'a> Reader<'a> {
             Ok(size) => return Err(bad(size)),
             Err(_) => return Err(bad(None)),
         }
-        self.planes.reserve(expected);
-        let decompressor = match &mut self.decompressor {
+        self.scratch.planes.reserve(expected);
+        let decompressor = match &mut self.scratch.decompressor {
             Some(d) => d,
             None => self
+                .scratch
                 .decompressor
                 .insert(zstd::bulk::Decompressor::new().map_err(|_| bad(None))?),
         };
         let produced = decompressor
-            .decompress_to_buffer(frame, &mut self.planes)
+            .decompress_to_buffer(frame, &mut self.scratch.planes)
             .map_err(|_| bad(None))?;
         if produced != expected {
             return Err(bad(Some(produced as u64)));
@@ -335,48 +370,86 @@ impl<'a> Reader<'a> {
 
     /// Builds the block's next column (`count` words) into `column`.
     pub(super) fn column<W: Word>(&mut self, column: &mut [W]) {
+        debug_assert_eq!(column.len(), self.count);
+        let mut at = 0;
+        self.column_chunks(|chunk: &[W]| {
+            if let Some(out) = column.get_mut(at..at + chunk.len()) {
+                out.copy_from_slice(chunk);
+            }
+            at += chunk.len();
+        });
+    }
+
+    /// Builds the block's next column (`count` words), without zeroing it first.
+    pub(super) fn column_vec<W: Word>(&mut self) -> Vec<W> {
+        let mut column = Vec::with_capacity(self.count);
+        self.column_chunks(|chunk: &[W]| column.extend_from_slice(chunk));
+        column.resize(self.count, W::default());
+        column
+    }
+
+    /// Builds the block's next column chunk by chunk, each chunk on the stack: its planes
+    /// merged, then the transform undone, and the chunk handed to `sink` — one write of
+    /// each word to its destination, every pass in L1.
+    fn column_chunks<W: Word>(&mut self, mut sink: impl FnMut(&[W])) {
+        const CHUNK: usize = 1024;
         let Some(&d) = self.descriptors.get(self.next) else {
             return;
         };
         self.next += 1;
         let n = self.count;
-        let mut constant = W::default();
-        let mut first = true;
-        for k in 0..W::BYTES {
+        // A constant plane is read from a chunk of its one byte, so that every column
+        // merges the same way.
+        let mut constants = [[0u8; CHUNK]; 8];
+        for (k, fill) in constants.iter_mut().enumerate().take(W::BYTES) {
+            if d.constant & 1 << k != 0 {
+                fill.fill(d.constants[k]);
+            }
+        }
+        let mut whole: [&[u8]; 8] = [&[]; 8];
+        for (k, plane) in whole.iter_mut().enumerate().take(W::BYTES) {
             let bit = 1u8 << k;
-            let plane = if d.constant & bit != 0 {
-                constant = constant.or(W::from_byte(d.constants[k], k));
+            // `block` sized both buffers from the descriptors: a plane is always whole.
+            if d.constant & bit != 0 {
                 continue;
             } else if d.stored & bit != 0 {
                 self.stored_pos += n;
-                &self.stored[self.stored_pos - n..self.stored_pos]
+                *plane = self
+                    .stored
+                    .get(self.stored_pos - n..self.stored_pos)
+                    .unwrap_or_default();
             } else {
                 self.plane_pos += n;
-                &self.planes[self.plane_pos - n..self.plane_pos]
-            };
-            if first {
-                for (v, &b) in column.iter_mut().zip(plane) {
-                    *v = W::from_byte(b, k);
-                }
-                first = false;
-            } else {
-                for (v, &b) in column.iter_mut().zip(plane) {
-                    *v = v.or(W::from_byte(b, k));
-                }
-            }
-        }
-        if first {
-            column.fill(constant);
-        } else if constant != W::default() {
-            for v in column.iter_mut() {
-                *v = v.or(constant);
+                *plane = self
+                    .scratch
+                    .planes
+                    .get(self.plane_pos - n..self.plane_pos)
+                    .unwrap_or_default();
             }
         }
         let seeds = [
             W::read_le(&d.seeds[0].to_le_bytes()),
             W::read_le(&d.seeds[1].to_le_bytes()),
         ];
-        d.transform.inverse(column, seeds);
+        let mut undo = Undo::new(d.transform, seeds);
+        let mut buffer = [W::default(); CHUNK];
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK.min(n - start);
+            let mut planes: [&[u8]; 8] = [&[]; 8];
+            for (k, plane) in planes.iter_mut().enumerate().take(W::BYTES) {
+                *plane = if d.constant & 1 << k != 0 {
+                    &constants[k][..len]
+                } else {
+                    whole[k].get(start..start + len).unwrap_or_default()
+                };
+            }
+            let chunk = &mut buffer[..len];
+            W::merge(&planes, chunk);
+            undo.run(chunk);
+            sink(chunk);
+            start += len;
+        }
     }
 
     /// Passes over the block's next column of words of `width` bytes without building it.

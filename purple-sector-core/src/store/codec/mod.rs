@@ -421,6 +421,20 @@ mod tests {
         }
     }
 
+    #[test]
+    fn long_smooth_laps_round_trip_across_the_readers_chunks() {
+        // Frames that change every 8th, over more than two of the reader's 1 024-word
+        // chunks: the transforms chosen are the differencing ones, whose state crosses
+        // chunks; and the lengths around a chunk's end. (`decode_columns`: its tests.)
+        for n in [1_023u64, 1_024, 1_025, 2_049, 2_500] {
+            let frames: Vec<Frame> = (0..n).map(|k| frame_from_bits(3, k / 8)).collect();
+            let e = encode(&frames).unwrap();
+            assert!(same_bits(&decode(&e.principal, &e.rest).unwrap(), &frames), "{n}");
+            let principal: Vec<Frame> = frames.iter().map(principal_only).collect();
+            assert!(same_bits(&decode_principal(&e.principal).unwrap(), &principal), "{n}");
+        }
+    }
+
     proptest! {
         #[test]
         fn any_bits_round_trip(seed in any::<u64>(), n in 0usize..300) {

@@ -15,13 +15,15 @@ pub(super) trait Word: Copy + Default + Eq + std::fmt::Debug {
     /// Significant bits (0 for zero).
     fn significant_bits(self) -> u32;
     fn byte(self, k: usize) -> u8;
-    fn from_byte(byte: u8, k: usize) -> Self;
+    /// Words from their byte planes (`planes[k]` = byte `k` of every word, lowest first,
+    /// each as long as `out`), in one pass.
+    fn merge(planes: &[&[u8]; 8], out: &mut [Self]);
     fn write_le(self, out: &mut Vec<u8>);
     fn read_le(bytes: &[u8]) -> Self;
 }
 
 macro_rules! word {
-    ($u:ty, $i:ty) => {
+    ($u:ty, $i:ty, $merge:ident) => {
         impl Word for $u {
             const BYTES: usize = std::mem::size_of::<$u>();
             #[inline]
@@ -65,9 +67,9 @@ macro_rules! word {
             fn byte(self, k: usize) -> u8 {
                 (self >> (8 * k)) as u8
             }
-            #[inline]
-            fn from_byte(byte: u8, k: usize) -> Self {
-                <$u>::from(byte) << (8 * k)
+                        #[inline]
+            fn merge(planes: &[&[u8]; 8], out: &mut [Self]) {
+                $merge(planes, out)
             }
             fn write_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
@@ -81,8 +83,36 @@ macro_rules! word {
     };
 }
 
-word!(u32, i32);
-word!(u64, i64);
+// One pass over zipped planes (the loop vectorises; indexing an array of planes did not).
+fn merge_u32(p: &[&[u8]; 8], out: &mut [u32]) {
+    let planes = out.iter_mut().zip(p[0]).zip(p[1]).zip(p[2]).zip(p[3]);
+    for ((((v, &b0), &b1), &b2), &b3) in planes {
+        *v = u32::from_le_bytes([b0, b1, b2, b3]);
+    }
+}
+
+fn merge_u64(p: &[&[u8]; 8], out: &mut [u64]) {
+    // Two 32-bit halves, then the words: eight zipped planes did not vectorise.
+    const HALF: usize = 1024;
+    let (mut low, mut high) = ([0u32; HALF], [0u32; HALF]);
+    for (start, out) in (0..).step_by(HALF).zip(out.chunks_mut(HALF)) {
+        let range = start..start + out.len();
+        let part = |k: usize| -> [&[u8]; 8] {
+            std::array::from_fn(|j| match p.get(k + j) {
+                Some(plane) if j < 4 => plane.get(range.clone()).unwrap_or_default(),
+                _ => &[],
+            })
+        };
+        merge_u32(&part(0), &mut low);
+        merge_u32(&part(4), &mut high);
+        for ((v, &lo), &hi) in out.iter_mut().zip(&low).zip(&high) {
+            *v = u64::from(lo) | u64::from(hi) << 32;
+        }
+    }
+}
+
+word!(u32, i32, merge_u32);
+word!(u64, i64, merge_u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Transform {
@@ -185,47 +215,72 @@ impl Transform {
         seeds
     }
 
-    /// Turns outputs back into values, in place.
+    /// Turns a whole column of outputs back into values, in place.
+    #[cfg(test)]
     pub(super) fn inverse<W: Word>(self, column: &mut [W], seeds: [W; 2]) {
-        match self {
-            Self::Raw => {}
-            Self::Xor => {
-                let mut prev = seeds[0];
-                for (i, v) in column.iter_mut().enumerate() {
-                    let value = if i == 0 { seeds[0] } else { prev.xor(*v) };
-                    *v = value;
-                    prev = value;
+        let mut undo = Undo::new(self, seeds);
+        undo.run(column);
+    }
+}
+
+/// A transform being undone over a column taken in consecutive chunks: the state carried
+/// from one chunk to the next. The first [`Transform::seeds`] outputs of a column are not
+/// read (the seeds give those values), so every chunk is undone in one serial pass.
+pub(super) struct Undo<W> {
+    transform: Transform,
+    /// Outputs of the column's start still to be passed over.
+    skip: usize,
+    prev: W,
+    delta: W,
+}
+
+impl<W: Word> Undo<W> {
+    pub(super) fn new(transform: Transform, seeds: [W; 2]) -> Self {
+        // Set so that an output of zero gives the seeds' values: the first value is
+        // `prev ^ 0`, `prev + 0`, or `prev + delta` with `prev = v[0] - d[1]`, `delta = d[1]`.
+        let (prev, delta) = match transform {
+            Transform::DeltaOfDelta => (seeds[0].wrapping_sub(seeds[1]), seeds[1]),
+            _ => (seeds[0], W::default()),
+        };
+        Self {
+            transform,
+            skip: transform.seeds(),
+            prev,
+            delta,
+        }
+    }
+
+    /// Undoes the column's next chunk, in place.
+    pub(super) fn run(&mut self, chunk: &mut [W]) {
+        let leading = self.skip.min(chunk.len());
+        chunk[..leading].fill(W::default());
+        self.skip -= leading;
+        // One serial pass: measured against four quarters of the chunk scanned side by
+        // side and joined after, this was faster (0.9 ns a word against 1.6).
+        let (mut prev, mut delta) = (self.prev, self.delta);
+        match self.transform {
+            Transform::Raw => {}
+            Transform::Xor => {
+                for v in chunk.iter_mut() {
+                    prev = prev.xor(*v);
+                    *v = prev;
                 }
             }
-            Self::Delta => {
-                let mut prev = seeds[0];
-                for (i, v) in column.iter_mut().enumerate() {
-                    let value = if i == 0 {
-                        seeds[0]
-                    } else {
-                        prev.wrapping_add(v.unzigzag())
-                    };
-                    *v = value;
-                    prev = value;
+            Transform::Delta => {
+                for v in chunk.iter_mut() {
+                    prev = prev.wrapping_add(v.unzigzag());
+                    *v = prev;
                 }
             }
-            Self::DeltaOfDelta => {
-                let mut prev = seeds[0];
-                let mut delta = seeds[1];
-                for (i, v) in column.iter_mut().enumerate() {
-                    let value = match i {
-                        0 => seeds[0],
-                        1 => seeds[0].wrapping_add(seeds[1]),
-                        _ => {
-                            delta = delta.wrapping_add(v.unzigzag());
-                            prev.wrapping_add(delta)
-                        }
-                    };
-                    *v = value;
-                    prev = value;
+            Transform::DeltaOfDelta => {
+                for v in chunk.iter_mut() {
+                    delta = delta.wrapping_add(v.unzigzag());
+                    prev = prev.wrapping_add(delta);
+                    *v = prev;
                 }
             }
         }
+        (self.prev, self.delta) = (prev, delta);
     }
 }
 
@@ -295,6 +350,43 @@ pub(super) fn looks_random(plane: &[u8]) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A column undone in chunks of any sizes (the reader's are 1 024 words; here from
+        /// one word, so a chunk can end inside the seeds) is the column.
+        #[test]
+        fn undone_in_chunks_is_the_column(
+            words in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..2_500),
+            smooth in proptest::prelude::any::<bool>(),
+            sizes in proptest::collection::vec(1usize..1_500, 1..8),
+        ) {
+            let column: Vec<u64> = if smooth {
+                // Slowly varying, as most channels are: each transform gets small outputs.
+                words.iter().scan(0u64, |acc, w| {
+                    *acc = acc.wrapping_add(w % 1_000);
+                    Some(*acc)
+                }).collect()
+            } else {
+                words
+            };
+            let narrow: Vec<u32> = column.iter().map(|&w| w as u32).collect();
+            for t in Transform::ALL {
+                let mut wide = column.clone();
+                let mut undo = Undo::new(t, t.forward(&mut wide));
+                let mut short = narrow.clone();
+                let mut undo_short = Undo::new(t, t.forward(&mut short));
+                let (mut at, mut size) = (0, sizes.iter().cycle());
+                while at < column.len() {
+                    let end = column.len().min(at + size.next().copied().unwrap_or(1));
+                    undo.run(&mut wide[at..end]);
+                    undo_short.run(&mut short[at..end]);
+                    at = end;
+                }
+                proptest::prop_assert_eq!(&wide, &column, "{:?}", t);
+                proptest::prop_assert_eq!(&short, &narrow, "{:?}", t);
+            }
+        }
+    }
 
     #[test]
     fn transforms_invert_on_extremes() {
