@@ -429,9 +429,15 @@ mod tests {
         for n in [1_023u64, 1_024, 1_025, 2_049, 2_500] {
             let frames: Vec<Frame> = (0..n).map(|k| frame_from_bits(3, k / 8)).collect();
             let e = encode(&frames).unwrap();
-            assert!(same_bits(&decode(&e.principal, &e.rest).unwrap(), &frames), "{n}");
+            assert!(
+                same_bits(&decode(&e.principal, &e.rest).unwrap(), &frames),
+                "{n}"
+            );
             let principal: Vec<Frame> = frames.iter().map(principal_only).collect();
-            assert!(same_bits(&decode_principal(&e.principal).unwrap(), &principal), "{n}");
+            assert!(
+                same_bits(&decode_principal(&e.principal).unwrap(), &principal),
+                "{n}"
+            );
         }
     }
 
