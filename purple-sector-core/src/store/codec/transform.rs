@@ -67,7 +67,7 @@ macro_rules! word {
             fn byte(self, k: usize) -> u8 {
                 (self >> (8 * k)) as u8
             }
-                        #[inline]
+            #[inline]
             fn merge(planes: &[&[u8]; 8], out: &mut [Self]) {
                 $merge(planes, out)
             }
@@ -97,9 +97,10 @@ fn merge_u64(p: &[&[u8]; 8], out: &mut [u64]) {
     let (mut low, mut high) = ([0u32; HALF], [0u32; HALF]);
     for (start, out) in (0..).step_by(HALF).zip(out.chunks_mut(HALF)) {
         let range = start..start + out.len();
+        // Planes `k..k + 4` of this part of the column, as the low planes of a 32-bit merge.
         let part = |k: usize| -> [&[u8]; 8] {
-            std::array::from_fn(|j| match p.get(k + j) {
-                Some(plane) if j < 4 => plane.get(range.clone()).unwrap_or_default(),
+            std::array::from_fn(|j| match j {
+                0..4 => p[k + j].get(range.clone()).unwrap_or_default(),
                 _ => &[],
             })
         };
@@ -213,13 +214,6 @@ impl Transform {
             }
         }
         seeds
-    }
-
-    /// Turns a whole column of outputs back into values, in place.
-    #[cfg(test)]
-    pub(super) fn inverse<W: Word>(self, column: &mut [W], seeds: [W; 2]) {
-        let mut undo = Undo::new(self, seeds);
-        undo.run(column);
     }
 }
 
@@ -394,7 +388,7 @@ mod tests {
         for t in Transform::ALL {
             let mut c = column.clone();
             let seeds = t.forward(&mut c);
-            t.inverse(&mut c, seeds);
+            Undo::new(t, seeds).run(&mut c);
             assert_eq!(c, column, "{t:?}");
         }
     }
