@@ -4,10 +4,11 @@
 //! Frames arrive at the game's rate (333 Hz) and each client wants at most its own (`hz`):
 //! the newest frame of each session is kept here, numbered, and a client picks it up when
 //! its period has passed, so a client wakes about `hz` times a second, not once per frame,
-//! and what it sends is at most one frame interval old. Lap and session events, rare and
-//! never thinned, go to every client through a broadcast channel.
+//! and what it sends is at most one frame interval old. A client that watches one session
+//! waits on that session's frames alone, so other drivers' frames never wake it. Lap and
+//! session events, rare and never thinned, go to every client through a broadcast channel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -42,8 +43,11 @@ pub(crate) struct EncodedEvent {
 pub(crate) struct Fanout {
     /// The newest frame of each session (`None`: frames before the recorder made one).
     frames: Mutex<BTreeMap<Option<SessionId>, EncodedFrame>>,
-    /// Bumped with every frame: what a client waiting for one watches.
+    /// Bumped with every frame: what a client of every session waits on.
     frame_count: watch::Sender<u64>,
+    /// Bumped with every frame of one session: what a client of that session alone waits on
+    /// (one for each session some client watches alone, kept while one does).
+    session_counts: Mutex<HashMap<SessionId, watch::Sender<u64>>>,
     events: broadcast::Sender<EncodedEvent>,
     /// When the fanout started: the origin of every client's send slots.
     epoch: tokio::time::Instant,
@@ -79,6 +83,7 @@ impl Fanout {
         Self {
             frames: Mutex::default(),
             frame_count: watch::Sender::new(0),
+            session_counts: Mutex::default(),
             events: broadcast::channel(256).0,
             epoch: tokio::time::Instant::now(),
         }
@@ -100,6 +105,15 @@ impl Fanout {
                     slot.text = text.into();
                 }
                 self.frame_count.send_modify(|n| *n += 1);
+                if let Some(id) = live.session {
+                    let counts = self
+                        .session_counts
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if let Some(count) = counts.get(&id) {
+                        count.send_modify(|n| *n += 1);
+                    }
+                }
             }
             LiveEvent::LapCompleted(lap) => {
                 let message = Envelope {
@@ -134,16 +148,34 @@ impl Fanout {
         }
     }
 
-    /// A client's view: frames it has not sent yet, events from now on.
-    pub(crate) fn subscribe(self: &Arc<Self>) -> FanoutClient {
+    /// A client's view of the sessions it watches (`None`: every one): frames it has not
+    /// sent yet, events from now on.
+    pub(crate) fn subscribe(self: &Arc<Self>, watch: Option<SessionId>) -> FanoutClient {
+        let seen = match watch {
+            None => self.frame_count.subscribe(),
+            Some(id) => {
+                let mut counts = self
+                    .session_counts
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                // Sessions nobody watches alone any more: their counts go.
+                counts.retain(|_, count| count.receiver_count() > 0);
+                counts
+                    .entry(id)
+                    .or_insert_with(|| watch::Sender::new(0))
+                    .subscribe()
+            }
+        };
         FanoutClient {
             frames: FrameFeed {
                 fanout: Arc::clone(self),
-                seen: self.frame_count.subscribe(),
+                watch,
+                seen,
                 sent: BTreeMap::new(),
             },
             events: EventFeed {
                 rx: self.events.subscribe(),
+                watch,
                 lost: 0,
             },
         }
@@ -163,6 +195,9 @@ pub(crate) struct FanoutClient {
 #[derive(Debug)]
 pub(crate) struct FrameFeed {
     fanout: Arc<Fanout>,
+    /// The session watched (`None`: every one).
+    watch: Option<SessionId>,
+    /// The frame count this feed waits on: every session's, or the watched one's.
     seen: watch::Receiver<u64>,
     /// The last frame sent of each session.
     sent: BTreeMap<Option<SessionId>, u64>,
@@ -175,10 +210,11 @@ impl FrameFeed {
         let _ = self.seen.changed().await;
     }
 
-    /// The newest frame of each session `watch` takes that this client has not taken yet,
-    /// and how many frames of those sessions it skipped since the last it took.
-    pub(crate) fn take(&mut self, watch: Option<SessionId>) -> (Vec<Utf8Bytes>, u64) {
+    /// The newest frame of each watched session that this client has not taken yet, and
+    /// how many frames of those sessions it skipped since the last it took.
+    pub(crate) fn take(&mut self) -> (Vec<Utf8Bytes>, u64) {
         self.seen.mark_unchanged();
+        let watch = self.watch;
         let frames = self
             .fanout
             .frames
@@ -208,15 +244,17 @@ impl FrameFeed {
 #[derive(Debug)]
 pub(crate) struct EventFeed {
     rx: broadcast::Receiver<EncodedEvent>,
+    /// The session watched (`None`: every one).
+    watch: Option<SessionId>,
     lost: u64,
 }
 
 impl EventFeed {
-    /// The next event `watch` takes; `None` once the fanout is gone.
-    pub(crate) async fn next(&mut self, watch: Option<SessionId>) -> Option<Utf8Bytes> {
+    /// The next event of a watched session; `None` once the fanout is gone.
+    pub(crate) async fn next(&mut self) -> Option<Utf8Bytes> {
         loop {
             match self.rx.recv().await {
-                Ok(event) if watch.is_some_and(|id| id != event.session) => {}
+                Ok(event) if self.watch.is_some_and(|id| id != event.session) => {}
                 Ok(event) => return Some(event.text),
                 Err(broadcast::error::RecvError::Lagged(n)) => self.lost += n,
                 Err(broadcast::error::RecvError::Closed) => return None,
@@ -284,8 +322,8 @@ mod tests {
     }
 
     /// What a client takes: the speeds of the frames, and how many it skipped.
-    fn took(feed: &mut FrameFeed, watch: Option<SessionId>) -> (Vec<f64>, u64) {
-        let (texts, skipped) = feed.take(watch);
+    fn took(feed: &mut FrameFeed) -> (Vec<f64>, u64) {
+        let (texts, skipped) = feed.take();
         let speeds = texts
             .iter()
             .map(|t| {
@@ -295,6 +333,11 @@ mod tests {
             })
             .collect();
         (speeds, skipped)
+    }
+
+    /// Whether a frame arrived that would wake the feed's client.
+    fn woken(feed: &FrameFeed) -> bool {
+        feed.seen.has_changed().unwrap_or(true)
     }
 
     #[tokio::test]
@@ -314,9 +357,9 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}")),
         );
         let fanout = Arc::new(Fanout::new());
-        let mut all = fanout.subscribe();
-        let mut only_b = fanout.subscribe();
-        let mut events = fanout.subscribe().events;
+        let mut all = fanout.subscribe(None);
+        let mut only_b = fanout.subscribe(Some(b.id));
+        let mut events = fanout.subscribe(None).events;
 
         // A frame before the session exists, then the session: the early frame is gone.
         fanout.take(frame(None, 1.0));
@@ -324,33 +367,63 @@ mod tests {
             session: Arc::clone(&a),
             state: SessionState::Started,
         });
-        assert_eq!(took(&mut all.frames, None), (vec![], 0));
-        let started = events
-            .next(None)
-            .await
-            .unwrap_or_else(|| panic!("no event"));
+        assert_eq!(took(&mut all.frames), (vec![], 0));
+        let started = events.next().await.unwrap_or_else(|| panic!("no event"));
         assert!(started.contains("\"started\""), "{started}");
 
         for speed in [10.0, 11.0, 12.0] {
             fanout.take(frame(Some(a.id), speed));
         }
+        // a's frames wake the client of every session, not b's.
+        assert!(woken(&all.frames));
+        assert!(!woken(&only_b.frames));
         fanout.take(frame(Some(b.id), 50.0));
+        assert!(woken(&only_b.frames));
         // The newest of each session, once; the first take skips nothing.
-        assert_eq!(took(&mut all.frames, None), (vec![12.0, 50.0], 0));
-        assert_eq!(took(&mut all.frames, None), (vec![], 0));
-        assert_eq!(took(&mut only_b.frames, Some(b.id)), (vec![50.0], 0));
+        assert_eq!(took(&mut all.frames), (vec![12.0, 50.0], 0));
+        assert_eq!(took(&mut all.frames), (vec![], 0));
+        assert_eq!(took(&mut only_b.frames), (vec![50.0], 0));
         // Two more of a: the newest, one skipped.
         fanout.take(frame(Some(a.id), 13.0));
         fanout.take(frame(Some(a.id), 14.0));
-        assert_eq!(took(&mut all.frames, None), (vec![14.0], 1));
-        assert_eq!(took(&mut only_b.frames, Some(b.id)), (vec![], 0));
+        assert_eq!(took(&mut all.frames), (vec![14.0], 1));
+        assert!(!woken(&only_b.frames));
+        assert_eq!(took(&mut only_b.frames), (vec![], 0));
 
         // a stops: its frames end, and a client that joins later gets none of them.
         fanout.take(LiveEvent::Session {
             session: Arc::clone(&a),
             state: SessionState::Stopped,
         });
-        let mut late = fanout.subscribe();
-        assert_eq!(took(&mut late.frames, None), (vec![50.0], 0));
+        let mut late = fanout.subscribe(None);
+        assert_eq!(took(&mut late.frames), (vec![50.0], 0));
+    }
+
+    #[tokio::test]
+    async fn a_client_of_one_session_waits_for_it_alone_even_before_it_starts() {
+        let fanout = Arc::new(Fanout::new());
+        let (first, later) = (SessionId(7), SessionId(8));
+        let mut early = fanout.subscribe(Some(later));
+        let mut other = fanout.subscribe(Some(first));
+        fanout.take(frame(Some(first), 10.0));
+        assert!(!woken(&early.frames));
+        assert!(woken(&other.frames));
+        // The session it watches starts after it connected: its first frame wakes it.
+        fanout.take(frame(Some(later), 20.0));
+        assert!(woken(&early.frames));
+        tokio::time::timeout(std::time::Duration::from_secs(5), early.frames.changed())
+            .await
+            .unwrap_or_else(|_| panic!("the watched session's frame did not wake its client"));
+        assert_eq!(took(&mut early.frames), (vec![20.0], 0));
+        assert_eq!(took(&mut other.frames), (vec![10.0], 0));
+
+        // Clients gone: their sessions' counts go with the next client of one session.
+        drop((early, other));
+        let _next = fanout.subscribe(Some(SessionId(9)));
+        let counts = fanout
+            .session_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(counts.keys().copied().collect::<Vec<_>>(), [SessionId(9)]);
     }
 }

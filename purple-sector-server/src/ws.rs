@@ -204,7 +204,7 @@ async fn client(
     let FanoutClient {
         mut frames,
         mut events,
-    } = fanout.subscribe();
+    } = fanout.subscribe(watch);
     let slots = Slots::new(fanout.epoch(), hz, client_id);
     // One frame per slot, when one newer than the last sent is there: at most `hz` a second,
     // each at most one frame interval old.
@@ -225,7 +225,7 @@ async fn client(
                 tokio::time::sleep_until(next_frames).await;
                 frames.changed().await;
             } => {
-                let (texts, skipped) = frames.take(watch);
+                let (texts, skipped) = frames.take();
                 metrics.frames_thinned.fetch_add(skipped, Ordering::Relaxed);
                 if !texts.is_empty() {
                     next_frames = slots.after(tokio::time::Instant::now());
@@ -234,7 +234,7 @@ async fn client(
                     open = send_all(&mut socket, texts).await;
                 }
             }
-            event = events.next(watch) => match event {
+            event = events.next() => match event {
                 Some(text) => {
                     open = socket.send(Message::Text(text)).await.is_ok();
                     metrics.client_dropped(client_id, events.lost());
