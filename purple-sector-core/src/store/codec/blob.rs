@@ -1,5 +1,5 @@
-//! The versioned blob layout: header, channel descriptors, stored planes and the zstd frame of
-//! each block, written by [`Writer`] and read back, checked, by [`Reader`].
+//! The versioned blob layout: header, channel descriptors, stored planes and the zstd frames
+//! of each block, written by [`Writer`] and read back, checked, by [`Reader`].
 
 use std::io::Cursor;
 
@@ -28,8 +28,13 @@ pub(super) struct Writer {
     compressor: zstd::bulk::Compressor<'static>,
     /// The current block's stored planes.
     stored: Vec<u8>,
-    /// The current block's planes to compress.
+    /// The current block's planes to compress, channel after channel.
     planes: Vec<u8>,
+    /// Where each channel's planes to compress end in `planes` (channels with none have
+    /// no entry), when each is compressed into a zstd frame of its own.
+    channel_ends: Vec<usize>,
+    /// One zstd frame a channel (the principal group), or one a block (the rest).
+    frame_per_channel: bool,
 }
 
 impl Writer {
@@ -73,6 +78,8 @@ impl Writer {
             compressor,
             stored: Vec::with_capacity(count * block_per_frame),
             planes: Vec::with_capacity(count * block_per_frame),
+            channel_ends: Vec::with_capacity(channels),
+            frame_per_channel: frame_per_channel(group, VERSION),
         })
     }
 
@@ -107,6 +114,11 @@ impl Writer {
                 self.planes.truncate(start);
             }
         }
+        if self.frame_per_channel
+            && self.channel_ends.last().copied().unwrap_or(0) < self.planes.len()
+        {
+            self.channel_ends.push(self.planes.len());
+        }
         self.out
             .extend_from_slice(&[transform as u8, constant, stored]);
         for seed in &seeds[..transform.seeds()] {
@@ -116,30 +128,44 @@ impl Writer {
         debug_assert_eq!(column.len(), self.count);
     }
 
-    /// Writes the block's stored planes and compresses the others.
+    /// Writes the block's stored planes, then its other planes compressed: a zstd frame a
+    /// channel (so that a reader decompresses only the channels it builds), or one for the
+    /// block.
     pub(super) fn end_block(&mut self) -> Result<(), CodecError> {
         self.out.extend_from_slice(&self.stored);
         self.stored.clear();
-        if self.planes.is_empty() {
-            return Ok(());
+        if !self.frame_per_channel && !self.planes.is_empty() {
+            self.channel_ends.push(self.planes.len());
         }
-        let len = self.planes.len();
-        let start = self.out.len();
-        self.out.reserve(zstd::zstd_safe::compress_bound(len));
-        let mut cursor = Cursor::new(std::mem::take(&mut self.out));
-        cursor.set_position(start as u64);
-        let written = self
-            .compressor
-            .compress_to_buffer(&self.planes, &mut cursor);
-        self.out = cursor.into_inner();
-        written.map_err(|_| CodecError::Compress { len })?;
+        let mut start = 0;
+        for &end in &self.channel_ends {
+            let planes = &self.planes[start..end];
+            let at = self.out.len();
+            self.out
+                .reserve(zstd::zstd_safe::compress_bound(planes.len()));
+            let mut cursor = Cursor::new(std::mem::take(&mut self.out));
+            cursor.set_position(at as u64);
+            let written = self.compressor.compress_to_buffer(planes, &mut cursor);
+            self.out = cursor.into_inner();
+            written.map_err(|_| CodecError::Compress { len: planes.len() })?;
+            start = end;
+        }
         self.planes.clear();
+        self.channel_ends.clear();
         Ok(())
     }
 }
 
-/// Reads and checks the header: (group byte, frame count).
-pub(super) fn header(blob: &[u8]) -> Result<(u8, usize), CodecError> {
+/// Whether a group's blocks hold a zstd frame for each channel with compressed planes (the
+/// principal group from version 2), or one for the block (version 1; the rest group, whose
+/// per-wheel channels compress together: a frame each made the built-in game's laps 45 %
+/// larger).
+fn frame_per_channel(group: ChannelGroup, version: u8) -> bool {
+    version >= 2 && group == ChannelGroup::Principal
+}
+
+/// Reads and checks the header: (version, group byte, frame count).
+pub(super) fn header(blob: &[u8]) -> Result<(u8, u8, usize), CodecError> {
     let mut found = [0u8; 4];
     for (f, b) in found.iter_mut().zip(blob) {
         *f = *b;
@@ -150,7 +176,7 @@ pub(super) fn header(blob: &[u8]) -> Result<(u8, usize), CodecError> {
     let Some(&version) = blob.get(4) else {
         return Err(truncated(blob, 4, 1));
     };
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(CodecError::UnsupportedVersion {
             found: version,
             supported: VERSION,
@@ -162,7 +188,7 @@ pub(super) fn header(blob: &[u8]) -> Result<(u8, usize), CodecError> {
     let group = rest[0];
     let count = u32::read_le(&rest[1..5]) as usize;
     check_count(count)?;
-    Ok((group, count))
+    Ok((version, group, count))
 }
 
 fn truncated(blob: &[u8], offset: usize, needed: usize) -> CodecError {
@@ -185,28 +211,153 @@ struct Descriptor {
     constants: [u8; 8],
 }
 
+/// Where a channel's compressed planes are.
+#[derive(Debug, Clone, Copy)]
+enum Compressed<'a> {
+    /// It has none.
+    None,
+    /// From `start` in its block's one zstd frame, decompressed.
+    InBlock { start: usize },
+    /// In its own zstd frame, at `offset` in the blob.
+    Frame { frame: &'a [u8], offset: usize },
+}
+
+/// One channel of a block, parsed and checked against the blob's bounds: what building its
+/// column takes.
+#[derive(Debug, Clone, Copy)]
+struct ChannelPlanes<'a> {
+    d: Descriptor,
+    /// Its stored planes, lowest first.
+    stored: &'a [u8],
+    /// How many of its planes are compressed, and where they are.
+    compressed_planes: usize,
+    compressed: Compressed<'a>,
+}
+
+impl ChannelPlanes<'_> {
+    /// Builds the column (`count` words), decompressing its planes with `scratch`;
+    /// `block_planes` are the block's decompressed planes when it has one zstd frame.
+    fn column_vec<W: Word>(
+        &self,
+        count: usize,
+        block_planes: &[u8],
+        scratch: &mut ChannelScratch,
+    ) -> Result<Vec<W>, CodecError> {
+        let mut column = Vec::with_capacity(count);
+        self.build(count, block_planes, scratch, |chunk: &[W]| {
+            column.extend_from_slice(chunk);
+        })?;
+        column.resize(count, W::default());
+        Ok(column)
+    }
+
+    /// Builds the column chunk by chunk, each chunk on the stack: its planes merged, then
+    /// the transform undone, and the chunk handed to `sink` — one write of each word to its
+    /// destination, every pass in L1.
+    fn build<W: Word>(
+        &self,
+        n: usize,
+        block_planes: &[u8],
+        scratch: &mut ChannelScratch,
+        mut sink: impl FnMut(&[W]),
+    ) -> Result<(), CodecError> {
+        const CHUNK: usize = 1024;
+        let d = self.d;
+        let expected = self.compressed_planes * n;
+        let compressed: &[u8] = match self.compressed {
+            Compressed::None => &[],
+            // `Reader::block` sized the block's planes from the descriptors.
+            Compressed::InBlock { start } => block_planes
+                .get(start..start + expected)
+                .unwrap_or_default(),
+            Compressed::Frame { frame, offset } => {
+                let ChannelScratch {
+                    planes,
+                    decompressor,
+                } = scratch;
+                decompress_into(decompressor, frame, offset, expected, planes)?;
+                planes
+            }
+        };
+        // A constant plane is read from a chunk of its one byte, so that every column
+        // merges the same way.
+        let mut constants = [[0u8; CHUNK]; 8];
+        let mut whole: [&[u8]; 8] = [&[]; 8];
+        let (mut stored_at, mut compressed_at) = (0, 0);
+        for (k, plane) in whole.iter_mut().enumerate().take(W::BYTES) {
+            let bit = 1u8 << k;
+            // The planes are whole: `Reader::block` checked their lengths.
+            if d.constant & bit != 0 {
+                constants[k].fill(d.constants[k]);
+            } else if d.stored & bit != 0 {
+                *plane = self
+                    .stored
+                    .get(stored_at..stored_at + n)
+                    .unwrap_or_default();
+                stored_at += n;
+            } else {
+                *plane = compressed
+                    .get(compressed_at..compressed_at + n)
+                    .unwrap_or_default();
+                compressed_at += n;
+            }
+        }
+        let seeds = [
+            W::read_le(&d.seeds[0].to_le_bytes()),
+            W::read_le(&d.seeds[1].to_le_bytes()),
+        ];
+        let mut undo = Undo::new(d.transform, seeds);
+        let mut buffer = [W::default(); CHUNK];
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK.min(n - start);
+            let mut planes: [&[u8]; 8] = [&[]; 8];
+            for (k, plane) in planes.iter_mut().enumerate().take(W::BYTES) {
+                *plane = if d.constant & 1 << k != 0 {
+                    &constants[k][..len]
+                } else {
+                    whole[k].get(start..start + len).unwrap_or_default()
+                };
+            }
+            let chunk = &mut buffer[..len];
+            W::merge(&planes, chunk);
+            undo.run(chunk);
+            sink(chunk);
+            start += len;
+        }
+        Ok(())
+    }
+}
+
 pub(super) struct Reader<'a> {
     blob: &'a [u8],
     pos: usize,
+    /// One zstd frame a channel, or one a block (see [`frame_per_channel`]).
+    frame_per_channel: bool,
     pub(super) count: usize,
     /// Channels read so far (for error reports).
     channel: usize,
-    /// The current block's descriptors, and the next one to build.
-    descriptors: Vec<Descriptor>,
+    /// The current block's channels, and the next one to build.
+    channels: Vec<ChannelPlanes<'a>>,
     next: usize,
-    /// The current block's stored planes, and how far they are used.
-    stored: &'a [u8],
-    stored_pos: usize,
-    /// The current block's decompressed planes (in `scratch`), and how far they are used.
-    plane_pos: usize,
     scratch: Scratch,
 }
 
-/// What a [`Reader`] allocates, handed on to the thread's next reader: the buffer of
+/// What reading a blob allocates, handed on to the thread's next reader: the buffers of
 /// decompressed planes (fresh pages for every lap cost more than their decompression's
 /// last tenth) and the zstd context.
 #[derive(Default)]
 struct Scratch {
+    /// A block's planes, when it has one zstd frame.
+    block: Vec<u8>,
+    /// What building one column takes.
+    channel: ChannelScratch,
+}
+
+/// What building one column allocates: the decompressed planes of a channel with a zstd
+/// frame of its own, and the zstd context.
+#[derive(Default)]
+struct ChannelScratch {
     planes: Vec<u8>,
     decompressor: Option<zstd::bulk::Decompressor<'static>>,
 }
@@ -220,16 +371,48 @@ impl Scratch {
         static KEPT: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
     }
 
+    /// The scratch this thread kept, or a new one.
     fn take() -> Self {
         Self::KEPT.with(|kept| kept.take()).unwrap_or_default()
     }
 
+    /// Keeps the scratch for this thread's next reader (unless it grew too large).
     fn keep(mut self) {
-        if self.planes.capacity() <= Self::KEPT_BYTES {
-            self.planes.clear();
+        if self.block.capacity() + self.channel.planes.capacity() <= Self::KEPT_BYTES {
+            self.block.clear();
+            self.channel.planes.clear();
             Self::KEPT.with(|kept| kept.set(Some(self)));
         }
     }
+}
+
+/// Decompresses the zstd frame at `offset` in the blob into `out`, which must come to
+/// exactly `expected` bytes.
+fn decompress_into(
+    decompressor: &mut Option<zstd::bulk::Decompressor<'static>>,
+    frame: &[u8],
+    offset: usize,
+    expected: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    let bad = |found: Option<u64>| CodecError::Decompress {
+        offset,
+        expected,
+        found,
+    };
+    out.clear();
+    out.reserve(expected);
+    let decompressor = match decompressor {
+        Some(d) => d,
+        None => decompressor.insert(zstd::bulk::Decompressor::new().map_err(|_| bad(None))?),
+    };
+    let produced = decompressor
+        .decompress_to_buffer(frame, out)
+        .map_err(|_| bad(None))?;
+    if produced != expected {
+        return Err(bad(Some(produced as u64)));
+    }
+    Ok(())
 }
 
 impl Drop for Reader<'_> {
@@ -240,7 +423,7 @@ impl Drop for Reader<'_> {
 
 impl<'a> Reader<'a> {
     pub(super) fn new(blob: &'a [u8], group: ChannelGroup) -> Result<Self, CodecError> {
-        let (found, count) = header(blob)?;
+        let (version, found, count) = header(blob)?;
         if found != group.byte() {
             return Err(CodecError::WrongGroup {
                 found,
@@ -250,45 +433,82 @@ impl<'a> Reader<'a> {
         Ok(Self {
             blob,
             pos: HEADER_LEN,
+            frame_per_channel: frame_per_channel(group, version),
             count,
             channel: 0,
-            descriptors: Vec::with_capacity(BLOCK),
+            channels: Vec::with_capacity(BLOCK),
             next: 0,
-            stored: &[],
-            stored_pos: 0,
-            plane_pos: 0,
             scratch: Scratch::take(),
         })
     }
 
     /// Reads the next block: descriptors for channels of these widths, stored planes, and
-    /// the zstd frame.
+    /// the zstd frames (one for the block, decompressed here; or one for each channel with
+    /// compressed planes, decompressed when the channel is built — their sizes are checked
+    /// here).
     pub(super) fn block(&mut self, widths: &[usize]) -> Result<(), CodecError> {
-        self.descriptors.clear();
+        self.channels.clear();
         self.next = 0;
+        let n = self.count;
         let mut stored_planes = 0usize;
-        let mut compressed_planes = 0usize;
         for &width in widths {
             let d = self.descriptor(width)?;
             stored_planes += d.stored.count_ones() as usize;
-            compressed_planes += width - (d.constant | d.stored).count_ones() as usize;
-            self.descriptors.push(d);
+            self.channels.push(ChannelPlanes {
+                d,
+                stored: &[],
+                compressed_planes: width - (d.constant | d.stored).count_ones() as usize,
+                compressed: Compressed::None,
+            });
         }
-        self.stored = self.take(stored_planes * self.count)?;
-        self.stored_pos = 0;
-        self.scratch.planes.clear();
-        self.plane_pos = 0;
-        let expected = compressed_planes * self.count;
-        if expected == 0 {
-            return Ok(());
+        let mut stored = self.take(stored_planes * n)?;
+        for channel in &mut self.channels {
+            let (own, rest) = stored.split_at(channel.d.stored.count_ones() as usize * n);
+            channel.stored = own;
+            stored = rest;
         }
+        self.scratch.block.clear();
+        if !self.frame_per_channel {
+            let expected: usize = self.channels.iter().map(|c| c.compressed_planes * n).sum();
+            if expected > 0 {
+                let (frame, offset) = self.frame(expected)?;
+                decompress_into(
+                    &mut self.scratch.channel.decompressor,
+                    frame,
+                    offset,
+                    expected,
+                    &mut self.scratch.block,
+                )?;
+            }
+            let mut start = 0;
+            for channel in &mut self.channels {
+                if channel.compressed_planes > 0 {
+                    channel.compressed = Compressed::InBlock { start };
+                    start += channel.compressed_planes * n;
+                }
+            }
+        } else {
+            for c in 0..self.channels.len() {
+                let expected = self.channels[c].compressed_planes * n;
+                if expected > 0 {
+                    let (frame, offset) = self.frame(expected)?;
+                    self.channels[c].compressed = Compressed::Frame { frame, offset };
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The zstd frame at the reader's position, which must declare `expected` bytes of
+    /// content; and its offset.
+    fn frame(&mut self, expected: usize) -> Result<(&'a [u8], usize), CodecError> {
         let offset = self.pos;
         let bad = |found: Option<u64>| CodecError::Decompress {
             offset,
             expected,
             found,
         };
-        let rest = &self.blob[offset..];
+        let rest = self.blob.get(offset..).unwrap_or_default();
         let frame_len = zstd::zstd_safe::find_frame_compressed_size(rest).map_err(|_| bad(None))?;
         let frame = rest.get(..frame_len).ok_or_else(|| bad(None))?;
         match zstd::zstd_safe::get_frame_content_size(frame) {
@@ -296,22 +516,8 @@ impl<'a> Reader<'a> {
             Ok(size) => return Err(bad(size)),
             Err(_) => return Err(bad(None)),
         }
-        self.scratch.planes.reserve(expected);
-        let decompressor = match &mut self.scratch.decompressor {
-            Some(d) => d,
-            None => self
-                .scratch
-                .decompressor
-                .insert(zstd::bulk::Decompressor::new().map_err(|_| bad(None))?),
-        };
-        let produced = decompressor
-            .decompress_to_buffer(frame, &mut self.scratch.planes)
-            .map_err(|_| bad(None))?;
-        if produced != expected {
-            return Err(bad(Some(produced as u64)));
-        }
         self.pos += frame_len;
-        Ok(())
+        Ok((frame, offset))
     }
 
     fn take(&mut self, len: usize) -> Result<&'a [u8], CodecError> {
@@ -369,102 +575,42 @@ impl<'a> Reader<'a> {
     }
 
     /// Builds the block's next column (`count` words) into `column`.
-    pub(super) fn column<W: Word>(&mut self, column: &mut [W]) {
+    pub(super) fn column<W: Word>(&mut self, column: &mut [W]) -> Result<(), CodecError> {
         debug_assert_eq!(column.len(), self.count);
+        let Some(&channel) = self.channels.get(self.next) else {
+            return Ok(());
+        };
+        self.next += 1;
         let mut at = 0;
-        self.column_chunks(|chunk: &[W]| {
+        let Scratch {
+            block,
+            channel: own,
+        } = &mut self.scratch;
+        channel.build(self.count, block, own, |chunk: &[W]| {
             if let Some(out) = column.get_mut(at..at + chunk.len()) {
                 out.copy_from_slice(chunk);
             }
             at += chunk.len();
-        });
+        })
     }
 
     /// Builds the block's next column (`count` words), without zeroing it first.
-    pub(super) fn column_vec<W: Word>(&mut self) -> Vec<W> {
-        let mut column = Vec::with_capacity(self.count);
-        self.column_chunks(|chunk: &[W]| column.extend_from_slice(chunk));
-        column.resize(self.count, W::default());
-        column
-    }
-
-    /// Builds the block's next column chunk by chunk, each chunk on the stack: its planes
-    /// merged, then the transform undone, and the chunk handed to `sink` — one write of
-    /// each word to its destination, every pass in L1.
-    fn column_chunks<W: Word>(&mut self, mut sink: impl FnMut(&[W])) {
-        const CHUNK: usize = 1024;
-        let Some(&d) = self.descriptors.get(self.next) else {
-            return;
+    pub(super) fn column_vec<W: Word>(&mut self) -> Result<Vec<W>, CodecError> {
+        let Some(&channel) = self.channels.get(self.next) else {
+            return Ok(Vec::new());
         };
         self.next += 1;
-        let n = self.count;
-        // A constant plane is read from a chunk of its one byte, so that every column
-        // merges the same way.
-        let mut constants = [[0u8; CHUNK]; 8];
-        for (k, fill) in constants.iter_mut().enumerate().take(W::BYTES) {
-            if d.constant & 1 << k != 0 {
-                fill.fill(d.constants[k]);
-            }
-        }
-        let mut whole: [&[u8]; 8] = [&[]; 8];
-        for (k, plane) in whole.iter_mut().enumerate().take(W::BYTES) {
-            let bit = 1u8 << k;
-            // `block` sized both buffers from the descriptors: a plane is always whole.
-            if d.constant & bit != 0 {
-                continue;
-            } else if d.stored & bit != 0 {
-                self.stored_pos += n;
-                *plane = self
-                    .stored
-                    .get(self.stored_pos - n..self.stored_pos)
-                    .unwrap_or_default();
-            } else {
-                self.plane_pos += n;
-                *plane = self
-                    .scratch
-                    .planes
-                    .get(self.plane_pos - n..self.plane_pos)
-                    .unwrap_or_default();
-            }
-        }
-        let seeds = [
-            W::read_le(&d.seeds[0].to_le_bytes()),
-            W::read_le(&d.seeds[1].to_le_bytes()),
-        ];
-        let mut undo = Undo::new(d.transform, seeds);
-        let mut buffer = [W::default(); CHUNK];
-        let mut start = 0;
-        while start < n {
-            let len = CHUNK.min(n - start);
-            let mut planes: [&[u8]; 8] = [&[]; 8];
-            for (k, plane) in planes.iter_mut().enumerate().take(W::BYTES) {
-                *plane = if d.constant & 1 << k != 0 {
-                    &constants[k][..len]
-                } else {
-                    whole[k].get(start..start + len).unwrap_or_default()
-                };
-            }
-            let chunk = &mut buffer[..len];
-            W::merge(&planes, chunk);
-            undo.run(chunk);
-            sink(chunk);
-            start += len;
-        }
+        let Scratch {
+            block,
+            channel: own,
+        } = &mut self.scratch;
+        channel.column_vec(self.count, block, own)
     }
 
-    /// Passes over the block's next column of words of `width` bytes without building it.
-    pub(super) fn skip_column(&mut self, width: usize) {
-        let Some(&d) = self.descriptors.get(self.next) else {
-            return;
-        };
+    /// Passes over the block's next column without building it (nothing is decompressed
+    /// for a channel with a zstd frame of its own).
+    pub(super) fn skip_column(&mut self) {
         self.next += 1;
-        let all = if width >= 8 {
-            u8::MAX
-        } else {
-            (1u8 << width) - 1
-        };
-        self.stored_pos += self.count * d.stored.count_ones() as usize;
-        self.plane_pos += self.count * (all & !(d.constant | d.stored)).count_ones() as usize;
     }
 
     /// Checks that nothing follows the last block.
@@ -495,15 +641,17 @@ mod tests {
             decode_principal(b"JSON"),
             Err(CodecError::BadMagic { found: *b"JSON" })
         );
-        let mut v2 = e.principal.clone();
-        v2[4] = 2;
-        assert_eq!(
-            decode_principal(&v2),
-            Err(CodecError::UnsupportedVersion {
-                found: 2,
-                supported: 1
-            })
-        );
+        for version in [0, VERSION + 1] {
+            let mut other = e.principal.clone();
+            other[4] = version;
+            assert_eq!(
+                decode_principal(&other),
+                Err(CodecError::UnsupportedVersion {
+                    found: version,
+                    supported: VERSION
+                })
+            );
+        }
         assert_eq!(
             decode_principal(&e.rest),
             Err(CodecError::WrongGroup {

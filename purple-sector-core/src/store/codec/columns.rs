@@ -1,7 +1,7 @@
 //! Some principal channels of a lap as columns, decoded alone ([`decode_columns`]).
 
 use super::blob::Reader;
-use super::channels::{PRINCIPAL_WORDS, principal_words};
+use super::channels::principal_words;
 use super::{ChannelGroup, CodecError, PRINCIPAL_CHANNEL_NAMES, PRINCIPAL_CHANNELS};
 use crate::telemetry::Frame;
 
@@ -157,10 +157,11 @@ impl Columns {
     }
 }
 
-/// Decodes the channels asked for from a principal blob, and no others: the blob is checked
-/// whole as [`super::decode_principal`] checks it (the same errors), the columns not asked
-/// for are passed over. Bit-exact: each column holds what [`super::decode_principal`] would
-/// put in that field of each frame.
+/// Decodes the channels asked for from a principal blob, and no others. The blob's layout is
+/// checked whole as [`super::decode_principal`] checks it (the same errors, the same
+/// offsets); the channels not asked for are passed over, and since version 2 their planes
+/// are not even decompressed (each principal channel has its own zstd frame). Bit-exact:
+/// each column holds what [`super::decode_principal`] would put in that field of each frame.
 pub fn decode_columns(principal: &[u8], channels: &[Channel]) -> Result<Columns, CodecError> {
     let mut reader = Reader::new(principal, ChannelGroup::Principal)?;
     let n = reader.count;
@@ -173,16 +174,16 @@ pub fn decode_columns(principal: &[u8], channels: &[Channel]) -> Result<Columns,
     };
     let wanted = |c: Channel| channels.contains(&c);
     if wanted(Channel::TimeNs) {
-        out.time_ns = reader.column_vec();
+        out.time_ns = reader.column_vec()?;
     } else {
-        reader.skip_column(8);
+        reader.skip_column();
     }
-    for &channel in &Channel::ALL[1..=PRINCIPAL_WORDS] {
+    for &channel in &Channel::ALL[1..] {
         if wanted(channel) {
-            let words = reader.column_vec();
+            let words = reader.column_vec()?;
             out.set_words(channel, words);
         } else {
-            reader.skip_column(4);
+            reader.skip_column();
         }
     }
     reader.finish()?;
@@ -191,7 +192,7 @@ pub fn decode_columns(principal: &[u8], channels: &[Channel]) -> Result<Columns,
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(super) mod tests {
     use super::super::channels::tests::frame_from_bits;
     use super::super::{decode_principal, encode_principal};
     use super::*;
@@ -249,7 +250,7 @@ mod tests {
     }
 
     /// Every column as 64-bit words, in channel order.
-    fn bits(c: &Columns) -> Vec<Vec<u64>> {
+    pub(in crate::store::codec) fn bits(c: &Columns) -> Vec<Vec<u64>> {
         let f = |v: &[f32]| v.iter().map(|x| u64::from(x.to_bits())).collect();
         let i = |v: &[i32]| v.iter().map(|&x| u64::from(x as u32)).collect();
         vec![
