@@ -122,7 +122,7 @@ pub fn review_error(error: purple_sector_core::review::ReviewError) -> anyhow::E
 #[derive(Debug, Clone, Args)]
 pub struct HubArgs {
     /// Share the live stream through this Redis: publish this recording's frames and laps,
-    /// and (serve) show every recording published there. redis://[user:password@]HOST[:PORT][/DB].
+    /// and (serve) show every recording published there. `redis://[user:password@]HOST[:PORT][/DB]`.
     #[arg(
         long,
         env = "PURPLE_SECTOR_HUB",

@@ -29,7 +29,7 @@ fn host_part(authority: &str) -> String {
 
 impl AppState {
     /// True when `host` (a `Host` header's host part) names this server: localhost,
-    /// 127.0.0.1, [::1], the address it is bound to, or a name given with `--allowed-host`.
+    /// 127.0.0.1, `[::1]`, the address it is bound to, or a name given with `--allowed-host`.
     pub fn is_allowed_host(&self, host: &str) -> bool {
         let host = host_part(host);
         if matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]") {

@@ -42,7 +42,7 @@ pub struct AppState {
     /// Browser origins other than the server's own allowed to call the API and open the
     /// stream (`--cors-origin`; CORS is off without one).
     pub cors_origins: Vec<HeaderValue>,
-    /// Host names the server answers for besides localhost, 127.0.0.1, [::1] and the address
+    /// Host names the server answers for besides localhost, 127.0.0.1, `[::1]` and the address
     /// it is bound to (`--allowed-host`).
     pub allowed_hosts: Vec<String>,
     /// The address the server is bound to ([`crate::serve`] sets it).

@@ -41,7 +41,7 @@ pub struct ServeArgs {
     /// the stream (CORS); may be given more than once.
     #[arg(long, value_name = "ORIGIN")]
     cors_origin: Vec<String>,
-    /// Answer for this host name too (besides localhost, 127.0.0.1, [::1] and the bind
+    /// Answer for this host name too (besides localhost, 127.0.0.1, `[::1]` and the bind
     /// address): a LAN name, or the name a reverse proxy forwards; may be given more than
     /// once.
     #[arg(long, value_name = "HOST")]

@@ -67,7 +67,7 @@ struct Candidate {
 ///
 /// Each corner's window runs from the brake or lift onset to the exit:
 ///
-/// - **Start**: the earliest over the laps of [`onset`]: where the lap last was flat out
+/// - **Start**: the earliest over the laps of the onset: where the lap last was flat out
 ///   (throttle ≥ [`Thresholds::flat_out_throttle`], brake < [`Thresholds::brake_on`])
 ///   before its first braking after the previous corner's apex (for a kink taken flat, the
 ///   start of the bend).
@@ -336,7 +336,7 @@ fn merge_named(
 }
 
 /// The windows of `corners` for one comparison of `laps` (on the corners' grid): each
-/// corner's start moved back to the earliest of the laps' own [`onset`]s when that comes
+/// corner's start moved back to the earliest of the laps' own onsets when that comes
 /// first (never before the previous corner's apex), the previous corner's end moved back
 /// with it; its end moved on to the latest of the laps' own exits (full throttle, the
 /// steering straight) when that comes later (never past the next corner's apex), so that

@@ -9,7 +9,7 @@
 //! Each frame travels as a [`LiveFrame`] with its session and the live delta, computed once
 //! by the recorder ([`LiveDelta`]) however many subscribers there are.
 //!
-//! A bridge to other processes (the [`redis`] module, feature `redis`) relays their events
+//! A bridge to other processes (the `redis` module, feature `redis`) relays their events
 //! into the hub with [`Hub::publish_relayed`] and forwards this process's own from
 //! [`Hub::subscribe_local`], which skips the relayed ones so nothing is echoed back. Ordinary
 //! subscribers ([`Hub::subscribe`]) get both alike.
