@@ -402,39 +402,57 @@ pub const MAX_SPEED_KMH: f32 = 1_000.0;
 /// [`PEDAL_TOLERANCE`]. Returns the field, its value and the rule.
 pub fn check_frame(f: &Frame) -> Result<(), (&'static str, f32, &'static str)> {
     let w = &f.wheels;
-    let fields: [(&'static str, &[f32]); 29] = [
-        ("position", &[f.position_normalized]),
-        ("speed_kmh", &[f.speed_kmh]),
-        ("speed_mph", &[f.speed_mph]),
-        ("speed_ms", &[f.speed_ms]),
-        ("gas", &[f.gas]),
-        ("brake", &[f.brake]),
-        ("clutch", &[f.clutch]),
-        ("steer_deg", &[f.steer_deg]),
-        ("engine_rpm", &[f.engine_rpm]),
-        ("g_vertical", &[f.g_vertical]),
-        ("g_lateral", &[f.g_lateral]),
-        ("g_longitudinal", &[f.g_longitudinal]),
-        ("world_m", &f.world_m),
-        ("cg_height_m", &[f.cg_height_m]),
-        ("car_slope", &[f.car_slope]),
-        ("wheel_angular_speed", &w.angular_speed_rad_s),
-        ("slip_angle", &w.slip_angle_deg),
-        ("slip_angle_contact_patch", &w.slip_angle_contact_patch),
-        ("slip_ratio", &w.slip_ratio),
-        ("tyre_slip", &w.tyre_slip),
-        ("nd_slip", &w.nd_slip),
-        ("load", &w.load_n),
-        ("dy", &w.dy),
-        ("mz", &w.mz_nm),
-        ("tyre_dirty_level", &w.tyre_dirty_level),
-        ("camber_rad", &w.camber_rad),
-        ("tyre_loaded_radius_m", &w.tyre_loaded_radius_m),
-        ("tyre_radius_m", &w.tyre_radius_m),
-        ("suspension_height_m", &w.suspension_height_m),
+    let [x, y, z] = f.world_m;
+    // In the frame's order: the scalars before the world position, those after it, and the
+    // arrays (the world position padded with a zero, so that every array is four wide).
+    let before_world: [(&'static str, f32); 12] = [
+        ("position", f.position_normalized),
+        ("speed_kmh", f.speed_kmh),
+        ("speed_mph", f.speed_mph),
+        ("speed_ms", f.speed_ms),
+        ("gas", f.gas),
+        ("brake", f.brake),
+        ("clutch", f.clutch),
+        ("steer_deg", f.steer_deg),
+        ("engine_rpm", f.engine_rpm),
+        ("g_vertical", f.g_vertical),
+        ("g_lateral", f.g_lateral),
+        ("g_longitudinal", f.g_longitudinal),
     ];
-    for (name, values) in fields {
-        if let Some(&v) = values.iter().find(|v| !v.is_finite()) {
+    let after_world = [("cg_height_m", f.cg_height_m), ("car_slope", f.car_slope)];
+    let arrays: [(&'static str, [f32; 4]); 15] = [
+        ("world_m", [x, y, z, 0.0]),
+        ("wheel_angular_speed", w.angular_speed_rad_s),
+        ("slip_angle", w.slip_angle_deg),
+        ("slip_angle_contact_patch", w.slip_angle_contact_patch),
+        ("slip_ratio", w.slip_ratio),
+        ("tyre_slip", w.tyre_slip),
+        ("nd_slip", w.nd_slip),
+        ("load", w.load_n),
+        ("dy", w.dy),
+        ("mz", w.mz_nm),
+        ("tyre_dirty_level", w.tyre_dirty_level),
+        ("camber_rad", w.camber_rad),
+        ("tyre_loaded_radius_m", w.tyre_loaded_radius_m),
+        ("tyre_radius_m", w.tyre_radius_m),
+        ("suspension_height_m", w.suspension_height_m),
+    ];
+    // Every value finite, the common case, checked without early exits (straight-line
+    // vector code); the first that is not is looked for only when one is not.
+    let finite = |ok: bool, v: &f32| ok & v.is_finite();
+    let all_finite = before_world.iter().map(|(_, v)| v).fold(true, finite)
+        & after_world.iter().map(|(_, v)| v).fold(true, finite)
+        & arrays.iter().flat_map(|(_, a)| a).fold(true, finite);
+    if !all_finite {
+        let array = |&(name, a): &(&'static str, [f32; 4])| a.map(|v| (name, v));
+        let first = before_world
+            .iter()
+            .copied()
+            .chain(arrays[..1].iter().flat_map(array))
+            .chain(after_world.iter().copied())
+            .chain(arrays[1..].iter().flat_map(array))
+            .find(|(_, v)| !v.is_finite());
+        if let Some((name, v)) = first {
             return Err((name, v, "not a finite number"));
         }
     }
@@ -556,5 +574,71 @@ mod tests {
             ..Frame::default()
         };
         assert!(check_frame(&rounding).is_ok());
+    }
+
+    /// Every `f32` of a frame with its field's name, in the frame's order: what
+    /// [`check_frame`] names the first non-finite value of.
+    fn floats_mut(f: &mut Frame) -> Vec<(&'static str, &mut f32)> {
+        let w = &mut f.wheels;
+        let mut out: Vec<(&'static str, &mut f32)> = vec![
+            ("position", &mut f.position_normalized),
+            ("speed_kmh", &mut f.speed_kmh),
+            ("speed_mph", &mut f.speed_mph),
+            ("speed_ms", &mut f.speed_ms),
+            ("gas", &mut f.gas),
+            ("brake", &mut f.brake),
+            ("clutch", &mut f.clutch),
+            ("steer_deg", &mut f.steer_deg),
+            ("engine_rpm", &mut f.engine_rpm),
+            ("g_vertical", &mut f.g_vertical),
+            ("g_lateral", &mut f.g_lateral),
+            ("g_longitudinal", &mut f.g_longitudinal),
+        ];
+        out.extend(f.world_m.iter_mut().map(|v| ("world_m", v)));
+        out.push(("cg_height_m", &mut f.cg_height_m));
+        out.push(("car_slope", &mut f.car_slope));
+        let arrays: [(&'static str, &mut [f32; 4]); 14] = [
+            ("wheel_angular_speed", &mut w.angular_speed_rad_s),
+            ("slip_angle", &mut w.slip_angle_deg),
+            ("slip_angle_contact_patch", &mut w.slip_angle_contact_patch),
+            ("slip_ratio", &mut w.slip_ratio),
+            ("tyre_slip", &mut w.tyre_slip),
+            ("nd_slip", &mut w.nd_slip),
+            ("load", &mut w.load_n),
+            ("dy", &mut w.dy),
+            ("mz", &mut w.mz_nm),
+            ("tyre_dirty_level", &mut w.tyre_dirty_level),
+            ("camber_rad", &mut w.camber_rad),
+            ("tyre_loaded_radius_m", &mut w.tyre_loaded_radius_m),
+            ("tyre_radius_m", &mut w.tyre_radius_m),
+            ("suspension_height_m", &mut w.suspension_height_m),
+        ];
+        for (name, array) in arrays {
+            out.extend(array.iter_mut().map(|v| (name, v)));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Non-finite values anywhere: the first in the frame's order is named, with its value.
+        #[test]
+        fn the_first_non_finite_value_is_named(
+            at in proptest::collection::btree_set(0usize..73, 1..4),
+            kind in 0usize..3,
+        ) {
+            let bad = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][kind];
+            let mut frame = Frame::default();
+            let mut floats = floats_mut(&mut frame);
+            proptest::prop_assert_eq!(floats.len(), 73);
+            let first = *at.iter().next().unwrap_or(&0);
+            let name = floats[first].0;
+            for &k in &at {
+                *floats[k].1 = bad;
+            }
+            let (named, value, rule) = check_frame(&frame).unwrap_err();
+            proptest::prop_assert_eq!(named, name);
+            proptest::prop_assert_eq!(value.to_bits(), bad.to_bits());
+            proptest::prop_assert_eq!(rule, "not a finite number");
+        }
     }
 }
