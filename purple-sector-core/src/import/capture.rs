@@ -10,8 +10,8 @@ use crate::protocol::{Datagram, parse_datagram};
 use crate::record::Input;
 use crate::telemetry::Frame;
 
-/// The inputs of a capture, streamed: every datagram the game sent (handshake replies, car
-/// info with its capture time, lap events, malformed ones), car info checked
+/// The inputs of a capture, streamed: every datagram the game sent (handshake replies, lap
+/// events, malformed ones), car info as frames with their capture time, checked
 /// ([`super::check_frame`]). Requests to the game are skipped.
 pub fn capture_inputs(
     path: &Path,
@@ -43,14 +43,16 @@ pub fn capture_inputs(
                     if let Ok(Datagram::CarInfo(car)) = parse_datagram(d.payload) {
                         let frame = Frame::from_car_info(&car, d.timestamp_ns);
                         let at = Location::Packet(number);
-                        match keep_frame(&frame, &path, at, &options, &skipped) {
-                            Ok(true) => {}
+                        return match keep_frame(&frame, &path, at, &options, &skipped) {
+                            // Parsed and checked already: the pipeline takes the frame as it
+                            // would take the datagram, without parsing it again.
+                            Ok(true) => Some(Ok(Input::Frame(Box::new(frame)))),
                             Ok(false) => continue,
                             Err(e) => {
                                 done = true;
-                                return Some(Err(e));
+                                Some(Err(e))
                             }
-                        }
+                        };
                     }
                     return Some(Ok(Input::Datagram {
                         time_ns: d.timestamp_ns,
