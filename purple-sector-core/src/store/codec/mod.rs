@@ -134,11 +134,13 @@ pub enum CodecError {
         found: [u8; 4],
     },
     /// The blob's version is not one this build reads.
-    #[error("telemetry format version {found} is not supported (this build reads {supported})")]
+    #[error(
+        "telemetry format version {found} is not supported (this build reads versions 1 to {supported})"
+    )]
     UnsupportedVersion {
         /// Version byte in the blob.
         found: u8,
-        /// The version this build reads.
+        /// The newest version this build reads (it reads every one from 1).
         supported: u8,
     },
     /// The blob holds another channel group than the one asked for.
