@@ -382,6 +382,29 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// A window's cost for each transform is the significant bits of the outputs
+        /// `forward` makes of it (whose seeds' places are zero), for any words, 32 or 64 bits.
+        #[test]
+        fn costs_are_the_bits_of_the_outputs(
+            words in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..200),
+            small in proptest::prelude::any::<bool>(),
+        ) {
+            let wide: Vec<u64> = if small { words.iter().map(|w| w % 300).collect() } else { words };
+            let narrow: Vec<u32> = wide.iter().map(|&w| w as u32).collect();
+            for t in Transform::ALL {
+                let mut out = wide.clone();
+                t.forward(&mut out);
+                let bits: u64 = out.iter().map(|w| u64::from(w.significant_bits())).sum();
+                proptest::prop_assert_eq!(t.cost(&wide), bits, "{:?}", t);
+                let mut out = narrow.clone();
+                t.forward(&mut out);
+                let bits: u64 = out.iter().map(|w| u64::from(w.significant_bits())).sum();
+                proptest::prop_assert_eq!(t.cost(&narrow), bits, "{:?}", t);
+            }
+        }
+    }
+
     #[test]
     fn transforms_invert_on_extremes() {
         let column: Vec<u32> = vec![0, u32::MAX, 1, 0x8000_0000, 0x7fff_ffff, 5, 5, 5, 0];
