@@ -133,6 +133,7 @@ conformance!(
     realistic_laps_round_trip_bit_exact,
     columns_are_the_channels_asked_for,
     unsynced_laps_are_laps_like_any_other,
+    laps_saved_with_their_encoding_are_laps_like_any_other,
     random_bits_long_lap_round_trip,
     empty_lap,
     principal_frames_keep_only_principal_channels,
@@ -1446,6 +1447,42 @@ async fn unsynced_laps_are_laps_like_any_other(store: Arc<dyn Store>) {
     assert_eq!(listed, ids);
     assert_bit_exact(&store.lap_frames(ids[2]).await.unwrap(), &frames);
     session_missing_on_unsynced(&store).await;
+}
+
+/// A lap saved with its telemetry encoded already (an import's) is the lap saved alone; an
+/// encoding of another number of frames is not used.
+async fn laps_saved_with_their_encoding_are_laps_like_any_other(store: Arc<dyn Store>) {
+    let s = session(&store, "bulk, encoded on the way").await;
+    let frames = testing::logged_frames(&imola());
+    let l = Lap {
+        frames: frames.clone(),
+        ..lap(0, 1, LapKind::Flying, 0)
+    };
+    let encoded = codec::encode(&frames).unwrap();
+    let record = store
+        .save_encoded_lap_unsynced(s, &l, encoded)
+        .await
+        .unwrap();
+    let other = Lap {
+        frames: frames[..100].to_vec(),
+        ..lap(0, 2, LapKind::Flying, 0)
+    };
+    let wrong = codec::encode(&frames).unwrap();
+    let shorter = store
+        .save_encoded_lap_unsynced(s, &other, wrong)
+        .await
+        .unwrap();
+    store.sync().await.unwrap();
+    assert_eq!((record.number, shorter.number), (1, 2));
+    assert_eq!(record.frame_count as usize, frames.len());
+    assert_bit_exact(&store.lap_frames(record.id).await.unwrap(), &frames);
+    assert_bit_exact(&store.lap_frames(shorter.id).await.unwrap(), &frames[..100]);
+    let missing = SessionId(9_999_999);
+    let encoded = codec::encode(&frames).unwrap();
+    match store.save_encoded_lap_unsynced(missing, &l, encoded).await {
+        Err(StoreError::SessionNotFound { id }) => assert_eq!(id, missing),
+        other => panic!("expected SessionNotFound, got {other:?}"),
+    }
 }
 
 async fn session_missing_on_unsynced(store: &Arc<dyn Store>) {

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use purple_sector_core::lap::Lap;
+use purple_sector_core::store::codec::EncodedFrames;
 use purple_sector_core::store::{
     Channel, ChatMessage, ChatRole, Columns, LapId, LapOrigin, LapRecord, LapUpdate, LeaseOutcome,
     MalformedDatagram, NewSession, NewUser, PoolStats, Put, Result, Session, SessionId,
@@ -110,6 +111,18 @@ impl Store for TimedStore {
             self,
             "save_lap_unsynced",
             self.inner.save_lap_unsynced(session, lap)
+        )
+    }
+    async fn save_encoded_lap_unsynced(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        encoded: EncodedFrames,
+    ) -> Result<LapRecord> {
+        timed!(
+            self,
+            "save_encoded_lap_unsynced",
+            self.inner.save_encoded_lap_unsynced(session, lap, encoded)
         )
     }
     async fn sync(&self) -> Result<()> {

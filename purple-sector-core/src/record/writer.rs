@@ -7,8 +7,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::lap::Lap;
 use crate::live::{Hub, LiveDelta, LiveEvent, SessionState};
 use crate::protocol::OwnedHandshakeResponse;
+use crate::store::codec::{CodecError, EncodedFrames};
 use crate::store::{
     LapRecord, LeaseOutcome, NewSession, Session, SessionId, SessionStatus, SessionUpdate, Store,
     StoreError, best_lap,
@@ -371,7 +373,8 @@ impl Writer {
         Ok(())
     }
 
-    pub(super) async fn apply(&mut self, op: StoreOp) -> Result<(), StoreError> {
+    /// Ends the recording when its claim on the game session was taken over.
+    fn check_lease(&self) -> Result<(), StoreError> {
         if let Some(held) = &self.held {
             if *held.lost.borrow() {
                 return Err(StoreError::LeaseLost {
@@ -379,6 +382,23 @@ impl Writer {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// [`StoreOp::SaveLap`] of a lap whose telemetry was encoded on the way
+    /// ([`crate::store::codec::encode`] of its frames; its error is the save's).
+    pub(super) async fn apply_encoded(
+        &mut self,
+        lap: Lap,
+        encoded: Result<EncodedFrames, CodecError>,
+    ) -> Result<(), StoreError> {
+        self.check_lease()?;
+        let encoded = encoded.map_err(StoreError::Codec)?;
+        self.save_lap(lap, Some(encoded)).await
+    }
+
+    pub(super) async fn apply(&mut self, op: StoreOp) -> Result<(), StoreError> {
+        self.check_lease()?;
         match op {
             StoreOp::SessionInfo(hello) => {
                 let Heard {
@@ -413,22 +433,7 @@ impl Writer {
                     }
                 }
             }
-            StoreOp::SaveLap(mut lap) => {
-                lap.stint += self.stint_offset;
-                let id = self.session().await?;
-                let record = if self.bulk {
-                    self.store.save_lap_unsynced(id, &lap).await?
-                } else {
-                    self.store.save_lap(id, &lap).await?
-                };
-                if let Some(live) = &self.live {
-                    live.delta.offer(&record, &lap.frames);
-                    if let Some(hub) = &live.hub {
-                        hub.publish(LiveEvent::LapCompleted(Arc::new(record.clone())));
-                    }
-                }
-                self.laps.push(record);
-            }
+            StoreOp::SaveLap(lap) => self.save_lap(lap, None).await?,
             StoreOp::Checkpoint(mut lap) => {
                 lap.stint += self.stint_offset;
                 let id = self.session().await?;
@@ -439,6 +444,33 @@ impl Writer {
                 self.store.save_malformed(id, time_ns, &bytes).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Saves a completed lap (with its telemetry already encoded, when it was).
+    async fn save_lap(
+        &mut self,
+        mut lap: Lap,
+        encoded: Option<EncodedFrames>,
+    ) -> Result<(), StoreError> {
+        lap.stint += self.stint_offset;
+        let id = self.session().await?;
+        let record = match (self.bulk, encoded) {
+            (true, Some(encoded)) => {
+                self.store
+                    .save_encoded_lap_unsynced(id, &lap, encoded)
+                    .await?
+            }
+            (true, None) => self.store.save_lap_unsynced(id, &lap).await?,
+            (false, _) => self.store.save_lap(id, &lap).await?,
+        };
+        if let Some(live) = &self.live {
+            live.delta.offer(&record, &lap.frames);
+            if let Some(hub) = &live.hub {
+                hub.publish(LiveEvent::LapCompleted(Arc::new(record.clone())));
+            }
+        }
+        self.laps.push(record);
         Ok(())
     }
 

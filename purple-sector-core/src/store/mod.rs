@@ -102,6 +102,13 @@ use crate::telemetry::Frame;
 use crate::track::TrackMap;
 
 pub use codec::{Channel, CodecError, Columns};
+
+/// Whether `encoded` may be the encoding of `lap`'s frames: both blobs hold as many frames
+/// (what [`Store::save_encoded_lap_unsynced`] checks before it uses an encoding).
+pub(crate) fn encodes(encoded: &codec::EncodedFrames, lap: &Lap) -> bool {
+    let n = Ok(lap.frames.len());
+    codec::frame_count(&encoded.principal) == n && codec::frame_count(&encoded.rest) == n
+}
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
@@ -822,6 +829,22 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// syncs once at its end). By default the same as [`Store::save_lap`].
     async fn save_lap_unsynced(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
         self.save_lap(session, lap).await
+    }
+
+    /// As [`Store::save_lap_unsynced`], with the lap's telemetry already encoded
+    /// (`encoded` is [`codec::encode`] of `lap.frames`): so that a bulk writer encodes the
+    /// next lap while this one commits. An encoding of another number of frames is not
+    /// used. By default the encoding is dropped and the lap saved as
+    /// [`Store::save_lap_unsynced`] saves it (a store that keeps frames as they are, as
+    /// [`MemoryStore`] does, has nothing to gain from it).
+    async fn save_encoded_lap_unsynced(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        encoded: codec::EncodedFrames,
+    ) -> Result<LapRecord> {
+        drop(encoded);
+        self.save_lap_unsynced(session, lap).await
     }
 
     /// Makes every commit so far durable (see [`Store::save_lap_unsynced`]). By default

@@ -337,9 +337,13 @@ impl PostgresStore {
         in_progress: bool,
         origin: Option<(LapOrigin, Option<&str>)>,
         synced: bool,
+        encoded: Option<codec::EncodedFrames>,
     ) -> Result<LapRecord> {
         let fields = LapFields::new(lap, in_progress)?;
-        let encoded = off_the_reactor(|| codec::encode(&lap.frames).map_err(StoreError::Codec))?;
+        let encoded = match encoded {
+            Some(encoded) if super::encodes(&encoded, lap) => encoded,
+            _ => off_the_reactor(|| codec::encode(&lap.frames).map_err(StoreError::Codec))?,
+        };
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         if !synced {
@@ -745,11 +749,21 @@ impl Store for PostgresStore {
     }
 
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, false, None, true).await
+        self.store_lap(session, lap, false, None, true, None).await
     }
 
     async fn save_lap_unsynced(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, false, None, false).await
+        self.store_lap(session, lap, false, None, false, None).await
+    }
+
+    async fn save_encoded_lap_unsynced(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        encoded: codec::EncodedFrames,
+    ) -> Result<LapRecord> {
+        self.store_lap(session, lap, false, None, false, Some(encoded))
+            .await
     }
 
     async fn sync(&self) -> Result<()> {
@@ -764,7 +778,7 @@ impl Store for PostgresStore {
     }
 
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, true, None, true).await
+        self.store_lap(session, lap, true, None, true, None).await
     }
 
     async fn close_checkpoint(&self, session: SessionId) -> Result<Option<LapRecord>> {
@@ -798,7 +812,7 @@ impl Store for PostgresStore {
         origin: LapOrigin,
         owner: Option<&str>,
     ) -> Result<LapRecord> {
-        self.store_lap(session, lap, false, Some((origin, owner)), true)
+        self.store_lap(session, lap, false, Some((origin, owner)), true, None)
             .await
     }
 

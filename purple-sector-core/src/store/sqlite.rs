@@ -49,6 +49,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::codec::{self, Channel, Columns, EncodedFrames};
+use super::encodes;
 use super::rows::{
     LapRow, SessionRow, UserRow, invalid_reason_json, parse_track_map, suggestions_json, tags_json,
     track_map_json,
@@ -288,9 +289,13 @@ impl SqliteStore {
         in_progress: bool,
         origin: Option<(LapOrigin, Option<String>)>,
         durability: Durability,
+        encoded: Option<EncodedFrames>,
     ) -> Result<LapRecord> {
         let fields = LapFields::new(lap, in_progress)?;
-        let encoded = encode_off_the_reactor(&lap.frames)?;
+        let encoded = match encoded {
+            Some(encoded) if encodes(&encoded, lap) => encoded,
+            _ => encode_off_the_reactor(&lap.frames)?,
+        };
         self.run(move |conn| match durability {
             Durability::Deferred => write_lap(conn, session, fields, &encoded, origin),
             Durability::Synced => {
@@ -692,12 +697,23 @@ impl Store for SqliteStore {
     }
 
     async fn save_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, false, None, Durability::Synced)
+        self.store_lap(session, lap, false, None, Durability::Synced, None)
             .await
     }
 
     async fn save_lap_unsynced(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, false, None, Durability::Deferred)
+        self.store_lap(session, lap, false, None, Durability::Deferred, None)
+            .await
+    }
+
+    async fn save_encoded_lap_unsynced(
+        &self,
+        session: SessionId,
+        lap: &Lap,
+        encoded: EncodedFrames,
+    ) -> Result<LapRecord> {
+        let deferred = Durability::Deferred;
+        self.store_lap(session, lap, false, None, deferred, Some(encoded))
             .await
     }
 
@@ -713,7 +729,7 @@ impl Store for SqliteStore {
     }
 
     async fn checkpoint_lap(&self, session: SessionId, lap: &Lap) -> Result<LapRecord> {
-        self.store_lap(session, lap, true, None, Durability::Deferred)
+        self.store_lap(session, lap, true, None, Durability::Deferred, None)
             .await
     }
 
@@ -730,6 +746,7 @@ impl Store for SqliteStore {
             false,
             Some((origin, owner.map(str::to_owned))),
             Durability::Synced,
+            None,
         )
         .await
     }
