@@ -102,18 +102,29 @@ use crate::telemetry::Frame;
 use crate::track::TrackMap;
 
 pub use codec::{Channel, CodecError, Columns};
-
-/// Whether `encoded` may be the encoding of `lap`'s frames: both blobs hold as many frames
-/// (what [`Store::save_encoded_lap_unsynced`] checks before it uses an encoding).
-pub(crate) fn encodes(encoded: &codec::EncodedFrames, lap: &Lap) -> bool {
-    let n = Ok(lap.frames.len());
-    codec::frame_count(&encoded.principal) == n && codec::frame_count(&encoded.rest) == n
-}
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+
+/// The encoding of `lap`'s frames a store writes: the one given with the lap
+/// ([`Store::save_encoded_lap_unsynced`]) when both its blobs hold as many frames as the
+/// lap, else `encode`'s.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn encoding_of(
+    lap: &Lap,
+    given: Option<codec::EncodedFrames>,
+    encode: impl FnOnce() -> Result<codec::EncodedFrames>,
+) -> Result<codec::EncodedFrames> {
+    let n = Ok(lap.frames.len());
+    match given {
+        Some(e) if codec::frame_count(&e.principal) == n && codec::frame_count(&e.rest) == n => {
+            Ok(e)
+        }
+        _ => encode(),
+    }
+}
 
 /// The result of every store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -340,10 +340,9 @@ impl PostgresStore {
         encoded: Option<codec::EncodedFrames>,
     ) -> Result<LapRecord> {
         let fields = LapFields::new(lap, in_progress)?;
-        let encoded = match encoded {
-            Some(encoded) if super::encodes(&encoded, lap) => encoded,
-            _ => off_the_reactor(|| codec::encode(&lap.frames).map_err(StoreError::Codec))?,
-        };
+        let encoded = super::encoding_of(lap, encoded, || {
+            off_the_reactor(|| codec::encode(&lap.frames).map_err(StoreError::Codec))
+        })?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         if !synced {

@@ -49,7 +49,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::codec::{self, Channel, Columns, EncodedFrames};
-use super::encodes;
+use super::encoding_of;
 use super::rows::{
     LapRow, SessionRow, UserRow, invalid_reason_json, parse_track_map, suggestions_json, tags_json,
     track_map_json,
@@ -292,10 +292,7 @@ impl SqliteStore {
         encoded: Option<EncodedFrames>,
     ) -> Result<LapRecord> {
         let fields = LapFields::new(lap, in_progress)?;
-        let encoded = match encoded {
-            Some(encoded) if encodes(&encoded, lap) => encoded,
-            _ => encode_off_the_reactor(&lap.frames)?,
-        };
+        let encoded = encoding_of(lap, encoded, || encode_off_the_reactor(&lap.frames))?;
         self.run(move |conn| match durability {
             Durability::Deferred => write_lap(conn, session, fields, &encoded, origin),
             Durability::Synced => {
