@@ -669,11 +669,15 @@ const bandsPlugin = () => ({
       ctx.beginPath(); ctx.rect(left, top, width, height); ctx.clip();
       ctx.font = `${11 * dpr}px system-ui, sans-serif`;
       ctx.textBaseline = "top";
-      corners().forEach((c, i) => {
-        const x0 = u.valToPos(xAt(c.startM), "x", true), x1 = u.valToPos(xAt(c.endM), "x", true);
+      // Each band labelled with its corner's name where that fits before the next band's
+      // label, else with its id (T7), else not at all: labels never run into each other.
+      const bands = corners().map((c) => [u.valToPos(xAt(c.startM), "x", true), u.valToPos(xAt(c.endM), "x", true), c.corner]);
+      bands.forEach(([x0, x1, corner], i) => {
         ctx.fillStyle = i % 2 ? "rgba(166,108,255,0.10)" : "rgba(166,108,255,0.16)";
         ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
-        if (x1 - x0 > 14 * dpr) { ctx.fillStyle = "#c9b8e8"; ctx.fillText(c.corner.name, x0 + 3 * dpr, top + 3 * dpr); }
+        const at = x0 + 3 * dpr, room = (i + 1 < bands.length ? bands[i + 1][0] : left + width) - 2 * dpr - at;
+        const text = [corner.name, corner.id].find((t) => t && ctx.measureText(t).width <= room);
+        if (text) { ctx.fillStyle = "#c9b8e8"; ctx.fillText(text, at, top + 3 * dpr); }
       });
       ctx.restore();
     }],
@@ -697,6 +701,12 @@ function chartSpecs() {
     { title: "Delta to the reference (+ behind, − ahead)", unit: "s", height: 160, symmetric: true, needsRef: true, zero: true, series: (l) => (l.delta ? [{ label: `${l.label} delta`, data: l.delta, fmt: s3 }] : []) },
     { title: "Speed delta to the reference", unit: "km/h", height: 140, symmetric: true, needsRef: true, zero: true, series: (l) => (l.speedDelta ? [{ label: `${l.label} speed Δ`, data: l.speedDelta, fmt: (v) => (v == null ? "—" : `${signed(v, 1)} km/h`) }] : []) },
   ];
+}
+
+/** The smallest of 1, 2, 2.5 and 5 times a power of ten that is at least `v` (> 0). */
+function roundUp(v) {
+  const p = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 2.5, 5, 10].map((k) => k * p).find((r) => r >= v * (1 - 1e-9));
 }
 
 function chartWidth() {
@@ -731,13 +741,18 @@ function drawLapCharts() {
     }
     const scales = { x: { time: false, ...(lv.zoom ? { min: lv.zoom.min, max: lv.zoom.max } : {}) } };
     if (spec.range) scales.y = { range: spec.range };
-    if (spec.symmetric) scales.y = { range: (u, lo, hi) => { const m = Math.max(Math.abs(lo || 0), Math.abs(hi || 0), spec.unit === "s" ? 0.05 : 1) * 1.05; return [-m, m]; } };
+    // Symmetric about 0 and rounded up to a round number, so that both ends are ticks: a
+    // range just past a tick (±0.91 s) would leave room for the 0 tick alone.
+    if (spec.symmetric) scales.y = { range: (u, lo, hi) => { const m = roundUp(Math.max(Math.abs(lo || 0), Math.abs(hi || 0), spec.unit === "s" ? 0.05 : 1) * 1.05); return [-m, m]; } };
     if (spec.gear) scales.gear = { range: [-1, 8] };
     const axes = [
       { ...AXIS, label: xLabel, size: 42, values: (u, vals) => vals.map((v) => (lv.x === "time" ? v.toFixed(0) : v.toFixed(0))) },
-      { ...AXIS, label: spec.unit, size: 56 },
+      // A short chart's ticks closer together than uPlot's 30 px, so that it has some.
+      { ...AXIS, label: spec.unit, size: 56, ...(spec.height < 170 ? { space: 18 } : {}) },
     ];
-    if (spec.gear) axes.push({ ...AXIS, scale: "gear", side: 1, label: "gear", size: 36, grid: { show: false }, incrs: [1], values: (u, vals) => vals.map(gearText) });
+    // Every gear when the chart is tall enough, else every other one (a step of 1 alone left
+    // a short chart with no gear ticks at all).
+    if (spec.gear) axes.push({ ...AXIS, scale: "gear", side: 1, label: "gear", size: 36, space: 16, grid: { show: false }, incrs: [1, 2, 3], values: (u, vals) => vals.map(gearText) });
     const title = el("h4", { class: "chart-title" }, spec.title);
     const holder = el("div", { class: "chart", "data-chart": spec.title });
     box.append(title, holder);
@@ -899,14 +914,27 @@ function drawMap() {
   g.lineTo(tipX - ax * 14 * dpr - az * 7 * dpr, tipZ - az * 14 * dpr + ax * 7 * dpr);
   g.lineTo(tipX - ax * 14 * dpr + az * 7 * dpr, tipZ - az * 14 * dpr - ax * 7 * dpr);
   g.closePath(); g.fill();
-  // Corner labels, outside the line.
+  // Corner labels, outside the line: pushed further out while they would overlap a label
+  // already placed, and kept inside the canvas.
   const cx = canvas.width / 2, cz = canvas.height / 2;
   g.font = `600 ${11 * dpr}px system-ui, sans-serif`;
+  g.fillStyle = "#ece8f5";
+  const placed = [], h = 13 * dpr, edge = 3 * dpr;
+  const overlaps = (b) => placed.some((p) => b.x0 < p.x1 && p.x0 < b.x1 && b.z0 < p.z1 && p.z0 < b.z1);
   for (const c of corners()) {
     const i = Math.max(0, Math.min(n - 1, d.findIndex((v) => v >= c.apexM)));
     let ux = px(i) - cx, uz = pz(i) - cz; const un = Math.hypot(ux, uz) || 1; ux /= un; uz /= un;
-    g.fillStyle = "#ece8f5";
-    g.fillText(c.corner.name, px(i) + ux * 16 * dpr, pz(i) + uz * 16 * dpr);
+    const w = g.measureText(c.corner.name).width + 4 * dpr;
+    let box;
+    for (let step = 0; step < 6; step++) {
+      const r = (16 + 10 * step) * dpr;
+      const x = Math.max(edge + w / 2, Math.min(canvas.width - edge - w / 2, px(i) + ux * r));
+      const z = Math.max(edge + h / 2, Math.min(canvas.height - edge - h / 2, pz(i) + uz * r));
+      box = { x, z, x0: x - w / 2, x1: x + w / 2, z0: z - h / 2, z1: z + h / 2 };
+      if (!overlaps(box)) break;
+    }
+    placed.push(box);
+    g.fillText(c.corner.name, box.x, box.z);
   }
   lv.mapBase = g.getImageData(0, 0, canvas.width, canvas.height);
   if (lv.cursor != null) drawMapMarker(lv.cursor, true);
@@ -938,6 +966,10 @@ function zoomToItem(item) {
   else zoomToMetres(item.distance_m - 100, item.distance_m + 100);
 }
 
+/** What a corner explains, down the straight after it too (what the CLI's table and the
+ * suggestions give); an analysis stored before that was measured has the corner's own. */
+const lost = (c) => (c.attributed_loss_s != null && (c.attributed_loss_s !== 0 || c.time_loss_s === 0) ? c.attributed_loss_s : c.time_loss_s);
+
 function drawAnalysis() {
   const rows = $("corners"), list = $("suggestions"), strengths = $("strengths");
   rows.replaceChildren(); list.replaceChildren(); strengths.replaceChildren();
@@ -950,7 +982,7 @@ function drawAnalysis() {
   const m = (v) => (v == null ? "—" : v.toFixed(0));
   for (const c of corners()) {
     const tr = el("tr", { tabindex: 0, "data-href": "#", "aria-label": `Zoom to ${c.corner.name}` },
-      el("td", {}, c.corner.name), el("td", { class: c.time_loss_s > 0 ? "behind" : "ahead" }, signed(c.time_loss_s, 3)),
+      el("td", {}, c.corner.name), el("td", { class: lost(c) > 0 ? "behind" : "ahead", title: `${signed(c.time_loss_s, 3)} s in the corner itself` }, signed(lost(c), 3)),
       el("td", {}, c.lap.min_speed_kmh.toFixed(1)), el("td", {}, c.reference.min_speed_kmh.toFixed(1)),
       el("td", {}, m(c.lap.brake_point_m)), el("td", {}, m(c.reference.brake_point_m)));
     onActivate(tr, () => zoomToMetres(c.startM, c.endM));
