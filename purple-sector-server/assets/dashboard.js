@@ -753,7 +753,10 @@ function drawLapCharts() {
     // Every gear when the chart is tall enough, else every other one (a step of 1 alone left
     // a short chart with no gear ticks at all).
     if (spec.gear) axes.push({ ...AXIS, scale: "gear", side: 1, label: "gear", size: 36, space: 16, grid: { show: false }, incrs: [1, 2, 3], values: (u, vals) => vals.map(gearText) });
-    const title = el("h4", { class: "chart-title" }, spec.title);
+    // A lap logged without engine speed (some loggers keep none) reads 0 rpm throughout:
+    // say so rather than draw a flat line as if the engine had stopped.
+    const noRpm = spec.gear && !laps.filter((l) => !l.ref).some((l) => l.col("rpm").some((v) => v > 0));
+    const title = el("h4", { class: "chart-title" }, noRpm ? `${spec.title} — no engine speed recorded in this lap` : spec.title);
     const holder = el("div", { class: "chart", "data-chart": spec.title });
     box.append(title, holder);
     const u = new uPlot({
