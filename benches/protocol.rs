@@ -196,8 +196,9 @@ fn decode_to_slot(bytes: &[u8]) -> f32 {
 }
 
 /// The targets' ratios: the streaming full decode against the copy into a stack slot (the
-/// issue's floor, target ≤ 1.5) and into a kept buffer; one packet in cache, decode against
-/// copy (1 000 of each a timing, so the clock's resolution does not count).
+/// issue's floor, target ≤ 1.5) and into a kept buffer, and the decode into one slot against
+/// the copy into one slot (like for like); one packet in cache, decode against copy (1 000
+/// of each a timing, so the clock's resolution does not count).
 fn targets() {
     let bytes = lap_packets(PACKETS);
     let n = bytes.len() / CAR_INFO_LEN;
