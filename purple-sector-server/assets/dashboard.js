@@ -970,8 +970,9 @@ function zoomToItem(item) {
 }
 
 /** What a corner explains, down the straight after it too (what the CLI's table and the
- * suggestions give); an analysis stored before that was measured has the corner's own. */
-const lost = (c) => (c.attributed_loss_s != null && (c.attributed_loss_s !== 0 || c.time_loss_s === 0) ? c.attributed_loss_s : c.time_loss_s);
+ * suggestions give), or without an attribution (an analysis stored before there was one)
+ * its window's loss: the rule of the suggestions' `loss_of` in analysis/heuristic.rs. */
+const lost = (c) => (c.attributed_loss_s || Object.values(c.phases || {}).some((v) => v !== 0) ? c.attributed_loss_s : c.time_loss_s);
 
 function drawAnalysis() {
   const rows = $("corners"), list = $("suggestions"), strengths = $("strengths");
