@@ -6,7 +6,9 @@
 //! Two simulated flying laps of Imola at the game's 333 Hz (≈ 33 000 frames each), the
 //! second braking early into one corner. The baseline in the same group is putting one lap
 //! on the distance grid alone (the floor: every analysis does it twice); `analyze` finds the
-//! corners on the reference, the last case uses the track's map as `analyze LAP` does.
+//! corners on the reference; the same from the laps' stored columns (what the store gives
+//! `analyze LAP` and the server: no frames made); the last case uses the track's map as
+//! `analyze LAP` does.
 //! Target: a whole analysis ≤ 10 ms.
 
 #![allow(clippy::expect_used)]
@@ -15,9 +17,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use purple_sector_core::analysis::{
-    LapTrace, analyze, analyze_traces, heuristic_strengths, heuristic_suggestions,
+    LapTrace, analyze, analyze_traces, detect_corners, heuristic_strengths, heuristic_suggestions,
 };
 use purple_sector_core::sim::{Mistake, MistakeKind, SimConfig, Simulator, Track};
+use purple_sector_core::store::Columns;
 use purple_sector_core::telemetry::Frame;
 use purple_sector_core::track::TrackMap;
 
@@ -78,6 +81,28 @@ fn analysis(c: &mut Criterion) {
             heuristic_suggestions(&analysis)
         });
     });
+    // What a stored lap is analysed from (`Store::lap_columns`, as `analyze LAP` and the
+    // server load it): the two laps' columns, no frames.
+    let lap_columns = Columns::from_frames(&lap, &LapTrace::CHANNELS);
+    let reference_columns = Columns::from_frames(&reference, &LapTrace::CHANNELS);
+    group.bench_function(
+        "analyze from stored columns: traces, corners, analysis",
+        |b| {
+            b.iter(|| {
+                let reference_trace =
+                    LapTrace::from_columns(black_box(&reference_columns), Some(reference_ms), None)
+                        .expect("reference");
+                let lap_trace = LapTrace::from_columns(
+                    black_box(&lap_columns),
+                    Some(lap_ms),
+                    Some(reference_trace.length_m()),
+                )
+                .expect("lap");
+                let corners = detect_corners(&reference_trace);
+                analyze_traces(&lap_trace, &reference_trace, &corners)
+            });
+        },
+    );
     // What `analyze LAP` does on a stored track: both laps on the map's grid, the map's
     // corners, suggestions and strengths (the map itself is built once and kept).
     let reference_trace =

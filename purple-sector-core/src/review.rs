@@ -146,19 +146,20 @@ pub struct Review {
     pub note: Option<String>,
 }
 
-async fn trace_of(
+/// A stored lap on the distance grid, from its columns ([`LapTrace::from_columns`]: no
+/// frames are made): on its own length when `length_m` is `None`, else on that one; timed by
+/// its official time when it has one.
+pub async fn stored_trace(
     store: &dyn Store,
     lap: &LapRecord,
     length_m: Option<f64>,
 ) -> Result<LapTrace, ReviewError> {
-    let frames = store.lap_principal_frames(lap.id).await?;
-    let trace = match length_m {
-        Some(length) => LapTrace::with_length(&frames, lap.time_ms(), length),
-        None => LapTrace::new(&frames, lap.time_ms()),
-    };
-    trace.map_err(|source| ReviewError::Analysis {
-        lap: lap.id,
-        source,
+    let columns = store.lap_columns(lap.id, &LapTrace::CHANNELS).await?;
+    LapTrace::from_columns(&columns, lap.time_ms(), length_m).map_err(|source| {
+        ReviewError::Analysis {
+            lap: lap.id,
+            source,
+        }
     })
 }
 
@@ -230,7 +231,7 @@ async fn build_map(
             break;
         }
         let length = traces.first().map(LapTrace::length_m);
-        let Ok(trace) = trace_of(store, lap, length).await else {
+        let Ok(trace) = stored_trace(store, lap, length).await else {
             continue;
         };
         let fits = length.is_none_or(|l| {
@@ -385,14 +386,14 @@ pub async fn compare(
     let (map, reference_trace, lap_trace) = match track_map(store, lap.session).await? {
         Some(map) => {
             let length = Some(map.length_m);
-            let reference_trace = trace_of(store, &reference, length).await?;
-            let lap_trace = trace_of(store, &lap, length).await?;
+            let reference_trace = stored_trace(store, &reference, length).await?;
+            let lap_trace = stored_trace(store, &lap, length).await?;
             (map, reference_trace, lap_trace)
         }
         None => {
             // No clean lap to build a map from: the reference is the map.
-            let reference_trace = trace_of(store, &reference, None).await?;
-            let lap_trace = trace_of(store, &lap, Some(reference_trace.length_m())).await?;
+            let reference_trace = stored_trace(store, &reference, None).await?;
+            let lap_trace = stored_trace(store, &lap, Some(reference_trace.length_m())).await?;
             let session = store.get_session(lap.session).await?;
             let map = TrackMap::build(&session.track, &session.track_config, &[&reference_trace])
                 .map_err(|source| ReviewError::Map {
@@ -416,7 +417,7 @@ pub async fn compare(
     let (mut analysis, reference_id) = if against == Against::Ideal {
         let mut traces = Vec::new();
         for l in ranked_laps(store, lap.session).await? {
-            traces.push(trace_of(store, &l, length).await?);
+            traces.push(stored_trace(store, &l, length).await?);
         }
         match analyze_against_ideal(&lap_trace, &traces, &map.corners) {
             Some((analysis, _)) => (analysis, None),
@@ -630,7 +631,7 @@ pub async fn review_session(
         let mut traces = Vec::new();
         let mut ids = Vec::new();
         for l in &ranked {
-            if let Ok(t) = trace_of(store, l, Some(map.length_m)).await {
+            if let Ok(t) = stored_trace(store, l, Some(map.length_m)).await {
                 traces.push(t);
                 ids.push(l.id);
             }

@@ -9,7 +9,9 @@ use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use purple_sector_core::analysis::{LapTrace, detect_corners, ideal_lap};
-use purple_sector_core::review::{ReviewError, comparable_laps, ranked_laps, track_map};
+use purple_sector_core::review::{
+    ReviewError, comparable_laps, ranked_laps, stored_trace, track_map,
+};
 use purple_sector_core::store::{LapId, LapRecord, best_lap};
 use serde::{Deserialize, Serialize};
 
@@ -149,18 +151,7 @@ async fn trace_of(
     lap: &LapRecord,
     length_m: Option<f64>,
 ) -> Result<LapTrace, ApiError> {
-    let frames = state.store.lap_principal_frames(lap.id).await?;
-    let trace = match length_m {
-        Some(length) => LapTrace::with_length(&frames, lap.time_ms(), length),
-        None => LapTrace::new(&frames, lap.time_ms()),
-    };
-    trace.map_err(|source| {
-        ReviewError::Analysis {
-            lap: lap.id,
-            source,
-        }
-        .into()
-    })
+    Ok(stored_trace(&*state.store, lap, length_m).await?)
 }
 
 fn lap_id(id: Result<Path<String>, PathRejection>) -> Result<LapId, ApiError> {

@@ -93,6 +93,19 @@ pub enum AnalysisError {
         /// Last frame's lap clock, ms.
         last_ms: i32,
     },
+    /// A channel a trace reads was not among the columns it was given
+    /// ([`super::LapTrace::CHANNELS`]).
+    #[error("{role}: channel {channel} has {found} values for {frames} frames")]
+    MissingChannel {
+        /// Which lap.
+        role: LapRole,
+        /// The channel's name ([`crate::store::Channel::name`]).
+        channel: &'static str,
+        /// Values in its column (0 when it was not loaded).
+        found: usize,
+        /// Frames in the lap.
+        frames: usize,
+    },
     /// The two laps are not the same length: not the same track (or layout).
     #[error("lap is {lap_m:.0} m long, the reference {reference_m:.0} m: not the same track?")]
     LengthMismatch {
@@ -134,6 +147,17 @@ impl AnalysisError {
                 role,
                 first_ms,
                 last_ms,
+            },
+            Self::MissingChannel {
+                channel,
+                found,
+                frames,
+                ..
+            } => Self::MissingChannel {
+                role,
+                channel,
+                found,
+                frames,
             },
             other @ Self::LengthMismatch { .. } => other,
         }
