@@ -149,6 +149,34 @@ pub struct Frame {
     pub wheels: Wheels,
 }
 
+/// Reads a word of each of the frame's wheel arrays and returns their bits or-ed: called
+/// on every frame of a pass that reads only some fields (the rest of its loop reads them),
+/// it makes the pass read every cache line of each frame, in order. Read so, a run of frames
+/// is one sequential stream that the processor fetches ahead; with lines skipped (a frame
+/// is 328 bytes, the wheels 224 of them, in the middle), each frame waited on its own loads.
+/// Keep the result from the optimiser ([`std::hint::black_box`] once, after the loop).
+pub(crate) fn touch_every_line(frame: &Frame) -> u32 {
+    let w = &frame.wheels;
+    [
+        w.angular_speed_rad_s[0],
+        w.slip_angle_deg[0],
+        w.slip_angle_contact_patch[0],
+        w.slip_ratio[0],
+        w.tyre_slip[0],
+        w.nd_slip[0],
+        w.load_n[0],
+        w.dy[0],
+        w.mz_nm[0],
+        w.tyre_dirty_level[0],
+        w.camber_rad[0],
+        w.tyre_radius_m[0],
+        w.tyre_loaded_radius_m[0],
+        w.suspension_height_m[0],
+    ]
+    .iter()
+    .fold(0, |bits, v| bits | v.to_bits())
+}
+
 impl Frame {
     /// A frame from a car-info view and its receive time.
     pub fn from_car_info(car: &CarInfo<'_>, time_ns: u64) -> Self {

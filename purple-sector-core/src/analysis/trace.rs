@@ -142,8 +142,9 @@ impl Channels<'_> {
 }
 
 /// The channels of frames, read out of them in one pass: a frame is 328 bytes, of which a
-/// trace reads 76, and reading them all once in a tight loop keeps many frames' loads in
-/// flight where the trace's own loops would wait on each.
+/// trace reads 76; they are read once, in a tight loop that touches every cache line of each
+/// frame ([`crate::telemetry::touch_every_line`]: one lap on the grid 3.1 → 1.6–1.8 ms,
+/// 35 614 frames, `--bench analysis`), and the trace's own loops read the columns.
 struct FrameChannels {
     time_ns: Vec<u64>,
     lap_time_ms: Vec<i32>,
@@ -203,7 +204,7 @@ impl FrameChannels {
         // The bits of a word of each wheel array, kept from the optimiser below.
         let mut touched = 0u32;
         for (i, f) in frames.iter().enumerate() {
-            touched |= touch_every_line(f);
+            touched |= crate::telemetry::touch_every_line(f);
             time_ns[i] = f.time_ns;
             lap_time_ms[i] = f.lap_time_ms;
             position[i] = f.position_normalized;
@@ -245,33 +246,6 @@ impl FrameChannels {
             flags: Some(&self.flags),
         }
     }
-}
-
-/// Reads a word of each of the frame's wheel arrays, the part of a frame a trace has no use
-/// for: with the fields it does read, every cache line of the frame is read, in order. Read
-/// so, the frames are one sequential stream that the processor fetches ahead; with the wheel
-/// lines skipped, every frame waited on its own loads (`--bench analysis`: one lap on the grid
-/// 3.1 → 1.6–1.8 ms, 35 614 frames).
-fn touch_every_line(frame: &Frame) -> u32 {
-    let w = &frame.wheels;
-    [
-        w.angular_speed_rad_s[0],
-        w.slip_angle_deg[0],
-        w.slip_angle_contact_patch[0],
-        w.slip_ratio[0],
-        w.tyre_slip[0],
-        w.nd_slip[0],
-        w.load_n[0],
-        w.dy[0],
-        w.mz_nm[0],
-        w.tyre_dirty_level[0],
-        w.camber_rad[0],
-        w.tyre_radius_m[0],
-        w.tyre_loaded_radius_m[0],
-        w.suspension_height_m[0],
-    ]
-    .iter()
-    .fold(0, |bits, v| bits | v.to_bits())
 }
 
 /// The stored columns' view, each channel a trace reads checked to be there.
