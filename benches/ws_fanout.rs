@@ -1,6 +1,7 @@
 //! 500 WebSocket clients at 60 Hz on loopback while the recorder takes the built-in game at
 //! 333 Hz: frame latency (recorder receive → client receive) percentiles, frames lost by the
-//! recorder, frames each client got.
+//! recorder, frames each client got, and the largest latency of each second of the run (is
+//! the tail one event, such as the session's start or end, or spread over the run?).
 //!
 //! `cargo bench -p purple-sector-benches --bench ws_fanout [-- CLIENTS SECONDS HZ]`
 //! (500 clients, 10 s, 60 Hz by default; the second target is `-- 2000 10 10`).
@@ -94,7 +95,7 @@ async fn run(clients: usize, seconds: u64, hz: u32) {
                                 if kind == "telemetry" {
                                     let sent_ms = stamps.timestamp.unwrap_or(0.0) as u64;
                                     let exact = stamps.received_ns.unwrap_or(sent_ms * 1_000_000);
-                                    latencies_us.push(now.saturating_sub(exact) / 1_000);
+                                    latencies_us.push((exact, now.saturating_sub(exact) / 1_000));
                                 }
                             }
                         }
@@ -129,13 +130,14 @@ async fn run(clients: usize, seconds: u64, hz: u32) {
     let recorded = recorder.stop().await.expect("recording");
     let elapsed = started.elapsed().as_secs_f64();
     let _ = go.send(());
-    let mut all = Vec::new();
+    let mut stamped: Vec<(u64, u64)> = Vec::new();
     let mut per_client = Vec::new();
     for task in tasks {
         let l = task.await.expect("client");
         per_client.push(l.len());
-        all.extend(l);
+        stamped.extend(l);
     }
+    let mut all: Vec<u64> = stamped.iter().map(|&(_, us)| us).collect();
     let _ = stop_server.send(());
     let _ = server.await;
 
@@ -165,5 +167,20 @@ async fn run(clients: usize, seconds: u64, hz: u32) {
         pct(0.90),
         pct(0.99),
         pct(1.0),
+    );
+    // Where the tail is: the largest latency of the frames sent in each second of the run.
+    let first_ns = stamped.iter().map(|&(at, _)| at).min().unwrap_or(0);
+    let mut max_by_second = vec![0u64; seconds as usize + 2];
+    for &(at, us) in &stamped {
+        let second = (((at - first_ns) / 1_000_000_000) as usize).min(max_by_second.len() - 1);
+        max_by_second[second] = max_by_second[second].max(us);
+    }
+    let seconds_ms: Vec<String> = max_by_second
+        .iter()
+        .map(|&us| format!("{:.1}", us as f64 / 1000.0))
+        .collect();
+    println!(
+        "max latency ms by second of the run: {}",
+        seconds_ms.join(" ")
     );
 }
