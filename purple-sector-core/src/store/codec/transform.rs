@@ -18,12 +18,14 @@ pub(super) trait Word: Copy + Default + Eq + std::fmt::Debug {
     /// Words from their byte planes (`planes[k]` = byte `k` of every word, lowest first,
     /// each as long as `out`), in one pass.
     fn merge(planes: &[&[u8]; 8], out: &mut [Self]);
+    /// The same, `len` words appended to `out` (each plane at least `len` long).
+    fn merge_append(planes: &[&[u8]; 8], len: usize, out: &mut Vec<Self>);
     fn write_le(self, out: &mut Vec<u8>);
     fn read_le(bytes: &[u8]) -> Self;
 }
 
 macro_rules! word {
-    ($u:ty, $i:ty, $merge:ident) => {
+    ($u:ty, $i:ty, $merge:ident, $append:ident) => {
         impl Word for $u {
             const BYTES: usize = std::mem::size_of::<$u>();
             #[inline]
@@ -71,6 +73,10 @@ macro_rules! word {
             fn merge(planes: &[&[u8]; 8], out: &mut [Self]) {
                 $merge(planes, out)
             }
+            #[inline]
+            fn merge_append(planes: &[&[u8]; 8], len: usize, out: &mut Vec<Self>) {
+                $append(planes, len, out)
+            }
             fn write_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
             }
@@ -112,8 +118,36 @@ fn merge_u64(p: &[&[u8]; 8], out: &mut [u64]) {
     }
 }
 
-word!(u32, i32, merge_u32);
-word!(u64, i64, merge_u64);
+/// [`merge_u32`] appending: a zip of slices has a known length, so `extend` writes the
+/// words in place (and the loop vectorises as above).
+fn append_u32(p: &[&[u8]; 8], len: usize, out: &mut Vec<u32>) {
+    let plane = |k: usize| p[k].get(..len).unwrap_or_default();
+    let planes = plane(0).iter().zip(plane(1)).zip(plane(2)).zip(plane(3));
+    out.extend(planes.map(|(((&b0, &b1), &b2), &b3)| u32::from_le_bytes([b0, b1, b2, b3])));
+}
+
+/// [`merge_u64`] appending, for parts of up to 1 024 words.
+fn append_u64(p: &[&[u8]; 8], len: usize, out: &mut Vec<u64>) {
+    const HALF: usize = 1024;
+    let (mut low, mut high) = ([0u32; HALF], [0u32; HALF]);
+    for start in (0..len).step_by(HALF) {
+        let part_len = HALF.min(len - start);
+        let range = start..start + part_len;
+        let part = |k: usize| -> [&[u8]; 8] {
+            std::array::from_fn(|j| match j {
+                0..4 => p[k + j].get(range.clone()).unwrap_or_default(),
+                _ => &[],
+            })
+        };
+        merge_u32(&part(0), &mut low[..part_len]);
+        merge_u32(&part(4), &mut high[..part_len]);
+        let halves = low[..part_len].iter().zip(&high[..part_len]);
+        out.extend(halves.map(|(&lo, &hi)| u64::from(lo) | u64::from(hi) << 32));
+    }
+}
+
+word!(u32, i32, merge_u32, append_u32);
+word!(u64, i64, merge_u64, append_u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Transform {
