@@ -1,7 +1,10 @@
 //! 500 WebSocket clients at 60 Hz on loopback while the recorder takes the built-in game at
 //! 333 Hz: frame latency (recorder receive → client receive) percentiles, frames lost by the
 //! recorder, frames each client got, and the largest latency of each second of the run (is
-//! the tail one event, such as the session's start or end, or spread over the run?).
+//! the tail one event, such as the session's start or end, or spread over the run?), beside
+//! how late a plain thread outside the runtime woke from 1 ms sleeps in the same second: when
+//! both are late together, every task of the process was held up (the machine, the hypervisor
+//! or the kernel), not one client or the fan-out.
 //!
 //! `cargo bench -p purple-sector-benches --bench ws_fanout [-- CLIENTS SECONDS HZ]`
 //! (500 clients, 10 s, 60 Hz by default; the second target is `-- 2000 10 10`).
@@ -121,6 +124,11 @@ async fn run(clients: usize, seconds: u64, hz: u32) {
         hub: Some(hub),
         ..RecordOptions::default()
     };
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = std::thread::spawn({
+        let watching = Arc::clone(&watching);
+        move || oversleeps(&watching)
+    });
     let started = Instant::now();
     let source = Source::Simulator { config, speed: 1.0 };
     let recorder = Recorder::start(store, source, options)
@@ -129,6 +137,8 @@ async fn run(clients: usize, seconds: u64, hz: u32) {
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let recorded = recorder.stop().await.expect("recording");
     let elapsed = started.elapsed().as_secs_f64();
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let late = watcher.join().expect("watcher");
     let _ = go.send(());
     let mut stamped: Vec<(u64, u64)> = Vec::new();
     let mut per_client = Vec::new();
@@ -170,17 +180,38 @@ async fn run(clients: usize, seconds: u64, hz: u32) {
     );
     // Where the tail is: the largest latency of the frames sent in each second of the run.
     let first_ns = stamped.iter().map(|&(at, _)| at).min().unwrap_or(0);
-    let mut max_by_second = vec![0u64; seconds as usize + 2];
-    for &(at, us) in &stamped {
-        let second = (((at - first_ns) / 1_000_000_000) as usize).min(max_by_second.len() - 1);
-        max_by_second[second] = max_by_second[second].max(us);
-    }
-    let seconds_ms: Vec<String> = max_by_second
-        .iter()
-        .map(|&us| format!("{:.1}", us as f64 / 1000.0))
-        .collect();
+    let by_second = |stamps: &[(u64, u64)]| {
+        let mut max = vec![0u64; seconds as usize + 2];
+        for &(at, us) in stamps {
+            let second =
+                ((at.saturating_sub(first_ns) / 1_000_000_000) as usize).min(max.len() - 1);
+            max[second] = max[second].max(us);
+        }
+        let ms: Vec<String> = max
+            .iter()
+            .map(|&us| format!("{:.1}", us as f64 / 1000.0))
+            .collect();
+        ms.join(" ")
+    };
     println!(
         "max latency ms by second of the run: {}",
-        seconds_ms.join(" ")
+        by_second(&stamped)
     );
+    println!(
+        "a plain thread's largest oversleep of 1 ms sleeps, ms by second: {}",
+        by_second(&late)
+    );
+}
+
+/// How late a plain thread wakes from 1 ms sleeps while `watching`: (when it woke, on the
+/// frames' clock, and how late, µs).
+fn oversleeps(watching: &std::sync::atomic::AtomicBool) -> Vec<(u64, u64)> {
+    let mut late = Vec::new();
+    while watching.load(std::sync::atomic::Ordering::Relaxed) {
+        let asleep = Instant::now();
+        std::thread::sleep(Duration::from_millis(1));
+        let over = asleep.elapsed().saturating_sub(Duration::from_millis(1));
+        late.push((now_ns(), over.as_micros() as u64));
+    }
+    late
 }
