@@ -378,19 +378,13 @@ fn recorder_name() -> String {
     let mut random = [0u8; 8];
     // Without randomness, the time keeps names apart well enough.
     if getrandom::fill(&mut random).is_err() {
-        random = now_ns().to_le_bytes();
+        random = crate::net::now_ns().to_le_bytes();
     }
     format!(
         "recorder {:016x} (pid {})",
         u64::from_le_bytes(random),
         std::process::id()
     )
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The built-in game's server on a free loopback port.
