@@ -541,3 +541,48 @@ fn errors_say_which_lap_and_why() {
         Err(AnalysisError::LengthMismatch { .. })
     ));
 }
+
+/// An out lap starts in the pit lane, at rest, metres past the line; its gap to a flying lap
+/// is all in the pit lane and the first straight. Nothing explains more than that gap, and
+/// the corners, driven as on the flying lap, explain next to nothing. (When the attribution
+/// took the standing car's held speed for the metres before its first frame, they were
+/// charged seconds each, and the start of the real game's out lap a minute.)
+#[test]
+fn an_out_lap_is_charged_where_it_lost() {
+    let session = Session::simulate(7, 1, Vec::new());
+    let reference = session.trace(2, None);
+    let out = session.trace(1, Some(reference.length_m()));
+    let analysis = analyze_traces(&out, &reference, &detect_corners(&reference));
+    let gap = analysis.gap_s.abs();
+    assert!(gap > 1.0, "an out lap is slower: {gap} s");
+    assert!(
+        analysis.from_line_loss_s.abs() <= gap,
+        "from the line {} s of a {gap} s gap",
+        analysis.from_line_loss_s
+    );
+    for s in &analysis.segments {
+        assert!(
+            s.own_loss_s.abs() <= gap,
+            "{}: {} s of a {gap} s gap",
+            s.name,
+            s.own_loss_s
+        );
+    }
+    for c in &analysis.corners {
+        assert!(
+            c.attributed_loss_s.abs() <= gap,
+            "{}: {} s",
+            c.corner.id,
+            c.attributed_loss_s
+        );
+        if c.time_loss_s.abs() < 0.1 {
+            assert!(
+                c.attributed_loss_s.abs() < 0.25,
+                "{}, driven alike ({:.3} s over its window), explains {:.3} s",
+                c.corner.id,
+                c.time_loss_s,
+                c.attributed_loss_s
+            );
+        }
+    }
+}

@@ -40,7 +40,10 @@ enum Label {
 ///
 /// # How
 ///
-/// Both laps are on one grid. Each lap's speed is first scaled so that the time it implies
+/// Both laps are on one grid. Where a lap has no frames (before its first one and after its
+/// last, [`LapTrace::frames_m`]) its speed is the one its extrapolated time runs at, not
+/// the nearest frame's held speed (an out lap's first frame is a car at rest in the pit
+/// lane, tens of metres past the line). Each lap's speed is then scaled so that the time it implies
 /// over the grid (Σ Δs / v) is the lap's time: a lap measured a little shorter or longer than
 /// the grid, or a speedometer a little off, then adds nothing of its own.
 ///
@@ -160,13 +163,27 @@ pub fn attribute(
     out
 }
 
-/// Each lap's speed (m/s, at least [`MIN_SPEED_MS`]) scaled so that Σ Δs / v over the grid
-/// is its lap time.
+/// Each lap's speed (m/s, at least [`MIN_SPEED_MS`]; where it has no frames, the speed its
+/// time runs at) scaled so that Σ Δs / v over the grid is its lap time.
 fn calibrated_speeds(trace: &LapTrace, n: usize) -> Vec<f64> {
     let ds = trace.spacing_m();
+    let t = trace.time_s();
+    let (first_m, last_m) = trace.frames_m();
     let v: Vec<f64> = trace.speed_kmh()[..n]
         .iter()
-        .map(|&s| (f64::from(s) / 3.6).max(MIN_SPEED_MS))
+        .enumerate()
+        .map(|(k, &s)| {
+            let at_m = k as f64 * ds;
+            if (at_m < first_m || at_m > last_m) && n > 1 {
+                // No frame here, only the held speed of the nearest one (an out lap's car at
+                // rest in the pit lane): the speed the extrapolated time runs at.
+                let (a, b) = if k + 1 < n { (k, k + 1) } else { (k - 1, k) };
+                ds / (t[b] - t[a]).max(f64::EPSILON)
+            } else {
+                f64::from(s) / 3.6
+            }
+            .max(MIN_SPEED_MS)
+        })
         .collect();
     let implied: f64 = v.windows(2).map(|w| 2.0 * ds / (w[0] + w[1])).sum();
     let time = trace.time_s().get(n - 1).copied().unwrap_or(0.0);

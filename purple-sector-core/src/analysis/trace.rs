@@ -77,6 +77,8 @@ pub struct LapTrace {
     lap_time_ms: i32,
     official: bool,
     measured_time_s: f64,
+    /// Where the first and the last frame are, m from the line.
+    frames_m: (f64, f64),
     time_s: Vec<f64>,
     speed_kmh: Vec<f32>,
     gas: Vec<f32>,
@@ -511,6 +513,14 @@ impl LapTrace {
         self.measured_time_s
     }
 
+    /// Where on the grid the lap's first and last frames are, m from the line (the first
+    /// may be a little before it, the last a little past the end). Outside, the channels
+    /// are held from the nearest frame and the time is extrapolated: an out lap's frames
+    /// start in the pit lane, tens of metres past the line, with the car at rest.
+    pub fn frames_m(&self) -> (f64, f64) {
+        self.frames_m
+    }
+
     /// Time from the line to each grid point, s (0 at the first, the lap time at the last).
     pub fn time_s(&self) -> &[f64] {
         &self.time_s
@@ -842,6 +852,7 @@ fn resample(
         lap_time_ms: end_ms,
         official,
         measured_time_s: measured_ms * 1e-3,
+        frames_m: (distance[0], distance[n - 1]),
         time_s,
         speed_kmh,
         gas,
@@ -908,6 +919,19 @@ mod tests {
         assert!((trace.time_at(500.0) - 10.0).abs() < 2e-3);
         assert!((trace.measured_time_s() - 20.0).abs() < 2e-3);
         assert!(trace.gear().iter().all(|&g| g == 5));
+        // Three frames each side of the line, 0.15 m apart: the first 8 ms (0.4 m) before
+        // it, the last 5 ms (0.25 m) past the end.
+        let (first_m, last_m) = trace.frames_m();
+        assert!((first_m + 0.4).abs() < 0.01, "{first_m}");
+        assert!((last_m - trace.length_m() - 0.25).abs() < 0.01, "{last_m}");
+        let late: Vec<Frame> = straight_lap(0, 0)
+            .into_iter()
+            .filter(|f| f.position_normalized >= 0.03)
+            .collect();
+        let (first_m, _) = LapTrace::with_length(&late, None, 1000.0)
+            .unwrap()
+            .frames_m();
+        assert!((first_m - 30.0).abs() < 0.2, "{first_m}");
     }
 
     #[test]
