@@ -527,6 +527,7 @@ async function renderLap(id, token) {
   $("xmode").value = lv.x;
   const overlayIds = (params.get("overlay") || "").split(",").filter((s) => /^[1-9][0-9]*$/.test(s)).map(Number).filter((o) => o !== id).slice(0, 3);
   clearLapView("Loading…");
+  $("analyze").disabled = false;
   $("lap").hidden = false;
   $("lap-title").textContent = `Lap #${id}`;
   const lap = await api(`/api/laps/${id}`);
@@ -538,7 +539,7 @@ async function renderLap(id, token) {
   lastOpenedLap = id;
   crumbs([{ text: "Sessions", href: "/" }, { text: session.name, href: `/sessions/${session.id}` }, { text: `Lap ${lap.lapNumber}` }]);
   document.title = `Lap ${lap.lapNumber} — ${session.name} — Purple Sector`;
-  $("lap-title").textContent = `Lap ${lap.lapNumber} (${lap.kind}${lap.valid ? "" : ", invalid"}) — ${fmtLap(lap.lapTimeMs)}`;
+  $("lap-title").textContent = `Lap ${lap.lapNumber} (${lap.kind}${lap.valid ? "" : ", invalid"}) — ${lap.lapTimeMs == null ? "no lap time" : fmtLap(lap.lapTimeMs)}`;
   $("lap-meta").textContent = [session.name, [session.track, session.trackConfig].filter(Boolean).join(" / "), session.car, session.driver, lap.lapTimeSource ? `time: ${lap.lapTimeSource}` : null].filter(Boolean).join(" · ");
   fillSelects();
   try {
@@ -546,6 +547,7 @@ async function renderLap(id, token) {
   } catch (e) {
     if (token !== routeToken) return;
     clearLapView(`This lap cannot be drawn: ${e.message}`);
+    $("analyze").disabled = true;
     return;
   }
   if (token !== routeToken) return;

@@ -543,7 +543,8 @@ async fn dashboard_is_a_lap_analysis_workspace() {
         .await;
     page.wait_for(
         "document.getElementById('charts').textContent.includes('cannot be drawn') && lv.charts.length === 0 \
-         && document.querySelectorAll('#corners tr').length === 0",
+         && document.querySelectorAll('#corners tr').length === 0 && document.getElementById('analyze').disabled \
+         && document.getElementById('lap-title').textContent.endsWith('— no lap time')",
         "the partial lap's refusal",
     )
     .await;
