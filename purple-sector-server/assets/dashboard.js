@@ -755,6 +755,9 @@ function drawLapCharts() {
     // Every gear when the chart is tall enough, else every other one (a step of 1 alone left
     // a short chart with no gear ticks at all).
     if (spec.gear) axes.push({ ...AXIS, scale: "gear", side: 1, label: "gear", size: 36, space: 16, grid: { show: false }, incrs: [1, 2, 3], values: (u, vals) => vals.map(gearText) });
+    // The other charts keep the gear axis's room empty, so that a metre is at the same place
+    // on every chart.
+    else axes.push({ scale: "y", side: 1, label: "", size: 36, stroke: "transparent", grid: { show: false }, ticks: { show: false }, values: (u, vals) => vals.map(() => "") });
     // A lap logged without engine speed (some loggers keep none) reads 0 rpm throughout:
     // say so rather than draw a flat line as if the engine had stopped.
     const noRpm = spec.gear && !laps.filter((l) => !l.ref).some((l) => l.col("rpm").some((v) => v > 0));

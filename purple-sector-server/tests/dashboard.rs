@@ -362,6 +362,13 @@ async fn dashboard_is_a_lap_analysis_workspace() {
     for label in ["Lap distance (m)", "km/h", "rpm", "° L− / R+"] {
         assert!(axis_text.contains(label), "no axis label {label:?}");
     }
+    // One x scale for all: every chart's plot at the same place and width (the engine
+    // chart's gear axis on the right made its plot narrower than the others').
+    let plots = page
+        .eval("JSON.stringify(lv.charts.map(c => [c.bbox.left, c.bbox.width]))")
+        .await;
+    let plots: Vec<(f64, f64)> = serde_json::from_str(plots.as_str().unwrap()).unwrap();
+    assert!(plots.len() >= 6 && plots.iter().all(|p| *p == plots[0]), "{plots:?}");
     let corners = page
         .eval("document.querySelectorAll('#corners tr').length")
         .await;
