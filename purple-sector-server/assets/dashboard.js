@@ -991,7 +991,8 @@ function drawAnalysis() {
   const m = (v) => (v == null ? "—" : v.toFixed(0));
   for (const c of corners()) {
     const tr = el("tr", { tabindex: 0, "data-href": "#", "aria-label": `Zoom to ${c.corner.name}` },
-      el("td", {}, c.corner.name), el("td", { class: lost(c) > 0 ? "behind" : "ahead", title: `${signed(c.time_loss_s, 3)} s in the corner itself` }, signed(lost(c), 3)),
+      // The id too, which the charts' bands fall back on where the name does not fit.
+      el("td", {}, c.corner.name, c.corner.id !== c.corner.name ? el("span", { class: "dim small" }, ` ${c.corner.id}`) : null), el("td", { class: lost(c) > 0 ? "behind" : "ahead", title: `${signed(c.time_loss_s, 3)} s in the corner itself` }, signed(lost(c), 3)),
       el("td", {}, c.lap.min_speed_kmh.toFixed(1)), el("td", {}, c.reference.min_speed_kmh.toFixed(1)),
       el("td", {}, m(c.lap.brake_point_m)), el("td", {}, m(c.reference.brake_point_m)));
     onActivate(tr, () => zoomToMetres(c.startM, c.endM));

@@ -368,11 +368,20 @@ async fn dashboard_is_a_lap_analysis_workspace() {
         .eval("JSON.stringify(lv.charts.map(c => [c.bbox.left, c.bbox.width]))")
         .await;
     let plots: Vec<(f64, f64)> = serde_json::from_str(plots.as_str().unwrap()).unwrap();
-    assert!(plots.len() >= 6 && plots.iter().all(|p| *p == plots[0]), "{plots:?}");
+    assert!(
+        plots.len() >= 6 && plots.iter().all(|p| *p == plots[0]),
+        "{plots:?}"
+    );
     let corners = page
         .eval("document.querySelectorAll('#corners tr').length")
         .await;
     assert!(corners.as_u64().unwrap() >= 3, "{corners}");
+    // A named corner shows its id too, which the bands fall back on where a name is too long.
+    let first = page
+        .eval("document.querySelector('#corners tr td').textContent")
+        .await;
+    let first = first.as_str().unwrap();
+    assert!(first.len() > 3 && first.ends_with(" T1"), "{first:?}");
     let legend = page
         .eval("document.getElementById('legend').innerText")
         .await;
