@@ -592,6 +592,17 @@ async fn dashboard_is_a_lap_analysis_workspace() {
                 .await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             no_horizontal_scroll(&mut page, &format!("{name} at {width} px")).await;
+            if *name == "home" {
+                // On a phone the sessions are cards without the table's headers: the bare
+                // numbers are labelled instead.
+                let label = page
+                    .eval(
+                        "getComputedStyle(document.querySelector('#sessions td[data-label=\"best\"]'), '::before').content",
+                    )
+                    .await;
+                let expected = if width < 600 { "\"best \"" } else { "none" };
+                assert_eq!(label, expected, "the best lap's label at {width} px");
+            }
             if *name == "lap" {
                 // The cursor on the speed chart, for the picture (readout and map marker).
                 let (left, top, width, height) = rect_of(&mut page, "#charts .u-over").await;
