@@ -11,6 +11,11 @@ const DPR = () => window.devicePixelRatio || 1;
 // Samples per lap the charts ask for: about the pixels of this screen (the resolution shown).
 const POINTS = Math.max(800, Math.min(3000, Math.round(Math.max(window.innerWidth, window.screen.width || 0) * DPR())));
 
+/** A date as every page shows it ("Dec 3, 2026, 7:09 AM" in English). */
+function fmtDate(ms) {
+  return new Date(ms).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -152,7 +157,7 @@ function drawSessions() {
       const tags = s.tags.map((t) => el("span", { class: "badge" }, t));
       const archived = s.status === "archived";
       return el("tr", { class: archived ? "archived" : null, "data-id": s.id },
-        el("td", {}, new Date(s.createdAt).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })),
+        el("td", {}, fmtDate(s.createdAt)),
         el("td", {}, el("a", { href, "data-nav": true }, s.name), " ", ...tags),
         el("td", {}, [s.track, s.trackConfig].filter(Boolean).join(" / ") || "—"),
         el("td", {}, s.car || "—"),
@@ -251,7 +256,7 @@ async function renderSession(id, token) {
 
 function drawSessionMeta() {
   const s = sessionView.session;
-  const parts = [new Date(s.createdAt).toLocaleString(), [s.track, s.trackConfig].filter(Boolean).join(" / "), s.car, s.driver, `${s.source}`, `status: ${s.status}`];
+  const parts = [fmtDate(s.createdAt), [s.track, s.trackConfig].filter(Boolean).join(" / "), s.car, s.driver, `${s.source}`, `status: ${s.status}`];
   $("session-meta").textContent = parts.filter(Boolean).join(" · ") + (s.tags.length ? ` · tags: ${s.tags.join(", ")}` : "");
 }
 
