@@ -43,9 +43,9 @@ enum Label {
 /// Both laps are on one grid. Where a lap has no frames (before its first one and after its
 /// last, [`LapTrace::frames_m`]) its speed is the one its extrapolated time runs at, not
 /// the nearest frame's held speed (an out lap's first frame is a car at rest in the pit
-/// lane, tens of metres past the line). Each lap's speed is then scaled so that the time it implies
-/// over the grid (Σ Δs / v) is the lap's time: a lap measured a little shorter or longer than
-/// the grid, or a speedometer a little off, then adds nothing of its own.
+/// lane, tens of metres past the line). Each lap's speed is then scaled so that the time it
+/// implies over the grid (Σ Δs / v) is the lap's time: a lap measured a little shorter or
+/// longer than the grid, or a speedometer a little off, then adds nothing of its own.
 ///
 /// Walking the lap, the speed difference (reference minus lap, averaged over ±5 m so that
 /// the sensors' noise neither grows nor shrinks it) is tracked as the sum of
