@@ -912,14 +912,18 @@ function drawMap() {
     g.strokeStyle = t >= 0 ? mix(NEUTRAL, LOSS, t) : mix(NEUTRAL, GAIN, -t);
     g.beginPath(); g.moveTo(px(i - 1), pz(i - 1)); g.lineTo(px(i), pz(i)); g.stroke();
   }
-  // Start/finish line across the track, and the direction of travel.
-  const j = Math.min(n - 1, 3);
-  let dx = px(j) - px(0), dz = pz(j) - pz(0);
+  // Start/finish line across the track, and the direction of travel: where a lap with a time
+  // ends, at the line (an out lap starts in the pit lane, its first metres held at the pit
+  // box), else where it starts.
+  const ended = lv.lap && lv.lap.lapTimeMs != null;
+  const s0 = ended ? Math.max(0, n - 4) : 0, s1 = ended ? n - 1 : Math.min(n - 1, 3), sf = ended ? s1 : s0;
+  lv.mapGeom.sf = sf;
+  let dx = px(s1) - px(s0), dz = pz(s1) - pz(s0);
   const norm = Math.hypot(dx, dz) || 1; dx /= norm; dz /= norm;
   g.strokeStyle = "#ffffff"; g.lineWidth = 3 * dpr; g.lineCap = "butt";
-  g.beginPath(); g.moveTo(px(0) - dz * 12 * dpr, pz(0) + dx * 12 * dpr); g.lineTo(px(0) + dz * 12 * dpr, pz(0) - dx * 12 * dpr); g.stroke();
+  g.beginPath(); g.moveTo(px(sf) - dz * 12 * dpr, pz(sf) + dx * 12 * dpr); g.lineTo(px(sf) + dz * 12 * dpr, pz(sf) - dx * 12 * dpr); g.stroke();
   g.fillStyle = "#ffffff"; g.font = `${11 * dpr}px system-ui, sans-serif`; g.textAlign = "center"; g.textBaseline = "middle";
-  g.fillText("S/F", px(0) - dz * 24 * dpr, pz(0) + dx * 24 * dpr);
+  g.fillText("S/F", px(sf) - dz * 24 * dpr, pz(sf) + dx * 24 * dpr);
   const a = Math.min(n - 1, Math.round(n * 0.04)), b = Math.min(n - 1, a + 3);
   let ax = px(b) - px(a), az = pz(b) - pz(a); const an = Math.hypot(ax, az) || 1; ax /= an; az /= an;
   const tipX = px(a) + ax * 8 * dpr, tipZ = pz(a) + az * 8 * dpr;

@@ -564,6 +564,22 @@ async fn dashboard_is_a_lap_analysis_workspace() {
         "the partial lap's refusal",
     )
     .await;
+    // The out lap's map: its first metres are held at the pit box, so the start/finish line
+    // is drawn where it ends, at the line (where the best lap starts).
+    page.eval(&format!("navigate('/laps/{out_lap}'); true"))
+        .await;
+    page.wait_for(
+        &format!("lv.id === {out_lap} && lv.ref !== null && lv.mapBase !== null"),
+        "the out lap's map",
+    )
+    .await;
+    let off = page
+        .eval("Math.hypot(lv.data.x[lv.mapGeom.sf] - lv.ref.x[0], lv.data.z[lv.mapGeom.sf] - lv.ref.z[0])")
+        .await;
+    assert!(
+        off.as_f64().unwrap() < 15.0,
+        "the out lap's start/finish line {off} m from the line"
+    );
 
     // Every page at 1440 px and 390 px (dpr 2): no horizontal scroll, sharp canvases.
     let pages = [
