@@ -164,7 +164,8 @@ pub fn attribute(
 }
 
 /// Each lap's speed (m/s, at least [`MIN_SPEED_MS`]; where it has no frames, the speed its
-/// time runs at) scaled so that Σ Δs / v over the grid is its lap time.
+/// time runs at) scaled so that Σ Δs / v over the grid is its lap time; `n` ≥ 2, as
+/// [`attribute`] sees to.
 fn calibrated_speeds(trace: &LapTrace, n: usize) -> Vec<f64> {
     let ds = trace.spacing_m();
     let t = trace.time_s();
@@ -174,7 +175,7 @@ fn calibrated_speeds(trace: &LapTrace, n: usize) -> Vec<f64> {
         .enumerate()
         .map(|(k, &s)| {
             let at_m = k as f64 * ds;
-            if (at_m < first_m || at_m > last_m) && n > 1 {
+            if at_m < first_m || at_m > last_m {
                 // No frame here, only the held speed of the nearest one (an out lap's car at
                 // rest in the pit lane): the speed the extrapolated time runs at.
                 let (a, b) = if k + 1 < n { (k, k + 1) } else { (k - 1, k) };
@@ -186,7 +187,7 @@ fn calibrated_speeds(trace: &LapTrace, n: usize) -> Vec<f64> {
         })
         .collect();
     let implied: f64 = v.windows(2).map(|w| 2.0 * ds / (w[0] + w[1])).sum();
-    let time = trace.time_s().get(n - 1).copied().unwrap_or(0.0);
+    let time = t.get(n - 1).copied().unwrap_or(0.0);
     let scale = if time > 0.0 && implied > 0.0 {
         implied / time
     } else {
